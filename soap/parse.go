@@ -1,0 +1,445 @@
+package soap
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/beevik/etree"
+)
+
+// Namespaces the parser treats specially.
+const (
+	NSXML        = "http://www.w3.org/XML/1998/namespace"
+	NSXMLNS      = "http://www.w3.org/2000/xmlns/"
+	NSXInclude   = "http://www.w3.org/2001/XInclude"
+	NSXInclude03 = "http://www.w3.org/2003/XInclude"
+)
+
+// Envelope is a parsed SOAP envelope. The elements are etree elements that
+// keep their prefixes, so that XML-DSig canonicalization sees what was sent;
+// compare names through NamespaceURI, never through prefixes.
+type Envelope struct {
+	Version Version
+	Doc     *etree.Document
+	Root    *etree.Element // the Envelope element
+	Header  *etree.Element // nil when the message has no Header
+	Body    *etree.Element
+	// Addressing holds the WS-Addressing headers, if any.
+	Addressing Addressing
+
+	ids map[string]*etree.Element
+}
+
+// ElementByID returns the element carrying the ID-like attribute (wsu:Id, Id,
+// ID, AssertionID, xml:id) with value id, or nil. IDs are unique in a parsed
+// envelope, so the answer is never ambiguous.
+func (e *Envelope) ElementByID(id string) *etree.Element { return e.ids[id] }
+
+// HeaderBlocks returns the element children of the Header (nil without one).
+func (e *Envelope) HeaderBlocks() []*etree.Element {
+	if e.Header == nil {
+		return nil
+	}
+	return e.Header.ChildElements()
+}
+
+// Payload returns the first element child of the Body, or nil if the Body is
+// empty.
+func (e *Envelope) Payload() *etree.Element {
+	for _, t := range e.Body.Child {
+		if el, ok := t.(*etree.Element); ok {
+			return el
+		}
+	}
+	return nil
+}
+
+// Operation is the expanded name of the Body's first child, which names the
+// operation in document/literal SOAP.
+func (e *Envelope) Operation() QName {
+	p := e.Payload()
+	if p == nil {
+		return QName{}
+	}
+	return QName{Space: p.NamespaceURI(), Local: p.Tag}
+}
+
+// Bytes serializes the envelope as it is now (after any edits).
+func (e *Envelope) Bytes() ([]byte, error) {
+	return e.Doc.WriteToBytes()
+}
+
+// IsIDAttribute reports whether an attribute with this expanded name is
+// ID-like: wsu:Id, xml:id, or the unqualified Id, ID and AssertionID used by
+// XML-DSig, SAML 2.0 and SAML 1.1.
+func IsIDAttribute(space, local string) bool {
+	switch space {
+	case NSWSU:
+		return local == "Id"
+	case NSXML:
+		return local == "id"
+	case "":
+		return local == "Id" || local == "ID" || local == "AssertionID"
+	}
+	return false
+}
+
+// parseFault is the fault of every parse failure: a Sender fault with a
+// public text that says little and the reason kept inside.
+func parseFault(format string, args ...any) *Fault {
+	return SenderFault("message is not a well-formed, permitted SOAP envelope", fmt.Errorf(format, args...))
+}
+
+func limitFault(format string, args ...any) *Fault {
+	return SenderFault("message exceeds a limit", fmt.Errorf(format, args...))
+}
+
+// Parse reads a SOAP envelope with the hardening described in the package
+// comment. Every error is a *Fault.
+func Parse(data []byte, lim Limits) (*Envelope, error) {
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, limitFault("message of %d bytes exceeds %d", len(data), lim.MaxBytes).WithStatus(http.StatusRequestEntityTooLarge)
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.IndexByte(data, 0) >= 0 {
+		return nil, parseFault("UTF-16 or NUL bytes: only UTF-8 is accepted")
+	}
+	if !utf8.Valid(data) {
+		return nil, parseFault("input is not valid UTF-8")
+	}
+	p := parser{lim: lim, dec: xml.NewDecoder(bytes.NewReader(data)), ids: map[string]*etree.Element{}}
+	p.dec.Strict = true
+	env, err := p.run()
+	if err != nil {
+		return nil, err
+	}
+	if err := env.readAddressing(); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// binding is one namespace declaration in scope.
+type binding struct{ prefix, uri string }
+
+type frame struct {
+	el       *etree.Element
+	prefix   string
+	local    string
+	uri      string
+	nsMark   int // len(p.scope) before this element's declarations
+	textSeen int64
+}
+
+type parser struct {
+	lim      Limits
+	dec      *xml.Decoder
+	doc      *etree.Document
+	stack    []frame
+	scope    []binding
+	elements int
+	tokens   int
+	rootDone bool
+	env      *Envelope
+	ids      map[string]*etree.Element
+	// envelope structure: 0 nothing yet, 1 after Header, 2 after Body
+	envState int
+}
+
+func (p *parser) lookup(prefix string) (string, bool) {
+	switch prefix {
+	case "xml":
+		return NSXML, true
+	case "xmlns":
+		return "", false
+	}
+	for i := len(p.scope) - 1; i >= 0; i-- {
+		if p.scope[i].prefix == prefix {
+			return p.scope[i].uri, true
+		}
+	}
+	if prefix == "" {
+		return "", true // no default namespace in scope
+	}
+	return "", false
+}
+
+func (p *parser) run() (*Envelope, error) {
+	p.doc = etree.NewDocument()
+	for {
+		tok, err := p.dec.RawToken()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, parseFault("not well-formed: %v", err)
+		}
+		p.tokens++
+		if err := p.token(tok); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.stack) != 0 {
+		return nil, parseFault("document ends inside element %q", p.stack[len(p.stack)-1].local)
+	}
+	if p.env == nil {
+		return nil, parseFault("no root element")
+	}
+	if p.env.Body == nil {
+		return nil, parseFault("envelope has no Body")
+	}
+	p.env.ids = p.ids
+	return p.env, nil
+}
+
+func (p *parser) token(tok xml.Token) error {
+	switch t := tok.(type) {
+	case xml.ProcInst:
+		// encoding/xml has already refused a declared encoding other than UTF-8.
+		if t.Target == "xml" && p.tokens == 1 {
+			return nil
+		}
+		return parseFault("processing instruction %q not allowed", t.Target)
+	case xml.Directive:
+		return parseFault("markup declaration (DOCTYPE, ENTITY, …) not allowed")
+	case xml.Comment:
+		if int64(len(t)) > p.lim.MaxTextBytes {
+			return limitFault("comment of %d bytes exceeds %d", len(t), p.lim.MaxTextBytes)
+		}
+		if len(p.stack) > 0 {
+			p.stack[len(p.stack)-1].el.CreateComment(string(t))
+		}
+		return nil
+	case xml.CharData:
+		return p.text(t)
+	case xml.StartElement:
+		return p.start(t)
+	case xml.EndElement:
+		return p.end(t)
+	}
+	return parseFault("unexpected token %T", tok)
+}
+
+func (p *parser) text(t xml.CharData) error {
+	if len(p.stack) == 0 {
+		if len(bytes.TrimSpace(t)) != 0 {
+			return parseFault("text outside the root element")
+		}
+		return nil
+	}
+	top := &p.stack[len(p.stack)-1]
+	top.textSeen += int64(len(t))
+	if top.textSeen > p.lim.MaxTextBytes {
+		return limitFault("text in %q exceeds %d bytes", top.local, p.lim.MaxTextBytes)
+	}
+	if len(p.stack) == 1 && len(bytes.TrimSpace(t)) != 0 {
+		return parseFault("text directly inside Envelope")
+	}
+	c := top.el.CreateText("")
+	c.SetData(string(t))
+	return nil
+}
+
+func (p *parser) checkName(kind string, n xml.Name) error {
+	if n.Local == "" || strings.Contains(n.Local, ":") {
+		return parseFault("malformed %s name %q:%q", kind, n.Space, n.Local)
+	}
+	if l := len(n.Space) + len(n.Local) + 1; l > p.lim.MaxNameLength {
+		return limitFault("%s name of %d bytes exceeds %d", kind, l, p.lim.MaxNameLength)
+	}
+	return nil
+}
+
+func (p *parser) start(t xml.StartElement) error {
+	if p.rootDone {
+		return parseFault("second root element %q", t.Name.Local)
+	}
+	depth := len(p.stack) + 1
+	if depth > p.lim.MaxDepth {
+		return limitFault("depth %d exceeds %d", depth, p.lim.MaxDepth)
+	}
+	p.elements++
+	if p.elements > p.lim.MaxElements {
+		return limitFault("more than %d elements", p.lim.MaxElements)
+	}
+	if err := p.checkName("element", t.Name); err != nil {
+		return err
+	}
+	if len(t.Attr) > p.lim.MaxAttributes {
+		return limitFault("element %q has %d attributes, limit %d", t.Name.Local, len(t.Attr), p.lim.MaxAttributes)
+	}
+
+	// Namespace declarations first: they apply to the element's own name and attributes.
+	mark := len(p.scope)
+	decls := 0
+	for _, a := range t.Attr {
+		if err := p.checkName("attribute", a.Name); err != nil {
+			return err
+		}
+		if int64(len(a.Value)) > p.lim.MaxTextBytes {
+			return limitFault("attribute %q value exceeds %d bytes", a.Name.Local, p.lim.MaxTextBytes)
+		}
+		var prefix string
+		switch {
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			prefix = ""
+		case a.Name.Space == "xmlns":
+			prefix = a.Name.Local
+			if a.Value == "" {
+				return parseFault("namespace prefix %q undeclared with an empty URI", prefix)
+			}
+			if prefix == "xmlns" || (prefix == "xml") != (a.Value == NSXML) || a.Value == NSXMLNS {
+				return parseFault("reserved namespace prefix or URI in xmlns:%s", prefix)
+			}
+		default:
+			continue
+		}
+		if a.Name.Local == "xmlns" && a.Name.Space == "" && (a.Value == NSXML || a.Value == NSXMLNS) {
+			return parseFault("reserved namespace URI as default namespace")
+		}
+		decls++
+		if decls > p.lim.MaxNamespaces {
+			return limitFault("element %q declares more than %d namespaces", t.Name.Local, p.lim.MaxNamespaces)
+		}
+		for _, b := range p.scope[mark:] {
+			if b.prefix == prefix {
+				return parseFault("duplicate namespace declaration for prefix %q", prefix)
+			}
+		}
+		p.scope = append(p.scope, binding{prefix, a.Value})
+	}
+
+	uri, ok := p.lookup(t.Name.Space)
+	if !ok {
+		return parseFault("undeclared namespace prefix %q on element %q", t.Name.Space, t.Name.Local)
+	}
+	if t.Name.Space == "xmlns" {
+		return parseFault("element with the reserved prefix xmlns")
+	}
+	if uri == NSXInclude || uri == NSXInclude03 {
+		return parseFault("XInclude element %q not allowed", t.Name.Local)
+	}
+
+	var parent *etree.Element
+	if len(p.stack) > 0 {
+		parent = p.stack[len(p.stack)-1].el
+	}
+	el := etree.NewElement(t.Name.Local)
+	el.Space = t.Name.Space
+	if err := p.structure(depth, uri, t.Name.Local, el); err != nil {
+		return err
+	}
+
+	type expanded struct{ uri, local string }
+	seen := make(map[expanded]struct{}, len(t.Attr))
+	for _, a := range t.Attr {
+		auri := ""
+		isDecl := (a.Name.Space == "" && a.Name.Local == "xmlns") || a.Name.Space == "xmlns"
+		switch {
+		case isDecl:
+			auri = NSXMLNS
+		case a.Name.Space != "":
+			u, ok := p.lookup(a.Name.Space)
+			if !ok || u == "" {
+				return parseFault("undeclared namespace prefix %q on attribute %q", a.Name.Space, a.Name.Local)
+			}
+			auri = u
+		}
+		key := expanded{auri, a.Name.Local}
+		if isDecl {
+			key.local = a.Name.Space + ":" + a.Name.Local
+		}
+		if _, dup := seen[key]; dup {
+			return parseFault("duplicate attribute %q on element %q", a.Name.Local, t.Name.Local)
+		}
+		seen[key] = struct{}{}
+		if !isDecl && IsIDAttribute(auri, a.Name.Local) && a.Value != "" {
+			if _, dup := p.ids[a.Value]; dup {
+				return parseFault("duplicate ID %q", a.Value)
+			}
+			p.ids[a.Value] = el
+		}
+		name := a.Name.Local
+		if a.Name.Space != "" {
+			name = a.Name.Space + ":" + a.Name.Local
+		}
+		el.CreateAttr(name, a.Value)
+	}
+
+	if parent == nil {
+		p.doc.SetRoot(el)
+	} else {
+		parent.AddChild(el)
+	}
+	p.stack = append(p.stack, frame{el: el, prefix: t.Name.Space, local: t.Name.Local, uri: uri, nsMark: mark})
+	return nil
+}
+
+// structure enforces Envelope → [Header] Body at the top of the document.
+func (p *parser) structure(depth int, uri, local string, el *etree.Element) error {
+	switch depth {
+	case 1:
+		if local != "Envelope" {
+			return parseFault("root element %q is not a SOAP Envelope", local)
+		}
+		v := versionOfNamespace(uri)
+		if v == 0 {
+			return &Fault{Code: VersionMismatch, Public: "unsupported SOAP envelope namespace",
+				Err: fmt.Errorf("envelope namespace %q", uri)}
+		}
+		p.env = &Envelope{Version: v, Doc: p.doc, Root: el}
+	case 2:
+		if uri != p.env.Version.Namespace() {
+			return parseFault("element {%s}%s directly inside Envelope", uri, local)
+		}
+		switch {
+		case local == "Header" && p.envState == 0:
+			p.env.Header = el
+			p.envState = 1
+		case local == "Body" && p.envState < 2:
+			p.env.Body = el
+			p.envState = 2
+		default:
+			return parseFault("element %s out of place inside Envelope (one optional Header, then one Body)", local)
+		}
+	}
+	return nil
+}
+
+func (p *parser) end(t xml.EndElement) error {
+	if len(p.stack) == 0 {
+		return parseFault("end tag %q without start", t.Name.Local)
+	}
+	top := p.stack[len(p.stack)-1]
+	if top.prefix != t.Name.Space || top.local != t.Name.Local {
+		return parseFault("end tag %q does not match %q", t.Name.Local, top.local)
+	}
+	p.scope = p.scope[:top.nsMark]
+	p.stack = p.stack[:len(p.stack)-1]
+	if len(p.stack) == 0 {
+		p.rootDone = true
+	}
+	return nil
+}
+
+// Text returns the character content of a simple element: all its text nodes
+// joined, with comments skipped, so a comment cannot truncate the value (the
+// XPath string-value of the element). An element child makes it an error.
+func Text(el *etree.Element) (string, error) {
+	var b strings.Builder
+	for _, t := range el.Child {
+		switch c := t.(type) {
+		case *etree.CharData:
+			b.WriteString(c.Data)
+		case *etree.Element:
+			return "", fmt.Errorf("element %s has element content where text was expected", el.Tag)
+		}
+	}
+	return b.String(), nil
+}
