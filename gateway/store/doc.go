@@ -1,0 +1,39 @@
+// Package store holds the state that Gatehouse instances share: replay keys (nonces,
+// signature values, message IDs, one-time assertion IDs) and failed-authentication
+// lockout. Redis is the implementation for production (standalone, Sentinel or Cluster);
+// Memory serves a single instance. Both pass one conformance suite.
+//
+// Guarantees:
+//
+//   - Fail closed. Every error is returned, a missed deadline included; callers refuse
+//     the request when the store cannot answer. Each Redis operation is bounded by
+//     RedisOptions.Timeout, and the client recovers by itself when Redis comes back.
+//   - Hashed keys. Replay values and lockout subjects are attacker-chosen bytes; key
+//     names carry only their SHA-256 (see the key layout in store.go), so no raw value
+//     ever becomes a key name and key length is bounded.
+//   - One round trip. Remember sends all keys of one request in one pipeline of
+//     SET key 1 NX PX ttl; Locked and Fail send one pipeline for all their subjects.
+//     On Cluster each replay key lives in the slot of its own value hash, so a pipeline
+//     costs one round trip per node it touches; a subject's lockout keys share one hash
+//     tag, so its Lua script runs in one slot.
+//   - Lockout. Threshold failures within Window lock a subject for BaseBackoff, doubling
+//     with each further lockout up to MaxBackoff; each lockout restarts the failure
+//     counter. Failures while locked are not counted. Nothing resets a counter on
+//     success (a successful login by someone else must not clear an attacker's count):
+//     counters expire with Window, and the lockout level expires after 4×MaxBackoff of
+//     calm following the end of the last lockout.
+//
+// Limits:
+//
+//   - Memory is single-instance only: several gateways each with their own Memory do
+//     not see each other's replay keys or failures. The gateway says so at start-up.
+//     Memory refuses writes beyond its entry limit (ErrFull) instead of forgetting live
+//     replay keys.
+//   - Redis must not evict replay keys: run it with maxmemory-policy noeviction, so that a
+//     full Redis refuses writes (and the gateway refuses requests) instead of silently
+//     dropping remembered values, which would reopen the replay window. Replay keys also
+//     rely on Redis persistence/replication: a failover to a replica that missed the
+//     latest writes can forget the most recent keys.
+//   - Redis expiry runs on the server clock; "until" times are computed on the gateway
+//     clock from the remaining TTL.
+package store

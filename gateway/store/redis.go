@@ -1,0 +1,306 @@
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// DefaultPrefix is the key prefix used when RedisOptions.Prefix is empty.
+const DefaultPrefix = "gatehouse:"
+
+// DefaultTimeout bounds each Redis operation when RedisOptions.Timeout is zero.
+const DefaultTimeout = 200 * time.Millisecond
+
+// RedisOptions selects and configures the Redis deployment. The topology follows
+// go-redis NewUniversalClient: one address is a standalone server, MasterName selects
+// Sentinel (Addrs are then the sentinels), several addresses are a Cluster seed list.
+type RedisOptions struct {
+	Addrs      []string
+	MasterName string // Sentinel master name
+	Username   string
+	Password   string
+	DB         int // standalone and Sentinel only
+	TLS        *tls.Config
+	// Prefix starts every key name; default DefaultPrefix. It may not contain '{' or
+	// '}', which would move the Cluster hash tag.
+	Prefix string
+	// Timeout bounds each operation, dial and retries included; default DefaultTimeout.
+	Timeout time.Duration
+	// PoolSize is the connection pool size per node; zero keeps the go-redis default.
+	PoolSize int
+}
+
+// Redis is the Store shared by all gateway instances, kept in Redis.
+type Redis struct {
+	client  redis.UniversalClient
+	prefix  string
+	timeout time.Duration
+	policy  LockoutPolicy
+}
+
+var _ Store = (*Redis)(nil)
+
+// failScript records one failure for one subject, atomically.
+// KEYS: fail counter, lock, level — one hash tag, so one Cluster slot.
+// ARGV: threshold, window ms, base backoff ms, max backoff ms, calm ms.
+// A subject that is locked is not counted further; the script reports the lock.
+// Returns {locked 0|1, remaining lock ms}.
+var failScript = redis.NewScript(`
+local pttl = redis.call('PTTL', KEYS[2])
+if pttl > 0 then
+  return {1, pttl}
+end
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if n < tonumber(ARGV[1]) then
+  return {0, 0}
+end
+redis.call('DEL', KEYS[1])
+local level = redis.call('INCR', KEYS[3])
+local backoff = tonumber(ARGV[3])
+local max = tonumber(ARGV[4])
+for i = 2, level do
+  if backoff >= max then break end
+  backoff = backoff * 2
+end
+if backoff > max then backoff = max end
+redis.call('SET', KEYS[2], '1', 'PX', backoff)
+redis.call('PEXPIRE', KEYS[3], backoff + tonumber(ARGV[5]))
+return {1, backoff}
+`)
+
+// NewRedis returns a Redis store. It does not connect: use Ping to check readiness.
+func NewRedis(opts RedisOptions, policy LockoutPolicy) (*Redis, error) {
+	if err := policy.Validate(); err != nil {
+		return nil, err
+	}
+	if len(opts.Addrs) == 0 {
+		return nil, errors.New("store: redis: no address")
+	}
+	if opts.MasterName == "" && len(opts.Addrs) > 1 && opts.DB != 0 {
+		return nil, fmt.Errorf("store: redis: DB %d is not supported on Cluster", opts.DB)
+	}
+	prefix := opts.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("store: redis: prefix %q may not contain '{' or '}'", prefix)
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	client := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:      opts.Addrs,
+		MasterName: opts.MasterName,
+		Username:   opts.Username,
+		Password:   opts.Password,
+		DB:         opts.DB,
+		TLSConfig:  opts.TLS,
+		PoolSize:   opts.PoolSize,
+		ClientName: "gatehouse",
+
+		// Deadlines come from the per-operation context; the socket timeouts only
+		// back it up.
+		ContextTimeoutEnabled: true,
+		DialTimeout:           timeout,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		PoolTimeout:           timeout,
+		// One dial attempt per command attempt: the dialer's own retry sleeps (100ms
+		// by default) would use up the operation's whole budget. go-redis still
+		// retries a command whose connection broke (MaxRetries, default 3) within
+		// the deadline. For SET NX a retry after a lost reply reports the key as
+		// seen: a false replay (the request is refused), never a missed one.
+		DialerRetries: 1,
+
+		// CLIENT SETINFO exists from Redis 7.2 on; older servers answer it with an
+		// error on every new connection.
+		DisableIdentity: true,
+		// CLIENT MAINT_NOTIFICATIONS is a Redis Enterprise/Cloud handshake; plain
+		// servers reject it.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	return &Redis{client: client, prefix: prefix, timeout: timeout, policy: policy}, nil
+}
+
+// Remember implements Store with one pipeline of SET key 1 NX PX ttl.
+func (r *Redis) Remember(ctx context.Context, keys []ReplayKey) ([]bool, error) {
+	if err := validateReplayKeys(keys); err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return []bool{}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+
+	pipe := r.client.Pipeline()
+	cmds := make([]*redis.BoolCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.SetNX(ctx, replayKeyName(r.prefix, k.Kind, k.Value), 1, ceilMillisecond(k.TTL))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: redis: remember: %w", err)
+	}
+	seen := make([]bool, len(keys))
+	for i, cmd := range cmds {
+		set, err := cmd.Result()
+		if err != nil {
+			return nil, fmt.Errorf("store: redis: remember: %w", err)
+		}
+		seen[i] = !set
+	}
+	return seen, nil
+}
+
+// Locked implements Store with one pipeline of PTTL on the lock keys.
+func (r *Redis) Locked(ctx context.Context, subjects ...string) (bool, time.Time, error) {
+	sums, err := hashSubjects(subjects)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	if len(sums) == 0 {
+		return false, time.Time{}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+
+	pipe := r.client.Pipeline()
+	cmds := make([]*redis.DurationCmd, len(sums))
+	for i, sum := range sums {
+		cmds[i] = pipe.PTTL(ctx, subjectKeyName(r.prefix, "lock", sum))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, time.Time{}, fmt.Errorf("store: redis: locked: %w", err)
+	}
+	var longest time.Duration
+	for _, cmd := range cmds {
+		ttl, err := cmd.Result()
+		if err != nil {
+			return false, time.Time{}, fmt.Errorf("store: redis: locked: %w", err)
+		}
+		longest = max(longest, ttl) // -2 (no key) and -1 (no expiry, never written) are not locks
+	}
+	if longest <= 0 {
+		return false, time.Time{}, nil
+	}
+	return true, time.Now().Add(longest), nil
+}
+
+// Fail implements Store with one pipeline of EVALSHA, one per subject. Subjects whose
+// script the server does not know (after a restart or SCRIPT FLUSH) are sent again with
+// EVAL; NOSCRIPT means the script did not run, so nothing is counted twice.
+func (r *Redis) Fail(ctx context.Context, subjects ...string) (bool, time.Time, error) {
+	sums, err := hashSubjects(subjects)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	if len(sums) == 0 {
+		return false, time.Time{}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+
+	keys := make([][]string, len(sums))
+	for i, sum := range sums {
+		keys[i] = []string{
+			subjectKeyName(r.prefix, "fail", sum),
+			subjectKeyName(r.prefix, "lock", sum),
+			subjectKeyName(r.prefix, "level", sum),
+		}
+	}
+	args := []any{
+		r.policy.Threshold,
+		r.policy.Window.Milliseconds(),
+		r.policy.BaseBackoff.Milliseconds(),
+		r.policy.MaxBackoff.Milliseconds(),
+		r.policy.calm().Milliseconds(),
+	}
+
+	cmds := make([]*redis.Cmd, len(sums))
+	pipe := r.client.Pipeline()
+	for i := range sums {
+		cmds[i] = failScript.EvalSha(ctx, pipe, keys[i], args...)
+	}
+	_, _ = pipe.Exec(ctx) // errors are read per command below
+
+	var retry []int
+	for i, cmd := range cmds {
+		if isNoScript(cmd.Err()) {
+			retry = append(retry, i)
+		}
+	}
+	if len(retry) > 0 {
+		pipe := r.client.Pipeline()
+		for _, i := range retry {
+			cmds[i] = failScript.Eval(ctx, pipe, keys[i], args...)
+		}
+		_, _ = pipe.Exec(ctx)
+	}
+
+	var longest time.Duration
+	for _, cmd := range cmds {
+		locked, remaining, err := failResult(cmd)
+		if err != nil {
+			return false, time.Time{}, fmt.Errorf("store: redis: fail: %w", err)
+		}
+		if locked {
+			longest = max(longest, remaining)
+		}
+	}
+	if longest <= 0 {
+		return false, time.Time{}, nil
+	}
+	return true, time.Now().Add(longest), nil
+}
+
+func isNoScript(err error) bool {
+	return errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")
+}
+
+// failResult decodes the script's {locked, remaining ms} reply.
+func failResult(cmd *redis.Cmd) (locked bool, remaining time.Duration, err error) {
+	vals, err := cmd.Int64Slice()
+	if err != nil {
+		return false, 0, err
+	}
+	if len(vals) != 2 {
+		return false, 0, fmt.Errorf("unexpected script reply %v", vals)
+	}
+	return vals[0] == 1, time.Duration(vals[1]) * time.Millisecond, nil
+}
+
+// Ping implements Store.
+func (r *Redis) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("store: redis: ping: %w", err)
+	}
+	return nil
+}
+
+// Close implements Store.
+func (r *Redis) Close() error {
+	return r.client.Close()
+}
+
+// ceilMillisecond rounds d up to whole milliseconds, the resolution of PX: rounding
+// down would let a replayed value through slightly before its validity ends.
+func ceilMillisecond(d time.Duration) time.Duration {
+	if r := d % time.Millisecond; r != 0 {
+		d += time.Millisecond - r
+	}
+	return d
+}

@@ -1,0 +1,511 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// redisServer is a real redis-server process owned by one test.
+type redisServer struct {
+	tb     testing.TB
+	bin    string
+	port   int
+	addr   string
+	dir    string
+	extra  []string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// startRedis starts a private redis-server on a free loopback port and stops it when
+// the test ends. There is no skip: without redis-server the store is untested.
+func startRedis(tb testing.TB, extra ...string) *redisServer {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		tb.Fatalf("redis-server is not installed (%v): the store tests need a real Redis; run ./build.sh test, which provides it", err)
+	}
+	s := &redisServer{tb: tb, bin: bin, dir: tb.TempDir(), extra: extra}
+	tb.Cleanup(s.stop)
+	var lastErr error
+	for range 3 { // the free port can be taken between probing and binding
+		s.port = freePort(tb)
+		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+		if lastErr = s.tryStart(); lastErr == nil {
+			return s
+		}
+	}
+	tb.Fatal(lastErr)
+	return nil
+}
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// start (re)starts the server on its port, keeping its directory.
+func (s *redisServer) start() {
+	s.tb.Helper()
+	if err := s.tryStart(); err != nil {
+		s.tb.Fatal(err)
+	}
+}
+
+func (s *redisServer) tryStart() error {
+	logFile := filepath.Join(s.dir, "redis.log")
+	args := append([]string{
+		"--bind", "127.0.0.1",
+		"--port", strconv.Itoa(s.port),
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", s.dir,
+		"--logfile", logFile,
+	}, s.extra...)
+	s.cmd = exec.Command(s.bin, args...)
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	exited := make(chan struct{})
+	s.exited = exited
+	go func(cmd *exec.Cmd) {
+		_ = cmd.Wait()
+		close(exited)
+	}(s.cmd)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(logFile)
+			return fmt.Errorf("redis-server on port %d exited at start-up; log:\n%s", s.port, log)
+		default:
+		}
+		if pingRaw(s.addr) == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.stop()
+	return fmt.Errorf("redis-server on %s did not answer PING within 10s", s.addr)
+}
+
+// stop kills the server, as a crash would, and waits for it to exit.
+func (s *redisServer) stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+// pingRaw speaks RESP directly, so that readiness does not depend on the client under test.
+func pingRaw(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", line)
+	}
+	return nil
+}
+
+// admin is a plain go-redis client for inspecting the server.
+func (s *redisServer) admin() *redis.Client {
+	c := redis.NewClient(&redis.Options{
+		Addr:                     s.addr,
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	s.tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// startRedisCluster starts a one-node Redis Cluster that owns every slot. One node is
+// enough to make the server refuse scripts whose keys span slots (CROSSSLOT).
+func startRedisCluster(tb testing.TB) *redisServer {
+	tb.Helper()
+	s := startRedis(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-announce-ip", "127.0.0.1")
+	ctx := context.Background()
+	c := s.admin()
+	if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
+		tb.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := c.ClusterInfo(ctx).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return s
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("cluster not ok after 10s: %v %s", err, info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// clusterAddrs is a seed list of two addresses of the one node, which makes
+// NewUniversalClient choose its Cluster client.
+func (s *redisServer) clusterAddrs() []string {
+	return []string{s.addr, net.JoinHostPort("localhost", strconv.Itoa(s.port))}
+}
+
+// sharedRedisAddr is GATEHOUSE_TEST_REDIS_ADDR when set, else a private server.
+func sharedRedisAddr(tb testing.TB) string {
+	if addr := os.Getenv("GATEHOUSE_TEST_REDIS_ADDR"); addr != "" {
+		return addr
+	}
+	return startRedis(tb).addr
+}
+
+func randomPrefix() string {
+	return "gatehouse-test-" + rand.Text()[:12] + ":"
+}
+
+// newTestRedis returns a Redis store closed at the end of the test. The suite's
+// timeout is generous (-race, parallel subtests); TestRedisFailsClosed checks the default.
+func newTestRedis(tb testing.TB, opts RedisOptions, p LockoutPolicy) *Redis {
+	tb.Helper()
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	r, err := NewRedis(opts, p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { r.Close() })
+	return r
+}
+
+func TestRedisInstancesShareState(t *testing.T) {
+	addr := sharedRedisAddr(t)
+	prefix := randomPrefix()
+	a := newTestRedis(t, RedisOptions{Addrs: []string{addr}, Prefix: prefix}, fastPolicy)
+	b := newTestRedis(t, RedisOptions{Addrs: []string{addr}, Prefix: prefix}, fastPolicy)
+
+	k := []ReplayKey{{Kind: "nonce", Value: []byte("shared"), TTL: time.Minute}}
+	wantSeen(t, a, k, false)
+	wantSeen(t, b, k, true)
+
+	for i := 1; i < fastPolicy.Threshold; i++ {
+		wantFail(t, a, false, "user:alice")
+	}
+	wantFail(t, b, true, "user:alice")
+	wantLocked(t, a, "user:alice")
+
+	// Another prefix is another deployment.
+	other := newTestRedis(t, RedisOptions{Addrs: []string{addr}, Prefix: randomPrefix()}, fastPolicy)
+	wantSeen(t, other, k, false)
+	wantUnlocked(t, other, "user:alice")
+}
+
+func TestRedisFailsClosedAndRecovers(t *testing.T) {
+	srv := startRedis(t) // always private: this test kills it
+	s := newTestRedis(t, RedisOptions{Addrs: []string{srv.addr}, Timeout: DefaultTimeout}, fastPolicy)
+	ctx := context.Background()
+
+	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: []byte("before"), TTL: time.Minute}}, false)
+	wantFail(t, s, false, "user:alice")
+
+	srv.stop()
+
+	ops := map[string]func() error{
+		"Remember": func() error {
+			seen, err := s.Remember(ctx, []ReplayKey{{Kind: "nonce", Value: []byte("during"), TTL: time.Minute}})
+			if err == nil {
+				return fmt.Errorf("seen = %v", seen)
+			}
+			return nil
+		},
+		"Locked": func() error {
+			locked, _, err := s.Locked(ctx, "user:alice")
+			if err == nil {
+				return fmt.Errorf("locked = %v", locked)
+			}
+			return nil
+		},
+		"Fail": func() error {
+			locked, _, err := s.Fail(ctx, "user:alice")
+			if err == nil {
+				return fmt.Errorf("locked = %v", locked)
+			}
+			return nil
+		},
+		"Ping": func() error {
+			if s.Ping(ctx) == nil {
+				return errors.New("ping succeeded")
+			}
+			return nil
+		},
+	}
+	for round := range 3 { // stale pooled connections first, then failing dials
+		for name, op := range ops {
+			start := time.Now()
+			if err := op(); err != nil {
+				t.Fatalf("round %d: %s with Redis down returned no error: %v", round, name, err)
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Fatalf("round %d: %s took %s to fail, want a bounded error", round, name, took)
+			} else {
+				t.Logf("round %d: %s failed after %s", round, name, took.Round(time.Millisecond))
+			}
+		}
+	}
+
+	srv.start() // same port, same client
+	restarted := time.Now()
+	for s.Ping(ctx) != nil {
+		if time.Since(restarted) > 10*time.Second {
+			t.Fatal("the client did not reconnect within 10s of the restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("reconnected %s after the restart", time.Since(restarted).Round(time.Millisecond))
+
+	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: []byte("after"), TTL: time.Minute}}, false)
+	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: []byte("after"), TTL: time.Minute}}, true)
+	wantUnlocked(t, s, "user:alice")
+	// The restarted server has an empty script cache: Fail must fall back to EVAL.
+	failTimes(t, s, fastPolicy.Threshold, "user:alice")
+	wantLocked(t, s, "user:alice")
+}
+
+func TestRedisKeysAreHashed(t *testing.T) {
+	addr := sharedRedisAddr(t)
+	prefix := randomPrefix()
+	s := newTestRedis(t, RedisOptions{Addrs: []string{addr}, Prefix: prefix}, fastPolicy)
+	ctx := context.Background()
+
+	nonce := []byte("nonce-SECRET-{tag}")
+	subject := "user:SECRET-alice"
+	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: nonce, TTL: time.Minute}}, false)
+	failTimes(t, s, fastPolicy.Threshold, subject)
+
+	c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+	defer c.Close()
+	var keys []string
+	iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, "SECRET") || strings.Contains(k, "alice") || strings.Contains(k, "tag}") {
+			t.Errorf("key %q contains raw attacker bytes", k)
+		}
+	}
+
+	nonceSum := sha256.Sum256(nonce)
+	subjectSum := sha256.Sum256([]byte(subject))
+	want := map[string]time.Duration{
+		prefix + "replay:nonce:{" + hex.EncodeToString(nonceSum[:]) + "}": time.Minute,
+		prefix + "lock:{" + hex.EncodeToString(subjectSum[:]) + "}":       fastPolicy.BaseBackoff,
+		prefix + "level:{" + hex.EncodeToString(subjectSum[:]) + "}":      fastPolicy.BaseBackoff + calmFactor*fastPolicy.MaxBackoff,
+	}
+	if len(keys) != len(want) { // the fail counter was deleted by the lockout
+		t.Errorf("keys = %q, want the %d keys %q", keys, len(want), want)
+	}
+	for k, maxTTL := range want {
+		ttl, err := c.PTTL(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ttl <= 0 || ttl > maxTTL {
+			t.Errorf("PTTL %s = %s, want in (0, %s]", k, ttl, maxTTL)
+		}
+	}
+
+	// A failure counter lives for the window.
+	wantFail(t, s, true, subject) // locked: not counted
+	wantFail(t, s, false, "user:SECRET-bob")
+	bobSum := sha256.Sum256([]byte("user:SECRET-bob"))
+	failKey := prefix + "fail:{" + hex.EncodeToString(bobSum[:]) + "}"
+	if ttl, err := c.PTTL(ctx, failKey).Result(); err != nil || ttl <= 0 || ttl > fastPolicy.Window {
+		t.Errorf("PTTL %s = %s, %v; want in (0, %s]", failKey, ttl, err, fastPolicy.Window)
+	}
+}
+
+// countHook counts what the client sends: single commands and pipelines.
+type countHook struct{ single, pipelines, cmds atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.single.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.pipelines.Add(1)
+		h.cmds.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+func (h *countHook) take() (single, pipelines, cmds int64) {
+	return h.single.Swap(0), h.pipelines.Swap(0), h.cmds.Swap(0)
+}
+
+func TestRedisOneRoundTrip(t *testing.T) {
+	srv := startRedis(t) // private: the test flushes the script cache
+	s := newTestRedis(t, RedisOptions{Addrs: []string{srv.addr}}, fastPolicy)
+	hook := &countHook{}
+	s.client.AddHook(hook)
+	ctx := context.Background()
+
+	// Warm up: the first pipeline dials its connection, whose handshake runs through
+	// the hooks too.
+	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: []byte("warm-up"), TTL: time.Minute}}, false)
+	hook.take()
+
+	wantSeen(t, s, []ReplayKey{
+		{Kind: "nonce", Value: []byte("1"), TTL: time.Minute},
+		{Kind: "sig", Value: []byte("2"), TTL: time.Minute},
+		{Kind: "assertion", Value: []byte("3"), TTL: time.Minute},
+	}, false, false, false)
+	if single, pipes, cmds := hook.take(); single != 0 || pipes != 1 || cmds != 3 {
+		t.Errorf("Remember of 3 keys: %d commands and %d pipelines of %d commands; want one pipeline of 3", single, pipes, cmds)
+	}
+
+	wantUnlocked(t, s, "user:alice", "caller:x")
+	if single, pipes, cmds := hook.take(); single != 0 || pipes != 1 || cmds != 2 {
+		t.Errorf("Locked of 2 subjects: %d commands and %d pipelines of %d commands; want one pipeline of 2", single, pipes, cmds)
+	}
+
+	wantFail(t, s, false, "user:alice", "caller:x") // first use: NOSCRIPT, then EVAL
+	hook.take()
+	wantFail(t, s, false, "user:alice", "caller:x") // script cached
+	if single, pipes, cmds := hook.take(); single != 0 || pipes != 1 || cmds != 2 {
+		t.Errorf("Fail of 2 subjects: %d commands and %d pipelines of %d commands; want one pipeline of 2", single, pipes, cmds)
+	}
+
+	// After SCRIPT FLUSH the failure is counted exactly once, through EVAL.
+	if err := srv.admin().ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantFail(t, s, true, "user:alice")
+	if single, pipes, _ := hook.take(); single != 0 || pipes != 2 {
+		t.Errorf("Fail after SCRIPT FLUSH: %d commands and %d pipelines; want two pipelines (EVALSHA, EVAL)", single, pipes)
+	}
+}
+
+func TestNewRedisRejects(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   RedisOptions
+		policy LockoutPolicy
+	}{
+		{"no address", RedisOptions{}, fastPolicy},
+		{"brace in prefix", RedisOptions{Addrs: []string{"127.0.0.1:1"}, Prefix: "{gh}:"}, fastPolicy},
+		{"DB on Cluster", RedisOptions{Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, DB: 1}, fastPolicy},
+		{"zero threshold", RedisOptions{Addrs: []string{"127.0.0.1:1"}}, LockoutPolicy{Window: time.Minute, BaseBackoff: time.Second, MaxBackoff: time.Second}},
+		{"zero window", RedisOptions{Addrs: []string{"127.0.0.1:1"}}, LockoutPolicy{Threshold: 1, BaseBackoff: time.Second, MaxBackoff: time.Second}},
+		{"max below base", RedisOptions{Addrs: []string{"127.0.0.1:1"}}, LockoutPolicy{Threshold: 1, Window: time.Minute, BaseBackoff: time.Minute, MaxBackoff: time.Second}},
+		{"sub-millisecond backoff", RedisOptions{Addrs: []string{"127.0.0.1:1"}}, LockoutPolicy{Threshold: 1, Window: time.Minute, BaseBackoff: time.Microsecond, MaxBackoff: time.Second}},
+		{"huge backoff", RedisOptions{Addrs: []string{"127.0.0.1:1"}}, LockoutPolicy{Threshold: 1, Window: time.Minute, BaseBackoff: time.Second, MaxBackoff: 1 << 62}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if r, err := NewRedis(tt.opts, tt.policy); err == nil {
+				r.Close()
+				t.Fatal("no error")
+			} else {
+				t.Log(err)
+			}
+		})
+	}
+}
+
+func TestCeilMillisecond(t *testing.T) {
+	for in, want := range map[time.Duration]time.Duration{
+		time.Nanosecond:               time.Millisecond,
+		time.Millisecond:              time.Millisecond,
+		1500 * time.Microsecond:       2 * time.Millisecond,
+		time.Minute:                   time.Minute,
+		time.Minute + time.Nanosecond: time.Minute + time.Millisecond,
+	} {
+		if got := ceilMillisecond(in); got != want {
+			t.Errorf("ceilMillisecond(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// BenchmarkRedisRemember measures one request's replay check: three keys, one round trip.
+func BenchmarkRedisRemember(b *testing.B) {
+	srv := startRedis(b)
+	s := newTestRedis(b, RedisOptions{Addrs: []string{srv.addr}, Timeout: time.Second}, fastPolicy)
+	ctx := context.Background()
+	keys := []ReplayKey{
+		{Kind: "nonce", TTL: 10 * time.Second},
+		{Kind: "sig", TTL: 10 * time.Second},
+		{Kind: "assertion", TTL: 10 * time.Second},
+	}
+	var bufs [3][]byte
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		for j := range keys {
+			bufs[j] = strconv.AppendInt(append(bufs[j][:0], byte('a'+j)), int64(i), 10)
+			keys[j].Value = bufs[j]
+		}
+		seen, err := s.Remember(ctx, keys)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if seen[0] || seen[1] || seen[2] {
+			b.Fatalf("fresh keys reported seen: %v", seen)
+		}
+	}
+}
+
+// BenchmarkRedisFail measures one failed login counted for a user and a caller.
+func BenchmarkRedisFail(b *testing.B) {
+	srv := startRedis(b)
+	p := LockoutPolicy{Threshold: 1 << 30, Window: time.Minute, BaseBackoff: time.Second, MaxBackoff: time.Minute}
+	s := newTestRedis(b, RedisOptions{Addrs: []string{srv.addr}, Timeout: time.Second}, p)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.Fail(ctx, "user:alice", "caller:spiffe://example.org/app"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,194 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Store is the state shared by all gateway instances.
+type Store interface {
+	// Remember records each key as seen for its TTL (SET key 1 NX PX ttl semantics) and
+	// reports, per key, whether it had been seen before (a replay). All keys of one request
+	// go in one round trip. Any error, including a context deadline, is returned: callers
+	// fail closed.
+	Remember(ctx context.Context, keys []ReplayKey) (seen []bool, err error)
+	// Locked reports whether any of the subjects (e.g. "user:alice",
+	// "caller:spiffe://…") is locked out, and until when (the latest end among them).
+	Locked(ctx context.Context, subjects ...string) (locked bool, until time.Time, err error)
+	// Fail records one failed authentication for each subject. When a subject reaches
+	// the policy threshold within the window it is locked for a backoff that doubles with
+	// each successive lockout (BaseBackoff..MaxBackoff), and its failure counter restarts.
+	// It reports whether (and until when) any subject is now locked.
+	Fail(ctx context.Context, subjects ...string) (locked bool, until time.Time, err error)
+	// Ping reports whether the store can answer.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// ReplayKey is one value that must be accepted at most once during TTL.
+type ReplayKey struct {
+	// Kind names the namespace of the value, e.g. "nonce", "sig", "msgid", "assertion".
+	// It is chosen by the gateway, never by the message: [A-Za-z0-9._-], 1..32 bytes.
+	Kind string
+	// Value is the attacker-chosen value; it is only ever stored as its SHA-256.
+	Value []byte
+	// TTL is how long the value stays remembered; it must be positive. Redis stores it
+	// rounded up to the next millisecond.
+	TTL time.Duration
+}
+
+// LockoutPolicy configures failed-authentication lockout.
+type LockoutPolicy struct {
+	// Threshold is the number of failures within Window that locks a subject.
+	Threshold int
+	// Window is how long a failure counter lives, counted from its first failure.
+	Window time.Duration
+	// BaseBackoff is the length of a subject's first lockout; each further lockout
+	// doubles it, up to MaxBackoff.
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+}
+
+// calmFactor sets how long a subject's lockout level (how many lockouts so far) is
+// remembered: calmFactor×MaxBackoff after the end of its last lockout. After that much
+// calm the next lockout starts again at BaseBackoff.
+const calmFactor = 4
+
+// maxPolicyDuration bounds the policy durations so that doubling and calm arithmetic
+// can never overflow.
+const maxPolicyDuration = 365 * 24 * time.Hour
+
+// Validate reports the first problem with the policy.
+func (p LockoutPolicy) Validate() error {
+	switch {
+	case p.Threshold < 1:
+		return fmt.Errorf("store: lockout threshold %d must be at least 1", p.Threshold)
+	case p.Window < time.Millisecond || p.Window > maxPolicyDuration:
+		return fmt.Errorf("store: lockout window %s must be between 1ms and %s", p.Window, maxPolicyDuration)
+	case p.BaseBackoff < time.Millisecond || p.BaseBackoff > maxPolicyDuration:
+		return fmt.Errorf("store: lockout base backoff %s must be between 1ms and %s", p.BaseBackoff, maxPolicyDuration)
+	case p.MaxBackoff < p.BaseBackoff || p.MaxBackoff > maxPolicyDuration:
+		return fmt.Errorf("store: lockout max backoff %s must be between the base backoff %s and %s", p.MaxBackoff, p.BaseBackoff, maxPolicyDuration)
+	}
+	return nil
+}
+
+// backoff is the length of the level-th lockout (level ≥ 1).
+func (p LockoutPolicy) backoff(level int) time.Duration {
+	d := p.BaseBackoff
+	for i := 1; i < level && d < p.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, p.MaxBackoff)
+}
+
+// calm is how long the lockout level outlives the end of a lockout.
+func (p LockoutPolicy) calm() time.Duration {
+	return calmFactor * p.MaxBackoff
+}
+
+var (
+	// ErrClosed is returned by operations on a closed store.
+	ErrClosed = errors.New("store: closed")
+	// ErrFull is returned by the memory store when remembering more would exceed its
+	// entry limit and nothing has expired yet. Callers refuse the request (fail closed).
+	ErrFull = errors.New("store: memory store full")
+)
+
+// validateReplayKeys rejects programming errors: unnamed or odd kinds and TTL ≤ 0.
+func validateReplayKeys(keys []ReplayKey) error {
+	for i, k := range keys {
+		if err := validateKind(k.Kind); err != nil {
+			return fmt.Errorf("store: replay key %d: %w", i, err)
+		}
+		if k.TTL <= 0 {
+			return fmt.Errorf("store: replay key %d (%s): ttl %s must be positive", i, k.Kind, k.TTL)
+		}
+	}
+	return nil
+}
+
+func validateKind(kind string) error {
+	if kind == "" || len(kind) > 32 {
+		return fmt.Errorf("kind %q must be 1..32 bytes", kind)
+	}
+	for i := 0; i < len(kind); i++ {
+		c := kind[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return fmt.Errorf("kind %q may only contain [A-Za-z0-9._-]", kind)
+		}
+	}
+	return nil
+}
+
+// hashSubjects returns the SHA-256 of each distinct subject, in order of first
+// appearance. A subject named twice in one call counts once.
+func hashSubjects(subjects []string) ([][sha256.Size]byte, error) {
+	sums := make([][sha256.Size]byte, 0, len(subjects))
+next:
+	for _, s := range subjects {
+		if s == "" {
+			return nil, errors.New("store: empty lockout subject")
+		}
+		sum := sha256.Sum256([]byte(s))
+		for _, seen := range sums {
+			if seen == sum {
+				continue next
+			}
+		}
+		sums = append(sums, sum)
+	}
+	return sums, nil
+}
+
+// Key names (Redis). Every name is built from a hash, never from the attacker's bytes:
+//
+//	<prefix>replay:<kind>:{<hex sha256(value)>}
+//	<prefix>fail:{<hex sha256(subject)>}    failure counter, TTL = Window
+//	<prefix>lock:{<hex sha256(subject)>}    present while locked, TTL = backoff
+//	<prefix>level:{<hex sha256(subject)>}   lockouts so far, TTL = backoff + 4×MaxBackoff
+//
+// The braces are Redis Cluster hash tags. A replay key is tagged with its own value
+// hash, so the same value maps to the same key and slot in every request and on every
+// instance; the keys of one request therefore spread over slots, and a Cluster
+// pipeline costs one round trip per node involved. (A per-request tag would be wrong:
+// the same nonce in a later request would land on a different key and never be seen.)
+// A subject's three lockout keys share the subject's tag, so the Lua script that
+// updates them touches one slot.
+
+func replayKeyName(prefix, kind string, value []byte) string {
+	sum := sha256.Sum256(value)
+	var b strings.Builder
+	b.Grow(len(prefix) + len("replay:") + len(kind) + 3 + 2*sha256.Size)
+	b.WriteString(prefix)
+	b.WriteString("replay:")
+	b.WriteString(kind)
+	b.WriteString(":{")
+	writeHex(&b, sum[:])
+	b.WriteByte('}')
+	return b.String()
+}
+
+func subjectKeyName(prefix, what string, sum [sha256.Size]byte) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + len(what) + 3 + 2*sha256.Size)
+	b.WriteString(prefix)
+	b.WriteString(what)
+	b.WriteString(":{")
+	writeHex(&b, sum[:])
+	b.WriteByte('}')
+	return b.String()
+}
+
+func writeHex(b *strings.Builder, p []byte) {
+	var buf [2 * sha256.Size]byte
+	n := hex.Encode(buf[:], p)
+	b.Write(buf[:n])
+}
