@@ -4,7 +4,8 @@
 // Guarantees of Parse:
 //   - no DTD: a DOCTYPE, entity declaration or any other markup declaration is
 //     rejected, never expanded; only the five predefined entities and character
-//     references are understood; XInclude elements are rejected;
+//     references are understood; XInclude elements are rejected, and so are
+//     xsi:schemaLocation hints (schemas come from the configuration);
 //   - only UTF-8 input (a UTF-8 byte order mark is allowed), so that every
 //     parser that later reads the same bytes (libxml2 for XSD validation) sees
 //     the same text;

@@ -19,6 +19,7 @@ const (
 	NSXMLNS      = "http://www.w3.org/2000/xmlns/"
 	NSXInclude   = "http://www.w3.org/2001/XInclude"
 	NSXInclude03 = "http://www.w3.org/2003/XInclude"
+	NSXSI        = "http://www.w3.org/2001/XMLSchema-instance"
 )
 
 // Envelope is a parsed SOAP envelope. The elements are etree elements that
@@ -350,6 +351,10 @@ func (p *parser) start(t xml.StartElement) error {
 				return parseFault("undeclared namespace prefix %q on attribute %q", a.Name.Space, a.Name.Local)
 			}
 			auri = u
+		}
+		if auri == NSXSI && (a.Name.Local == "schemaLocation" || a.Name.Local == "noNamespaceSchemaLocation") {
+			// Schemas come from the configuration; a message never names its own.
+			return parseFault("xsi:%s not allowed", a.Name.Local)
 		}
 		key := expanded{auri, a.Name.Local}
 		if isDecl {

@@ -115,6 +115,8 @@ func TestParseRejects(t *testing.T) {
 		{"billion laughs", `<!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>` + wrap(`<x>&b;</x>`), Sender, 0, "markup declaration"},
 		{"undefined entity without DTD", wrap(`<x>&e;</x>`), Sender, 0, "not well-formed"},
 		{"xinclude", wrap(`<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd"/>`), Sender, 0, "XInclude"},
+		{"xsi:schemaLocation", wrap(`<x xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="urn:x http://127.0.0.1:1/x.xsd"/>`), Sender, 0, "schemaLocation"},
+		{"xsi:noNamespaceSchemaLocation", wrap(`<x xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="http://127.0.0.1:1/x.xsd"/>`), Sender, 0, "noNamespaceSchemaLocation"},
 		{"processing instruction", wrap(`<?evil x?><x/>`), Sender, 0, "processing instruction"},
 		{"late xml declaration", " " + `<?xml version="1.0"?>` + wrap(`<x/>`), Sender, 0, ""},
 		{"latin1 declared", `<?xml version="1.0" encoding="ISO-8859-1"?>` + wrap(`<x/>`), Sender, 0, "not well-formed"},
