@@ -198,3 +198,6 @@ func escape(s string) string {
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
 }
+
+// String is the SOAP 1.2 name of the code.
+func (c Code) String() string { return c.local(V12) }

@@ -1,0 +1,222 @@
+package wssec
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/gatehouse/gatehouse/soap"
+)
+
+// Signer writes a WS-Security header: a Timestamp, the signing certificate
+// as a BinarySecurityToken, and a Signature over the Body, the Timestamp and
+// any further header blocks, with exclusive C14N and SHA-256.
+type Signer struct {
+	Key   crypto.Signer
+	Cert  *x509.Certificate
+	Clock func() time.Time
+	// TTL is the Timestamp's lifetime; default 5 minutes.
+	TTL time.Duration
+	// Actor, when set, addresses the Security header to that actor/role.
+	Actor string
+}
+
+// Sign adds a Security header to env (creating the Header if needed) and
+// signs the Body, the Timestamp and the given header blocks, which must be
+// children of env's Header. It does not remove Security headers already
+// present; the caller builds the outbound envelope without the inbound one.
+func (s *Signer) Sign(env *soap.Envelope, headers ...*etree.Element) error {
+	method, err := s.method()
+	if err != nil {
+		return err
+	}
+	if env.Header == nil {
+		env.Header = etree.NewElement("Header")
+		env.Header.Space = env.Root.Space
+		env.Root.InsertChildAt(env.Body.Index(), env.Header)
+	}
+	envPrefix := env.Root.Space
+	for _, h := range headers {
+		if h.Parent() != env.Header {
+			return errors.New("wssec: signed header is not a header block of this envelope")
+		}
+	}
+
+	sec := env.Header.CreateElement("wsse:Security")
+	sec.CreateAttr("xmlns:wsse", soap.NSWSSE)
+	sec.CreateAttr("xmlns:wsu", soap.NSWSU)
+	if envPrefix == "" {
+		// The envelope uses a default namespace; attributes need a prefix.
+		envPrefix = "soapenv"
+		sec.CreateAttr("xmlns:"+envPrefix, env.Version.Namespace())
+	}
+	mu, role := "1", "actor"
+	if env.Version == soap.V12 {
+		mu, role = "true", "role"
+	}
+	sec.CreateAttr(envPrefix+":mustUnderstand", mu)
+	if s.Actor != "" {
+		sec.CreateAttr(envPrefix+":"+role, s.Actor)
+	}
+	env.Header.RemoveChild(sec)
+	env.Header.InsertChildAt(0, sec)
+
+	now := s.Clock().UTC()
+	ttl := s.TTL
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	ts := sec.CreateElement("wsu:Timestamp")
+	tsID := newID("TS")
+	ts.CreateAttr("wsu:Id", tsID)
+	ts.CreateElement("wsu:Created").SetText(now.Format(timeLayout))
+	ts.CreateElement("wsu:Expires").SetText(now.Add(ttl).Format(timeLayout))
+
+	bst := sec.CreateElement("wsse:BinarySecurityToken")
+	bstID := newID("X509")
+	bst.CreateAttr("wsu:Id", bstID)
+	bst.CreateAttr("ValueType", valueTypeX509v3)
+	bst.CreateAttr("EncodingType", encodingBase64)
+	bst.SetText(base64.StdEncoding.EncodeToString(s.Cert.Raw))
+
+	targets := append([]*etree.Element{env.Body, ts}, headers...)
+	ids := make([]string, len(targets))
+	for i, t := range targets {
+		ids[i] = ensureID(t)
+	}
+
+	sig := sec.CreateElement("ds:Signature")
+	sig.CreateAttr("xmlns:ds", NSDSig)
+	si := sig.CreateElement("ds:SignedInfo")
+	si.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", AlgExcC14N)
+	si.CreateElement("ds:SignatureMethod").CreateAttr("Algorithm", method.uri)
+	for i, t := range targets {
+		data, err := canonicalize(t, AlgExcC14N, "")
+		if err != nil {
+			return fmt.Errorf("wssec: canonicalize %s: %w", t.Tag, err)
+		}
+		sum := crypto.SHA256.New()
+		sum.Write(data)
+		ref := si.CreateElement("ds:Reference")
+		ref.CreateAttr("URI", "#"+ids[i])
+		ref.CreateElement("ds:Transforms").CreateElement("ds:Transform").CreateAttr("Algorithm", AlgExcC14N)
+		ref.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", AlgSHA256)
+		ref.CreateElement("ds:DigestValue").SetText(base64.StdEncoding.EncodeToString(sum.Sum(nil)))
+	}
+	canonSI, err := canonicalize(si, AlgExcC14N, "")
+	if err != nil {
+		return fmt.Errorf("wssec: canonicalize SignedInfo: %w", err)
+	}
+	value, err := s.signValue(method, canonSI)
+	if err != nil {
+		return err
+	}
+	sig.CreateElement("ds:SignatureValue").SetText(base64.StdEncoding.EncodeToString(value))
+	str := sig.CreateElement("ds:KeyInfo").CreateElement("wsse:SecurityTokenReference")
+	r := str.CreateElement("wsse:Reference")
+	r.CreateAttr("URI", "#"+bstID)
+	r.CreateAttr("ValueType", valueTypeX509v3)
+	return nil
+}
+
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+func (s *Signer) method() (methodInfo, error) {
+	switch k := s.Key.Public().(type) {
+	case *rsa.PublicKey:
+		return methodInfo{AlgRSASHA256, signatureMethods[AlgRSASHA256]}, nil
+	case *ecdsa.PublicKey:
+		switch k.Curve.Params().BitSize {
+		case 256:
+			return methodInfo{AlgECDSASHA256, signatureMethods[AlgECDSASHA256]}, nil
+		case 384:
+			return methodInfo{AlgECDSASHA384, signatureMethods[AlgECDSASHA384]}, nil
+		case 521:
+			return methodInfo{AlgECDSASHA512, signatureMethods[AlgECDSASHA512]}, nil
+		}
+	}
+	return methodInfo{}, fmt.Errorf("wssec: cannot sign with a %T key", s.Key.Public())
+}
+
+// signValue signs data; ECDSA signatures are converted from ASN.1 to the
+// fixed-length r‖s form of XML-DSig.
+func (s *Signer) signValue(m methodInfo, data []byte) ([]byte, error) {
+	h := m.hash.New()
+	h.Write(data)
+	sig, err := s.Key.Sign(rand.Reader, h.Sum(nil), m.hash)
+	if err != nil {
+		return nil, fmt.Errorf("wssec: sign: %w", err)
+	}
+	if m.key != keyECDSA {
+		return sig, nil
+	}
+	var parsed struct{ R, S *big.Int }
+	if _, err := asn1.Unmarshal(sig, &parsed); err != nil {
+		return nil, fmt.Errorf("wssec: ECDSA signature: %w", err)
+	}
+	n := (s.Key.Public().(*ecdsa.PublicKey).Curve.Params().BitSize + 7) / 8
+	out := make([]byte, 2*n)
+	parsed.R.FillBytes(out[:n])
+	parsed.S.FillBytes(out[n:])
+	return out, nil
+}
+
+// ensureID returns el's ID attribute, adding a wsu:Id when it has none.
+func ensureID(el *etree.Element) string {
+	for _, a := range el.Attr {
+		if a.Space != "xmlns" && soap.IsIDAttribute(attrNamespace(a), a.Key) {
+			return a.Value
+		}
+	}
+	id := newID("id")
+	prefix := "wsu"
+	switch prefixURI(el, prefix) {
+	case soap.NSWSU:
+	case "":
+		el.CreateAttr("xmlns:"+prefix, soap.NSWSU)
+	default: // "wsu" means something else here
+		prefix = "gh-wsu"
+		el.CreateAttr("xmlns:"+prefix, soap.NSWSU)
+	}
+	el.CreateAttr(prefix+":Id", id)
+	return id
+}
+
+// prefixURI returns the namespace prefix is bound to at el, "" if unbound.
+func prefixURI(el *etree.Element, prefix string) string {
+	for e := el; e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			if a.Space == "xmlns" && a.Key == prefix {
+				return a.Value
+			}
+		}
+	}
+	return ""
+}
+
+func attrNamespace(a etree.Attr) string {
+	if a.Space == "" {
+		return ""
+	}
+	if a.Space == "xml" {
+		return soap.NSXML
+	}
+	return a.NamespaceURI()
+}
+
+func newID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}

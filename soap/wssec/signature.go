@@ -1,0 +1,296 @@
+package wssec
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/gatehouse/gatehouse/soap"
+)
+
+// verifySignature checks one ds:Signature of the Security header, in the
+// order XML-DSig core validation gives: the key (from the trust store), the
+// SignatureValue over the canonical SignedInfo, then every Reference read
+// from the canonical SignedInfo that was verified.
+func (vr *Verifier) verifySignature(v *Verified, sec, sigEl *etree.Element, now time.Time) (*Signature, error) {
+	var signedInfo, sigValue, keyInfo *etree.Element
+	for _, c := range sigEl.ChildElements() {
+		if c.NamespaceURI() != NSDSig {
+			return nil, invalid("unexpected element %s in Signature", c.Tag)
+		}
+		switch {
+		case c.Tag == "SignedInfo" && signedInfo == nil && sigValue == nil:
+			signedInfo = c
+		case c.Tag == "SignatureValue" && signedInfo != nil && sigValue == nil:
+			sigValue = c
+		case c.Tag == "KeyInfo" && sigValue != nil && keyInfo == nil:
+			keyInfo = c
+		default:
+			// ds:Object is refused too: WS-Security has no use for it, and it
+			// is where wrapping attacks like to hide content.
+			return nil, invalid("unexpected or misplaced %s in Signature", c.Tag)
+		}
+	}
+	if signedInfo == nil || sigValue == nil || keyInfo == nil {
+		return nil, invalid("Signature needs SignedInfo, SignatureValue and KeyInfo")
+	}
+
+	c14nAlg, prefixList, method, err := vr.signedInfoMethods(signedInfo)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := vr.resolveKey(v, sec, keyInfo)
+	if err != nil {
+		return nil, err
+	}
+	if err := vr.Trust.verifyOrNil(cert, now); err != nil {
+		return nil, failedAuthentication("signing certificate not trusted: %v", err)
+	}
+
+	canonSI, err := canonicalize(signedInfo, c14nAlg, prefixList)
+	if err != nil {
+		return nil, invalid("canonicalize SignedInfo: %v", err)
+	}
+	sigBytes, err := decodeBase64Text(sigValue)
+	if err != nil {
+		return nil, invalid("SignatureValue: %v", err)
+	}
+	if err := verifyValue(cert.PublicKey, method, canonSI, sigBytes); err != nil {
+		return nil, failedCheck("SignatureValue does not verify with the key of %q: %v", cert.Subject, err)
+	}
+
+	// From here on only the bytes that were verified are read.
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(canonSI); err != nil {
+		return nil, invalid("re-read canonical SignedInfo: %v", err)
+	}
+	refs, err := vr.checkReferences(v.Envelope, sigEl, doc.Root())
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	h.Write(canonSI)
+	h.Write(cert.Raw)
+	s := &Signature{Element: sigEl, Certificate: cert, Method: method.uri, References: refs}
+	copy(s.Digest[:], h.Sum(nil))
+	return s, nil
+}
+
+type methodInfo struct {
+	uri string
+	signatureMethod
+}
+
+// signedInfoMethods reads CanonicalizationMethod and SignatureMethod, which
+// must come first in SignedInfo and be allow-listed.
+func (vr *Verifier) signedInfoMethods(si *etree.Element) (c14nAlg, prefixList string, m methodInfo, err error) {
+	kids := si.ChildElements()
+	if len(kids) < 3 || kids[0].Tag != "CanonicalizationMethod" || kids[1].Tag != "SignatureMethod" ||
+		kids[0].NamespaceURI() != NSDSig || kids[1].NamespaceURI() != NSDSig {
+		return "", "", m, invalid("SignedInfo must hold CanonicalizationMethod, SignatureMethod and References")
+	}
+	c14nAlg = attr(kids[0], "Algorithm", "")
+	prefixList, err = inclusivePrefixes(kids[0], c14nAlg)
+	if err != nil {
+		return "", "", m, err
+	}
+	if canonicalizer(c14nAlg, prefixList) == nil {
+		return "", "", m, unsupportedAlgorithm("canonicalization %q", c14nAlg)
+	}
+	m.uri = attr(kids[1], "Algorithm", "")
+	sm, ok := signatureMethods[m.uri]
+	if !ok {
+		return "", "", m, unsupportedAlgorithm("signature method %q", m.uri)
+	}
+	if sm.sha1 && !vr.Policy.AllowSHA1 {
+		return "", "", m, unsupportedAlgorithm("signature method %q needs insecureAllowSHA1", m.uri)
+	}
+	if len(kids[1].ChildElements()) != 0 {
+		// e.g. HMACOutputLength: truncation is never acceptable.
+		return "", "", m, unsupportedAlgorithm("parameters on SignatureMethod")
+	}
+	m.signatureMethod = sm
+	return c14nAlg, prefixList, m, nil
+}
+
+// inclusivePrefixes reads the InclusiveNamespaces PrefixList of an
+// exclusive canonicalization element (SignedInfo's or a Transform's).
+func inclusivePrefixes(el *etree.Element, alg string) (string, error) {
+	var list string
+	seen := false
+	for _, c := range el.ChildElements() {
+		if alg != AlgExcC14N || c.Tag != "InclusiveNamespaces" || c.NamespaceURI() != NSExcC14 || seen {
+			return "", invalid("unexpected %s in %s", c.Tag, el.Tag)
+		}
+		list, seen = attr(c, "PrefixList", ""), true
+	}
+	return list, nil
+}
+
+// checkReferences digests every Reference of the verified SignedInfo.
+func (vr *Verifier) checkReferences(env *soap.Envelope, sigEl, si *etree.Element) ([]*etree.Element, error) {
+	var refs []*etree.Element
+	seen := map[*etree.Element]bool{}
+	for i, r := range si.ChildElements() {
+		if i < 2 {
+			continue // CanonicalizationMethod, SignatureMethod: checked before
+		}
+		if r.Tag != "Reference" || r.NamespaceURI() != NSDSig {
+			return nil, invalid("unexpected %s in SignedInfo", r.Tag)
+		}
+		target, err := vr.checkReference(env, sigEl, r)
+		if err != nil {
+			return nil, err
+		}
+		if seen[target] {
+			return nil, invalid("element referenced twice by one signature")
+		}
+		seen[target] = true
+		refs = append(refs, target)
+	}
+	if len(refs) == 0 {
+		return nil, invalid("signature without references")
+	}
+	return refs, nil
+}
+
+func (vr *Verifier) checkReference(env *soap.Envelope, sigEl, r *etree.Element) (*etree.Element, error) {
+	uri := attr(r, "URI", "")
+	if len(uri) < 2 || uri[0] != '#' {
+		return nil, invalid("reference URI %q is not a same-document #id reference", uri)
+	}
+	target := env.ElementByID(uri[1:])
+	if target == nil {
+		return nil, invalid("reference %q names no element", uri)
+	}
+	if isAncestorOrSelf(target, sigEl) || isAncestorOrSelf(sigEl, target) {
+		return nil, invalid("reference %q covers the signature itself", uri)
+	}
+
+	c14nAlg, prefixList := AlgC14N10, "" // XML-DSig: a node-set becomes octets through C14N 1.0
+	var digestEl, valueEl *etree.Element
+	for _, c := range r.ChildElements() {
+		if c.NamespaceURI() != NSDSig {
+			return nil, invalid("unexpected %s in Reference", c.Tag)
+		}
+		switch {
+		case c.Tag == "Transforms" && digestEl == nil:
+			alg, pl, err := referenceTransform(c)
+			if err != nil {
+				return nil, err
+			}
+			c14nAlg, prefixList = alg, pl
+		case c.Tag == "DigestMethod" && digestEl == nil:
+			digestEl = c
+		case c.Tag == "DigestValue" && digestEl != nil && valueEl == nil:
+			valueEl = c
+		default:
+			return nil, invalid("unexpected or misplaced %s in Reference", c.Tag)
+		}
+	}
+	if digestEl == nil || valueEl == nil {
+		return nil, invalid("Reference needs DigestMethod and DigestValue")
+	}
+	dmURI := attr(digestEl, "Algorithm", "")
+	dm, ok := digestMethods[dmURI]
+	if !ok {
+		return nil, unsupportedAlgorithm("digest method %q", dmURI)
+	}
+	if dm.sha1 && !vr.Policy.AllowSHA1 {
+		return nil, unsupportedAlgorithm("digest method %q needs insecureAllowSHA1", dmURI)
+	}
+	want, err := decodeBase64Text(valueEl)
+	if err != nil || len(want) != dm.hash.Size() {
+		return nil, invalid("DigestValue of %q is not a %s digest", uri, dm.hash)
+	}
+	data, err := canonicalize(target, c14nAlg, prefixList)
+	if err != nil {
+		return nil, invalid("canonicalize %q: %v", uri, err)
+	}
+	h := dm.hash.New()
+	h.Write(data)
+	if subtle.ConstantTimeCompare(h.Sum(nil), want) != 1 {
+		return nil, failedCheck("digest of %q does not match", uri)
+	}
+	return target, nil
+}
+
+// referenceTransform allows exactly one canonicalization transform.
+// Enveloped-signature, XSLT, XPath, STR-Transform and anything else are
+// refused: a WS-Security reference points at a sibling of the signature.
+func referenceTransform(ts *etree.Element) (alg, prefixList string, err error) {
+	kids := ts.ChildElements()
+	if len(kids) != 1 || kids[0].Tag != "Transform" || kids[0].NamespaceURI() != NSDSig {
+		return "", "", unsupportedAlgorithm("a Reference must have exactly one canonicalization transform")
+	}
+	alg = attr(kids[0], "Algorithm", "")
+	if canonicalizer(alg, "") == nil {
+		return "", "", unsupportedAlgorithm("transform %q", alg)
+	}
+	prefixList, err = inclusivePrefixes(kids[0], alg)
+	return alg, prefixList, err
+}
+
+func decodeBase64Text(el *etree.Element) ([]byte, error) {
+	s, err := soap.Text(el)
+	if err != nil {
+		return nil, err
+	}
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\r', '\n':
+			return -1
+		}
+		return r
+	}, s)
+	return base64.StdEncoding.Strict().DecodeString(s)
+}
+
+// verifyValue checks a SignatureValue: PKCS#1 v1.5 for RSA, the r‖s form of
+// XML-DSig 1.1 for ECDSA.
+func verifyValue(pub crypto.PublicKey, m methodInfo, signed, sig []byte) error {
+	h := m.hash.New()
+	h.Write(signed)
+	digest := h.Sum(nil)
+	switch m.key {
+	case keyRSA:
+		k, ok := pub.(*rsa.PublicKey)
+		if !ok {
+			return fmt.Errorf("method %s needs an RSA key, got %T", m.uri, pub)
+		}
+		return rsa.VerifyPKCS1v15(k, m.hash, digest, sig)
+	case keyECDSA:
+		k, ok := pub.(*ecdsa.PublicKey)
+		if !ok {
+			return fmt.Errorf("method %s needs an ECDSA key, got %T", m.uri, pub)
+		}
+		n := (k.Curve.Params().BitSize + 7) / 8
+		if len(sig) != 2*n {
+			return fmt.Errorf("ECDSA signature of %d bytes, want %d", len(sig), 2*n)
+		}
+		r, s := new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])
+		if !ecdsa.Verify(k, digest, r, s) {
+			return errors.New("ECDSA verification failed")
+		}
+		return nil
+	}
+	return errors.New("unknown key kind")
+}
+
+func (t *TrustStore) verifyOrNil(cert *x509.Certificate, now time.Time) error {
+	if t == nil {
+		return errors.New("no trust store configured for this service")
+	}
+	return t.Verify(cert, now)
+}
