@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/gateway/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -521,7 +522,7 @@ func TestMemoryConformance(t *testing.T) {
 func TestRedisConformance(t *testing.T) {
 	addr := os.Getenv("GATEHOUSE_TEST_REDIS_ADDR")
 	if addr == "" {
-		addr = startRedis(t).addr
+		addr = redistest.Start(t).Addr
 	}
 	runConformance(t, func(t *testing.T, p LockoutPolicy) Store {
 		return newTestRedis(t, RedisOptions{Addrs: []string{addr}, Prefix: randomPrefix()}, p)
@@ -531,17 +532,17 @@ func TestRedisConformance(t *testing.T) {
 // TestRedisClusterConformance runs the suite through the Cluster client against a
 // one-node Redis Cluster: the server enforces that each script's keys share a slot.
 func TestRedisClusterConformance(t *testing.T) {
-	srv := startRedisCluster(t)
+	srv := redistest.StartCluster(t)
 	// The server really enforces slots: a script over two slots is refused.
-	err := srv.admin().Eval(context.Background(), "return 1", []string{"a", "b"}).Err()
+	err := srv.Admin().Eval(context.Background(), "return 1", []string{"a", "b"}).Err()
 	if err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
 		t.Fatalf("script over two slots: %v, want CROSSSLOT", err)
 	}
-	r := newTestRedis(t, RedisOptions{Addrs: srv.clusterAddrs()}, fastPolicy)
+	r := newTestRedis(t, RedisOptions{Addrs: srv.ClusterAddrs()}, fastPolicy)
 	if _, ok := r.client.(*redis.ClusterClient); !ok {
 		t.Fatalf("client is %T, want *redis.ClusterClient", r.client)
 	}
 	runConformance(t, func(t *testing.T, p LockoutPolicy) Store {
-		return newTestRedis(t, RedisOptions{Addrs: srv.clusterAddrs(), Prefix: randomPrefix()}, p)
+		return newTestRedis(t, RedisOptions{Addrs: srv.ClusterAddrs(), Prefix: randomPrefix()}, p)
 	})
 }

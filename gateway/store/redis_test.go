@@ -1,195 +1,22 @@
 package store
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/gateway/internal/redistest"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
-
-// redisServer is a real redis-server process owned by one test.
-type redisServer struct {
-	tb     testing.TB
-	bin    string
-	port   int
-	addr   string
-	dir    string
-	extra  []string
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-// startRedis starts a private redis-server on a free loopback port and stops it when
-// the test ends. There is no skip: without redis-server the store is untested.
-func startRedis(tb testing.TB, extra ...string) *redisServer {
-	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		tb.Fatalf("redis-server is not installed (%v): the store tests need a real Redis; run ./build.sh test, which provides it", err)
-	}
-	s := &redisServer{tb: tb, bin: bin, dir: tb.TempDir(), extra: extra}
-	tb.Cleanup(s.stop)
-	var lastErr error
-	for range 3 { // the free port can be taken between probing and binding
-		s.port = freePort(tb)
-		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
-		if lastErr = s.tryStart(); lastErr == nil {
-			return s
-		}
-	}
-	tb.Fatal(lastErr)
-	return nil
-}
-
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// start (re)starts the server on its port, keeping its directory.
-func (s *redisServer) start() {
-	s.tb.Helper()
-	if err := s.tryStart(); err != nil {
-		s.tb.Fatal(err)
-	}
-}
-
-func (s *redisServer) tryStart() error {
-	logFile := filepath.Join(s.dir, "redis.log")
-	args := append([]string{
-		"--bind", "127.0.0.1",
-		"--port", strconv.Itoa(s.port),
-		"--save", "",
-		"--appendonly", "no",
-		"--dir", s.dir,
-		"--logfile", logFile,
-	}, s.extra...)
-	s.cmd = exec.Command(s.bin, args...)
-	if err := s.cmd.Start(); err != nil {
-		return fmt.Errorf("start redis-server: %w", err)
-	}
-	exited := make(chan struct{})
-	s.exited = exited
-	go func(cmd *exec.Cmd) {
-		_ = cmd.Wait()
-		close(exited)
-	}(s.cmd)
-
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(logFile)
-			return fmt.Errorf("redis-server on port %d exited at start-up; log:\n%s", s.port, log)
-		default:
-		}
-		if pingRaw(s.addr) == nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.stop()
-	return fmt.Errorf("redis-server on %s did not answer PING within 10s", s.addr)
-}
-
-// stop kills the server, as a crash would, and waits for it to exit.
-func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
-	s.cmd = nil
-}
-
-// pingRaw speaks RESP directly, so that readiness does not depend on the client under test.
-func pingRaw(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", line)
-	}
-	return nil
-}
-
-// admin is a plain go-redis client for inspecting the server.
-func (s *redisServer) admin() *redis.Client {
-	c := redis.NewClient(&redis.Options{
-		Addr:                     s.addr,
-		DisableIdentity:          true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	})
-	s.tb.Cleanup(func() { c.Close() })
-	return c
-}
-
-// startRedisCluster starts a one-node Redis Cluster that owns every slot. One node is
-// enough to make the server refuse scripts whose keys span slots (CROSSSLOT).
-func startRedisCluster(tb testing.TB) *redisServer {
-	tb.Helper()
-	s := startRedis(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-announce-ip", "127.0.0.1")
-	ctx := context.Background()
-	c := s.admin()
-	if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
-		tb.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, err := c.ClusterInfo(ctx).Result()
-		if err == nil && strings.Contains(info, "cluster_state:ok") {
-			return s
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("cluster not ok after 10s: %v %s", err, info)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// clusterAddrs is a seed list of two addresses of the one node, which makes
-// NewUniversalClient choose its Cluster client.
-func (s *redisServer) clusterAddrs() []string {
-	return []string{s.addr, net.JoinHostPort("localhost", strconv.Itoa(s.port))}
-}
-
-// sharedRedisAddr is GATEHOUSE_TEST_REDIS_ADDR when set, else a private server.
-func sharedRedisAddr(tb testing.TB) string {
-	if addr := os.Getenv("GATEHOUSE_TEST_REDIS_ADDR"); addr != "" {
-		return addr
-	}
-	return startRedis(tb).addr
-}
 
 func randomPrefix() string {
 	return "gatehouse-test-" + rand.Text()[:12] + ":"
@@ -211,7 +38,7 @@ func newTestRedis(tb testing.TB, opts RedisOptions, p LockoutPolicy) *Redis {
 }
 
 func TestRedisInstancesShareState(t *testing.T) {
-	addr := sharedRedisAddr(t)
+	addr := redistest.SharedAddr(t)
 	prefix := randomPrefix()
 	a := newTestRedis(t, RedisOptions{Addrs: []string{addr}, Prefix: prefix}, fastPolicy)
 	b := newTestRedis(t, RedisOptions{Addrs: []string{addr}, Prefix: prefix}, fastPolicy)
@@ -233,14 +60,14 @@ func TestRedisInstancesShareState(t *testing.T) {
 }
 
 func TestRedisFailsClosedAndRecovers(t *testing.T) {
-	srv := startRedis(t) // always private: this test kills it
-	s := newTestRedis(t, RedisOptions{Addrs: []string{srv.addr}, Timeout: DefaultTimeout}, fastPolicy)
+	srv := redistest.Start(t) // always private: this test kills it
+	s := newTestRedis(t, RedisOptions{Addrs: []string{srv.Addr}, Timeout: DefaultTimeout}, fastPolicy)
 	ctx := context.Background()
 
 	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: []byte("before"), TTL: time.Minute}}, false)
 	wantFail(t, s, false, "user:alice")
 
-	srv.stop()
+	srv.Stop()
 
 	ops := map[string]func() error{
 		"Remember": func() error {
@@ -285,7 +112,7 @@ func TestRedisFailsClosedAndRecovers(t *testing.T) {
 		}
 	}
 
-	srv.start() // same port, same client
+	srv.Restart() // same port, same client
 	restarted := time.Now()
 	for s.Ping(ctx) != nil {
 		if time.Since(restarted) > 10*time.Second {
@@ -304,7 +131,7 @@ func TestRedisFailsClosedAndRecovers(t *testing.T) {
 }
 
 func TestRedisKeysAreHashed(t *testing.T) {
-	addr := sharedRedisAddr(t)
+	addr := redistest.SharedAddr(t)
 	prefix := randomPrefix()
 	s := newTestRedis(t, RedisOptions{Addrs: []string{addr}, Prefix: prefix}, fastPolicy)
 	ctx := context.Background()
@@ -386,8 +213,8 @@ func (h *countHook) take() (single, pipelines, cmds int64) {
 }
 
 func TestRedisOneRoundTrip(t *testing.T) {
-	srv := startRedis(t) // private: the test flushes the script cache
-	s := newTestRedis(t, RedisOptions{Addrs: []string{srv.addr}}, fastPolicy)
+	srv := redistest.Start(t) // private: the test flushes the script cache
+	s := newTestRedis(t, RedisOptions{Addrs: []string{srv.Addr}}, fastPolicy)
 	hook := &countHook{}
 	s.client.AddHook(hook)
 	ctx := context.Background()
@@ -419,7 +246,7 @@ func TestRedisOneRoundTrip(t *testing.T) {
 	}
 
 	// After SCRIPT FLUSH the failure is counted exactly once, through EVAL.
-	if err := srv.admin().ScriptFlush(ctx).Err(); err != nil {
+	if err := srv.Admin().ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	wantFail(t, s, true, "user:alice")
@@ -471,8 +298,8 @@ func TestCeilMillisecond(t *testing.T) {
 
 // BenchmarkRedisRemember measures one request's replay check: three keys, one round trip.
 func BenchmarkRedisRemember(b *testing.B) {
-	srv := startRedis(b)
-	s := newTestRedis(b, RedisOptions{Addrs: []string{srv.addr}, Timeout: time.Second}, fastPolicy)
+	srv := redistest.Start(b)
+	s := newTestRedis(b, RedisOptions{Addrs: []string{srv.Addr}, Timeout: time.Second}, fastPolicy)
 	ctx := context.Background()
 	keys := []ReplayKey{
 		{Kind: "nonce", TTL: 10 * time.Second},
@@ -498,9 +325,9 @@ func BenchmarkRedisRemember(b *testing.B) {
 
 // BenchmarkRedisFail measures one failed login counted for a user and a caller.
 func BenchmarkRedisFail(b *testing.B) {
-	srv := startRedis(b)
+	srv := redistest.Start(b)
 	p := LockoutPolicy{Threshold: 1 << 30, Window: time.Minute, BaseBackoff: time.Second, MaxBackoff: time.Minute}
-	s := newTestRedis(b, RedisOptions{Addrs: []string{srv.addr}, Timeout: time.Second}, p)
+	s := newTestRedis(b, RedisOptions{Addrs: []string{srv.Addr}, Timeout: time.Second}, p)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
