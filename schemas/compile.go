@@ -1,0 +1,144 @@
+package schemas
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// CompileOptions widens where CompileFiles may read imported schemas from.
+type CompileOptions struct {
+	// AllowedDirs are absolute directories (with their subdirectories)
+	// from which xs:import, xs:include and xs:redefine may read, besides
+	// the directories of the files given to CompileFiles.
+	AllowedDirs []string
+}
+
+// CompileEmbedded compiles one of the embedded schema documents by file
+// name (e.g. SOAP11Envelope). Its imports resolve to embedded documents only.
+func CompileEmbedded(name string) (*Set, error) {
+	if _, ok := embedded(name); !ok {
+		return nil, fmt.Errorf("schemas: no embedded schema named %q", name)
+	}
+	r := newResolver()
+	d, err := r.fetch(source{kind: embeddedScheme, key: name})
+	if err != nil {
+		return nil, &CompileError{Name: name, Problems: []CompileProblem{docProblem(embeddedScheme+":/"+name, err)}}
+	}
+	return compile(name, d, r)
+}
+
+// CompileFiles compiles local schema files (absolute paths) as one set.
+//
+// xs:import, xs:include and xs:redefine locations resolve only to the
+// embedded catalog (published URLs of the standard schemas, and
+// namespace-only imports of their namespaces) and to files inside the
+// directories of the given files or opts.AllowedDirs. Any other location
+// (http:, https:, ftp:, a file outside those directories, a missing file)
+// makes CompileFiles fail with a *CompileError naming the file, the line
+// and the refused location. Nothing is ever fetched.
+//
+// Several files are compiled through a generated wrapper schema: files of
+// the same target namespace are xs:included by one generated schema of that
+// namespace, which the wrapper imports; files with no target namespace are
+// included by the wrapper directly. libxml2 imports each namespace once
+// (the first location it meets wins, later imports of the namespace are
+// skipped), so the wrapper imports the namespaces that have several files
+// first.
+func CompileFiles(files []string, opts CompileOptions) (*Set, error) {
+	if len(files) == 0 {
+		return nil, fmt.Errorf("schemas: no schema files")
+	}
+	name := strings.Join(files, ", ")
+	r := newResolver()
+	var dirs []string
+	for _, f := range files {
+		if !filepath.IsAbs(f) {
+			return nil, fmt.Errorf("schemas: %q is not an absolute path", f)
+		}
+		dirs = append(dirs, filepath.Dir(filepath.Clean(f)))
+	}
+	if err := r.allow(append(dirs, opts.AllowedDirs...)...); err != nil {
+		return nil, fmt.Errorf("schemas: compile %s: %w", name, err)
+	}
+
+	docs := make([]*schemaDoc, 0, len(files))
+	for _, f := range files {
+		src, err := r.locateFile(f)
+		if err == nil {
+			var d *schemaDoc
+			if d, err = r.fetch(src); err == nil {
+				docs = append(docs, d)
+				continue
+			}
+		}
+		return nil, &CompileError{Name: name, Problems: []CompileProblem{docProblem(f, err)}}
+	}
+	if len(docs) == 1 {
+		return compile(name, docs[0], r)
+	}
+	return compile(name, r.wrap(docs), r)
+}
+
+// docProblem describes a top-level document that cannot be read or used.
+func docProblem(file string, err error) CompileProblem {
+	if de, ok := err.(*docError); ok {
+		return CompileProblem{File: file, Line: de.line, Message: de.msg}
+	}
+	return CompileProblem{File: file, Message: err.Error()}
+}
+
+// wrap writes the generated schema that brings several documents together.
+func (r *resolver) wrap(docs []*schemaDoc) *schemaDoc {
+	var namespaces []string
+	byNS := map[string][]string{}
+	seen := map[string]bool{}
+	for _, d := range docs {
+		if seen[d.url] {
+			continue
+		}
+		seen[d.url] = true
+		if _, ok := byNS[d.tns]; !ok {
+			namespaces = append(namespaces, d.tns)
+		}
+		byNS[d.tns] = append(byNS[d.tns], d.url)
+	}
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	b.WriteString(`<xs:schema xmlns:xs="` + xsdNamespace + `">` + "\n")
+	for _, several := range []bool{true, false} {
+		for i, ns := range namespaces {
+			urls := byNS[ns]
+			if ns == "" || (len(urls) > 1) != several {
+				continue
+			}
+			loc := urls[0]
+			if several {
+				loc = fmt.Sprintf("%s:/namespace-%d.xsd", generatedScheme, i)
+				r.generated[loc] = includeAll(ns, urls)
+			}
+			fmt.Fprintf(&b, "  <xs:import namespace=\"%s\" schemaLocation=\"%s\"/>\n", escapeAttr(ns), escapeAttr(loc))
+		}
+	}
+	for _, u := range byNS[""] {
+		fmt.Fprintf(&b, "  <xs:include schemaLocation=\"%s\"/>\n", escapeAttr(u))
+	}
+	b.WriteString("</xs:schema>\n")
+	return &schemaDoc{url: generatedScheme + ":/main.xsd", data: []byte(b.String())}
+}
+
+// includeAll writes a schema of namespace ns that includes every url.
+func includeAll(ns string, urls []string) []byte {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	fmt.Fprintf(&b, "<xs:schema xmlns:xs=\"%s\" targetNamespace=\"%s\">\n", xsdNamespace, escapeAttr(ns))
+	for _, u := range urls {
+		fmt.Fprintf(&b, "  <xs:include schemaLocation=\"%s\"/>\n", escapeAttr(u))
+	}
+	b.WriteString("</xs:schema>\n")
+	return []byte(b.String())
+}
+
+var attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;")
+
+func escapeAttr(s string) string { return attrEscaper.Replace(s) }

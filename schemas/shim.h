@@ -1,0 +1,58 @@
+/*
+ * shim.h: the small C layer between package schemas and libxml2's
+ * xmlschemas API. See shim.c for what each function guarantees.
+ */
+#ifndef GATEHOUSE_SCHEMAS_SHIM_H
+#define GATEHOUSE_SCHEMAS_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <libxml/tree.h>
+#include <libxml/xmlschemas.h>
+
+/* Bounds of what one call reports. Everything is copied into fixed arrays. */
+enum {
+	GH_MAX_PROBLEMS = 16,
+	GH_MSG_MAX = 512,  /* bytes of a message, including the final NUL */
+	GH_NAME_MAX = 128, /* bytes of an element local name */
+	GH_NS_MAX = 256,   /* bytes of a namespace name */
+	GH_FILE_MAX = 512  /* bytes of a document URL (schema compilation) */
+};
+
+/* Outcome of a shim call. */
+enum {
+	GH_OK = 0,
+	GH_INVALID = 1,         /* schema validation (or compilation) failed */
+	GH_NOT_WELL_FORMED = 2, /* the document could not be parsed, or has a DOCTYPE */
+	GH_INTERNAL = 3         /* libxml2 internal error, out of memory, bad setup */
+};
+
+typedef struct {
+	int level; /* xmlErrorLevel: 1 warning, 2 error, 3 fatal */
+	int line;  /* 0 if unknown */
+	int msg_truncated;
+	char file[GH_FILE_MAX];
+	char ns[GH_NS_MAX];
+	char name[GH_NAME_MAX];
+	char msg[GH_MSG_MAX];
+} gh_problem;
+
+typedef struct {
+	int n;       /* problems recorded in p */
+	int dropped; /* problems seen but not recorded (beyond GH_MAX_PROBLEMS) */
+	gh_problem p[GH_MAX_PROBLEMS];
+} gh_result;
+
+void gh_init(void);
+
+int gh_compile(const char *buf, int len, const char *url, uintptr_t resolver,
+	       xmlSchemaPtr *schema, xmlDocPtr *doc, gh_result **res);
+void gh_free_schema(xmlSchemaPtr schema, xmlDocPtr doc);
+
+int gh_validate(xmlSchemaPtr schema, const char *buf, int len, gh_result **res);
+int gh_validate_envelope(xmlSchemaPtr envelope, xmlSchemaPtr payload,
+			 const char *buf, int len, gh_result **res);
+
+void gh_result_free(gh_result *res);
+
+#endif
