@@ -1,0 +1,625 @@
+package conf
+
+import (
+	"bytes"
+	"cmp"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/schemas"
+)
+
+// Load reads the configuration at path, validates it against the
+// configuration schema, decodes it, and checks its meaning. On failure the
+// error is Errors, listing every problem found with its file and line; on
+// success the Config holds compiled schemas and must be closed.
+func Load(path string) (*Config, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: err.Error()}}
+	}
+	return load(path, data)
+}
+
+func load(file string, data []byte) (*Config, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, Errors{{File: file, Msg: err.Error()}}
+	}
+	set, err := schemas.CompileEmbedded(SchemaName)
+	if err != nil {
+		return nil, fmt.Errorf("conf: compile %s: %w", SchemaName, err)
+	}
+	err = set.Validate(data)
+	set.Close()
+	if err != nil {
+		return nil, schemaErrors(file, Namespace, err)
+	}
+
+	cfg, err := decode(file, data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Path = abs
+	c := &checker{file: file, dir: filepath.Dir(abs), now: time.Now()}
+	c.check(cfg)
+	c.sort(c.warnings)
+	for _, w := range c.warnings {
+		cfg.Warnings = append(cfg.Warnings, w.Error())
+	}
+	if len(c.errs) > 0 {
+		cfg.Close()
+		c.sort(c.errs)
+		return nil, c.errs
+	}
+	return cfg, nil
+}
+
+// schemaErrors turns a schema validation failure of a document in
+// namespace ns into Errors.
+func schemaErrors(file, ns string, err error) error {
+	var pe *schemas.ParseError
+	if errors.As(err, &pe) {
+		return Errors{{File: file, Line: pe.Line, Msg: "not well-formed XML: " + strings.TrimSuffix(pe.Message, ".")}}
+	}
+	var ve *schemas.ValidationError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("conf: validate %s: %w", file, err)
+	}
+	errs := make(Errors, 0, len(ve.Problems)+1)
+	for _, p := range ve.Problems {
+		msg := strings.TrimSuffix(localNames(ns, p.Message), ".")
+		errs = append(errs, &Error{File: file, Line: p.Line, Element: localName(ns, p.Element), Msg: msg})
+	}
+	if ve.Truncated {
+		errs = append(errs, &Error{File: file, Msg: "further schema problems not shown"})
+	}
+	return errs
+}
+
+// localName and localNames drop the document's namespace ns from element
+// names in libxml2's messages ("{urn:gatehouse:config:1}service" becomes
+// "service"); names in any other namespace keep theirs.
+func localName(ns, name string) string { return strings.TrimPrefix(name, "{"+ns+"}") }
+func localNames(ns, msg string) string { return strings.ReplaceAll(msg, "{"+ns+"}", "") }
+
+// decode reads the validated document into a Config holding the defaults
+// for everything the document leaves out.
+func decode(file string, data []byte) (*Config, error) {
+	cfg := &Config{
+		Admin:   Admin{Address: DefaultAdminAddress},
+		Audit:   Audit{Stdout: true},
+		Lockout: DefaultLockout(),
+	}
+	d := xml.NewDecoder(bytes.NewReader(data))
+	if err := d.Decode(cfg); err != nil {
+		var e *Error
+		var se *xml.SyntaxError
+		switch {
+		case errors.As(err, &e):
+		case errors.As(err, &se):
+			e = &Error{Line: se.Line, Msg: se.Msg}
+		default:
+			e = &Error{Line: startLine(d), Msg: err.Error()}
+		}
+		e.File = file
+		return nil, Errors{e}
+	}
+	cfg.setFile(file)
+	return cfg, nil
+}
+
+// maxResponseBytesMax bounds backend/@maxResponseBytes; the message limits
+// have their bounds in checkLimits. Above these a value is more likely a
+// typo than a need, and would let one message exhaust the gateway.
+const maxResponseBytesMax = 256 << 20
+
+// checker collects every problem in a decoded configuration, and fills in
+// what Load resolves: absolute paths, listener references, limits, TLS
+// configurations and compiled payload schemas.
+type checker struct {
+	file     string    // as given to Load, for messages
+	dir      string    // absolute directory of the configuration file
+	now      time.Time // for certificate expiry
+	errs     Errors
+	warnings Errors // settings that weaken a check, for Config.Warnings
+}
+
+func (c *checker) errorf(p Pos, element, format string, args ...any) {
+	c.errs = append(c.errs, &Error{File: c.file, Line: p.Line, Element: element, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) warnf(p Pos, element, format string, args ...any) {
+	c.warnings = append(c.warnings, &Error{File: c.file, Line: p.Line, Element: element, Msg: fmt.Sprintf(format, args...)})
+}
+
+// sort orders problems by line: the configuration's first, then those of
+// the files it names (the user store).
+func (c *checker) sort(es Errors) {
+	other := func(e *Error) int {
+		if e.File == c.file {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(es, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(other(a), other(b)), cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+	})
+}
+
+// resolve makes a path from the configuration absolute, relative to the
+// configuration's directory.
+func (c *checker) resolve(p string) string {
+	switch {
+	case p == "":
+		return ""
+	case filepath.IsAbs(p):
+		return filepath.Clean(p)
+	}
+	return filepath.Join(c.dir, p)
+}
+
+func (c *checker) check(cfg *Config) {
+	c.checkListeners(cfg.Listeners)
+	c.checkAdmin(&cfg.Admin, cfg.Listeners)
+	c.checkAudit(&cfg.Audit)
+	c.checkStore(cfg.Store)
+	c.checkLockout(&cfg.Lockout)
+	c.checkTrust(cfg.Trust)
+	c.checkUsers(cfg.Users)
+	c.checkLimits(cfg.Limits, "limits")
+	cfg.Limits = cfg.Limits.inherit(DefaultLimits())
+	c.checkServices(cfg)
+}
+
+func (c *checker) checkListeners(listeners []*Listener) {
+	names := map[string]*Listener{}
+	addrs := map[string]*Listener{}
+	for _, l := range listeners {
+		el := fmt.Sprintf("listener name=%q", l.Name)
+		if prev, dup := names[l.Name]; dup {
+			c.errorf(l.Pos, el, "duplicate listener name (first at line %d)", prev.Line)
+		} else {
+			names[l.Name] = l
+		}
+		if _, err := splitAddress(l.Address); err != nil {
+			c.errorf(l.Pos, el, "address %q: %v", l.Address, err)
+		} else if prev, dup := addrs[l.Address]; dup && !ephemeralPort(l.Address) {
+			c.errorf(l.Pos, el, "address %s is already used by listener %q", l.Address, prev.Name)
+		} else {
+			addrs[l.Address] = l
+		}
+		c.checkListenerTLS(l, el+"/tls")
+		t := &l.Timeouts
+		c.checkDuration(t.Pos, el+"/timeouts", "readHeader", t.ReadHeader)
+		c.checkDuration(t.Pos, el+"/timeouts", "read", t.Read)
+		c.checkDuration(t.Pos, el+"/timeouts", "write", t.Write)
+		c.checkDuration(t.Pos, el+"/timeouts", "idle", t.Idle)
+	}
+}
+
+func (c *checker) checkListenerTLS(l *Listener, el string) {
+	t := &l.TLS
+	t.Certificate, t.Key, t.ClientCA = c.resolve(t.Certificate), c.resolve(t.Key), c.resolve(t.ClientCA)
+	if t.ClientAuth == "" {
+		t.ClientAuth = ClientAuthRequire
+	}
+	cert, certOK := c.keyPair(t.Pos, el, t.Certificate, t.Key)
+	var pool *x509.CertPool
+	poolOK := true
+	if t.ClientCA != "" {
+		pool, poolOK = c.certPool(t.Pos, el, "clientCA", t.ClientCA)
+	}
+	clientAuth := tls.RequireAndVerifyClientCert
+	switch t.ClientAuth {
+	case ClientAuthRequire:
+		if t.ClientCA == "" {
+			c.errorf(t.Pos, el, `clientCA is required unless clientAuth is "insecure-none"`)
+			poolOK = false
+		}
+	case ClientAuthInsecureNone:
+		clientAuth = tls.NoClientCert
+		c.warnf(t.Pos, el, `clientAuth="insecure-none": clients are not asked for a certificate and are not authenticated by TLS`)
+	}
+	if certOK && poolOK {
+		l.serverTLS = &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{cert},
+			ClientCAs:    pool,
+			ClientAuth:   clientAuth,
+		}
+	}
+}
+
+// keyPair loads a certificate chain and its private key, reporting
+// problems with either file and a key that does not belong to the
+// certificate.
+func (c *checker) keyPair(p Pos, el, certFile, keyFile string) (tls.Certificate, bool) {
+	data, err := readFile(certFile)
+	var chain []*x509.Certificate
+	if err == nil {
+		chain, err = parseCertificates(data)
+	}
+	if err != nil {
+		c.errorf(p, el, "certificate %s: %v", certFile, err)
+	}
+	data, err = readFile(keyFile)
+	var key crypto.Signer
+	if err == nil {
+		key, err = parsePrivateKey(data)
+	}
+	if err != nil {
+		c.errorf(p, el, "key %s: %v", keyFile, err)
+	}
+	if chain == nil || key == nil {
+		return tls.Certificate{}, false
+	}
+	if !keysMatch(chain[0], key) {
+		c.errorf(p, el, "key %s does not match certificate %s", keyFile, certFile)
+		return tls.Certificate{}, false
+	}
+	return tlsCertificate(chain, key), true
+}
+
+// certPool loads a CA bundle; it must hold at least one certificate.
+func (c *checker) certPool(p Pos, el, attr, file string) (*x509.CertPool, bool) {
+	data, err := readFile(file)
+	var certs []*x509.Certificate
+	if err == nil {
+		certs, err = parseCertificates(data)
+	}
+	if err != nil {
+		c.errorf(p, el, "%s %s: %v", attr, file, err)
+		return nil, false
+	}
+	pool := x509.NewCertPool()
+	for _, cert := range certs {
+		pool.AddCert(cert)
+	}
+	return pool, true
+}
+
+func (c *checker) checkDuration(p Pos, el, attr string, d time.Duration) {
+	if d <= 0 {
+		c.errorf(p, el, "%s must be greater than 0", attr)
+	}
+}
+
+func (c *checker) checkAdmin(a *Admin, listeners []*Listener) {
+	host, err := splitAddress(a.Address)
+	if err != nil {
+		c.errorf(a.Pos, "admin", "address %q: %v", a.Address, err)
+		return
+	}
+	for _, l := range listeners {
+		if l.Address == a.Address && !ephemeralPort(a.Address) {
+			c.errorf(a.Pos, "admin", "address %s is already used by listener %q", a.Address, l.Name)
+		}
+	}
+	if isLoopback(host) {
+		return
+	}
+	if !a.InsecureNonLoopback {
+		c.errorf(a.Pos, "admin", `address %s is not a loopback address; set insecureNonLoopback="true" to serve health and metrics beyond this host`, a.Address)
+		return
+	}
+	c.warnf(a.Pos, "admin", `insecureNonLoopback="true": the admin listener on %s is reachable beyond this host`, a.Address)
+}
+
+// isLoopback reports whether a listen host is certainly local: a loopback
+// IP literal or "localhost". The empty host means every interface.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *checker) checkAudit(a *Audit) {
+	seen := map[string]int{}
+	for i := range a.Files {
+		f := &a.Files[i]
+		f.Path = c.resolve(f.Path)
+		if line, dup := seen[f.Path]; dup {
+			c.errorf(f.Pos, "audit/file", "%s is already an audit file (line %d)", f.Path, line)
+			continue
+		}
+		seen[f.Path] = f.Line
+		if fi, err := os.Stat(f.Path); err == nil && !fi.Mode().IsRegular() {
+			c.errorf(f.Pos, "audit/file", "%s exists and is not a regular file", f.Path)
+		}
+		if fi, err := os.Stat(filepath.Dir(f.Path)); err != nil || !fi.IsDir() {
+			c.errorf(f.Pos, "audit/file", "directory %s does not exist", filepath.Dir(f.Path))
+		}
+	}
+}
+
+// checkLimits checks the values a limits element sets (0 = not set).
+func (c *checker) checkLimits(l Limits, el string) {
+	for _, v := range []struct {
+		attr string
+		val  int64
+		max  int64
+	}{
+		{"maxBytes", l.MaxBytes, 64 << 20},
+		{"maxDepth", int64(l.MaxDepth), 1024},
+		{"maxAttributes", int64(l.MaxAttributes), 1024},
+		{"maxNameLength", int64(l.MaxNameLength), 4096},
+		{"maxNamespaces", int64(l.MaxNamespaces), 1024},
+		{"maxTextBytes", l.MaxTextBytes, 64 << 20},
+		{"maxElements", int64(l.MaxElements), 1 << 20},
+	} {
+		switch {
+		case v.val < 0:
+			c.errorf(l.Pos, el, "%s must be greater than 0", v.attr)
+		case v.val > v.max:
+			c.errorf(l.Pos, el, "%s %d is above the maximum of %d", v.attr, v.val, v.max)
+		}
+	}
+}
+
+func (c *checker) checkServices(cfg *Config) {
+	listeners := map[string]bool{}
+	var listenerNames []string
+	for _, l := range cfg.Listeners {
+		if !listeners[l.Name] {
+			listeners[l.Name] = true
+			listenerNames = append(listenerNames, l.Name)
+		}
+	}
+	type route struct{ listener, path string }
+	routes := map[route]*Service{}
+	names := map[string]*Service{}
+	for _, s := range cfg.Services {
+		el := fmt.Sprintf("service name=%q", s.Name)
+		if prev, dup := names[s.Name]; dup {
+			c.errorf(s.Pos, el, "duplicate service name (first at line %d)", prev.Line)
+		} else {
+			names[s.Name] = s
+		}
+
+		pathOK := c.checkPath(s, el)
+		listenerOK := true
+		switch {
+		case s.Listener != "":
+			if !listeners[s.Listener] {
+				c.errorf(s.Pos, el, "unknown listener %q (listeners: %s)", s.Listener, strings.Join(listenerNames, ", "))
+				listenerOK = false
+			}
+		case len(cfg.Listeners) == 1:
+			s.Listener = cfg.Listeners[0].Name
+		default:
+			c.errorf(s.Pos, el, "listener attribute is required when there is more than one listener")
+			listenerOK = false
+		}
+		if pathOK && listenerOK {
+			r := route{s.Listener, s.Path}
+			if prev, dup := routes[r]; dup {
+				c.errorf(s.Pos, el, "path %s on listener %q is already served by service %q (line %d)", s.Path, s.Listener, prev.Name, prev.Line)
+			} else {
+				routes[r] = s
+			}
+		}
+
+		for i, v := range s.SOAPVersions {
+			if slices.Contains(s.SOAPVersions[:i], v) {
+				c.errorf(s.Pos, el, "soapVersions lists %s twice", v)
+			}
+		}
+
+		c.checkBackend(&s.Backend, el+"/backend")
+		if s.Security != nil {
+			c.checkSecurity(cfg, s.Security, el+"/security")
+		}
+		c.checkLimits(s.Limits, el+"/limits")
+		s.Limits = s.Limits.inherit(cfg.Limits)
+		c.compileSchemas(s, el+"/schema")
+	}
+}
+
+// checkPath checks that a service path is an absolute, clean URL path.
+func (c *checker) checkPath(s *Service, el string) bool {
+	switch {
+	case !strings.HasPrefix(s.Path, "/"):
+		c.errorf(s.Pos, el, "path %q must start with /", s.Path)
+	case strings.ContainsAny(s.Path, "?#"):
+		c.errorf(s.Pos, el, "path %q must not contain a query or fragment", s.Path)
+	case path.Clean(s.Path) != s.Path:
+		c.errorf(s.Pos, el, "path %q is not clean (want %q)", s.Path, path.Clean(s.Path))
+	default:
+		return true
+	}
+	return false
+}
+
+func (c *checker) checkBackend(b *Backend, el string) {
+	u, err := url.Parse(b.rawURL)
+	switch {
+	case err != nil:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		c.errorf(b.Pos, el, "url is not a valid URL: %v", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		c.errorf(b.Pos, el, "url %q: scheme must be http or https", u.Redacted())
+	case u.Host == "":
+		c.errorf(b.Pos, el, "url %q has no host", u.Redacted())
+	case u.User != nil:
+		// Credentials for a backend come from a credential map, never
+		// from a URL that ends up in logs.
+		c.errorf(b.Pos, el, "url %q must not contain user information", u.Redacted())
+	case u.Fragment != "":
+		c.errorf(b.Pos, el, "url %q must not have a fragment", u.Redacted())
+	default:
+		b.URL = u
+	}
+	c.checkDuration(b.Pos, el, "connectTimeout", b.ConnectTimeout)
+	c.checkDuration(b.Pos, el, "timeout", b.Timeout)
+	if b.MaxResponseBytes > maxResponseBytesMax {
+		c.errorf(b.Pos, el, "maxResponseBytes %d is above the maximum of %d", b.MaxResponseBytes, maxResponseBytesMax)
+	}
+
+	https := b.URL != nil && b.URL.Scheme == "https"
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	ok := true
+	if t := b.TLS; t != nil {
+		tel := el + "/tls"
+		if b.URL != nil && !https {
+			c.errorf(t.Pos, tel, "tls is only allowed with an https url")
+		}
+		t.CA, t.Certificate, t.Key = c.resolve(t.CA), c.resolve(t.Certificate), c.resolve(t.Key)
+		if t.CA != "" {
+			// Without a ca the system roots apply (RootCAs nil).
+			cfg.RootCAs, ok = c.certPool(t.Pos, tel, "ca", t.CA)
+		}
+		switch {
+		case t.Certificate != "" && t.Key != "":
+			cert, certOK := c.keyPair(t.Pos, tel, t.Certificate, t.Key)
+			cfg.Certificates = []tls.Certificate{cert}
+			ok = ok && certOK
+		case t.Certificate != "" || t.Key != "":
+			c.errorf(t.Pos, tel, "certificate and key must be given together")
+		}
+		cfg.ServerName = t.ServerName
+	}
+	if https && ok {
+		b.clientTLS = cfg
+	}
+}
+
+// compileSchemas checks a service's payload schema files and compiles
+// them into one set. Imports and includes may reach only files inside the
+// configuration's directory tree.
+func (c *checker) compileSchemas(s *Service, el string) {
+	ok := true
+	seen := map[string]bool{}
+	for i := range s.Schemas {
+		sc := &s.Schemas[i]
+		sc.Path = c.resolve(sc.Path)
+		switch err := checkReadable(sc.Path); {
+		case !within(c.dir, sc.Path):
+			c.errorf(sc.Pos, el, "file %s is outside the configuration directory %s", sc.Path, c.dir)
+		case err != nil:
+			c.errorf(sc.Pos, el, "file %s: %v", sc.Path, err)
+		case seen[sc.Path]:
+			c.errorf(sc.Pos, el, "file %s is listed twice", sc.Path)
+		default:
+			seen[sc.Path] = true
+			continue
+		}
+		ok = false
+	}
+	if !ok || len(s.Schemas) == 0 {
+		return
+	}
+	set, err := schemas.CompileFiles(s.SchemaFiles(), schemas.CompileOptions{AllowedDirs: []string{c.dir}})
+	if err == nil {
+		s.payloadSchema = set
+		return
+	}
+	var ce *schemas.CompileError
+	if !errors.As(err, &ce) {
+		c.errorf(s.Schemas[0].Pos, el, "%v", err)
+		return
+	}
+	// Each problem names the schema document it is in: report it at that
+	// document's <schema> element, or at the first one when the document is
+	// reached through an import or include.
+	for _, p := range ce.Problems {
+		at := s.Schemas[0].Pos
+		for _, sc := range s.Schemas {
+			if sameFile(p.File, sc.Path) {
+				at = sc.Pos
+				break
+			}
+		}
+		c.errorf(at, el, "%s", p)
+	}
+	if ce.Truncated {
+		c.errorf(s.Schemas[0].Pos, el, "further schema compilation problems not shown")
+	}
+}
+
+// sameFile reports whether a path from the schemas package names the
+// configured file path, which may differ by symbolic links.
+func sameFile(reported, configured string) bool {
+	if reported == configured {
+		return true
+	}
+	resolved, err := filepath.EvalSymlinks(configured)
+	return err == nil && reported == resolved
+}
+
+// within reports whether path lies inside dir (both absolute and clean).
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// splitAddress checks a host:port address with a numeric port and returns
+// its host.
+// ephemeralPort reports whether addr asks the kernel for a free port (port
+// 0, as tests do); two such addresses never collide.
+func ephemeralPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
+}
+
+func splitAddress(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", errors.New("want host:port")
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return host, nil
+}
+
+// Close releases the compiled payload schemas. The Config must not be used
+// for validation afterwards.
+func (c *Config) Close() {
+	for _, s := range c.Services {
+		if s.payloadSchema != nil {
+			s.payloadSchema.Close()
+			s.payloadSchema = nil
+		}
+	}
+}
+
+// Summary is the one line `gatehouse check-config` prints for a valid
+// configuration.
+func (c *Config) Summary() string {
+	users := 0
+	if c.Users != nil && c.Users.list != nil {
+		users = len(c.Users.list.entries)
+	}
+	return fmt.Sprintf("config OK: %s, %s, admin %s, %s, %s, %s",
+		plural(len(c.Listeners), "listener"), plural(len(c.Services), "service"), c.Admin.Address,
+		storeSummary(c.Store), plural(len(c.Trust), "trust store"), plural(users, "user"))
+}
+
+func plural(n int, noun string) string {
+	switch {
+	case n == 1:
+		return "1 " + noun
+	case strings.HasSuffix(noun, "s"):
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -1,0 +1,480 @@
+package conf
+
+import (
+	"crypto/tls"
+	"encoding/xml"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/schemas"
+)
+
+// Namespace is the XML namespace of a Gatehouse configuration file.
+const Namespace = "urn:gatehouse:config:1"
+
+// SchemaName is the embedded XSD (schemas/std) a configuration is validated against.
+const SchemaName = "gatehouse-config.xsd"
+
+// Defaults for what a configuration may leave out.
+const (
+	DefaultAdminAddress     = "127.0.0.1:9090"
+	DefaultSOAPVersions     = "1.1 1.2"
+	DefaultConnectTimeout   = 2 * time.Second
+	DefaultBackendTimeout   = 10 * time.Second
+	DefaultMaxResponseBytes = 4 << 20
+
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+)
+
+// DefaultLimits returns the message limits that apply when the
+// configuration does not set them.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBytes:      1 << 20,
+		MaxDepth:      64,
+		MaxAttributes: 32,
+		MaxNameLength: 256,
+		MaxNamespaces: 16,
+		MaxTextBytes:  256 << 10,
+		MaxElements:   20000,
+	}
+}
+
+// Pos is where an element starts in the configuration: the line on which
+// its start tag ends, which is also the line libxml2 reports.
+type Pos struct {
+	File string `xml:"-"` // the configuration file, as given to Load
+	Line int    `xml:"-"`
+}
+
+// Config is a loaded, checked configuration. Its exported fields mirror the
+// XML; after Load, relative file paths are absolute, defaults are filled in,
+// and the values the gateway needs at run time (TLS configurations,
+// compiled payload schemas) are built and reached through methods.
+type Config struct {
+	Path      string      `xml:"-"` // absolute path of the configuration file
+	Listeners []*Listener `xml:"listener"`
+	Admin     Admin       `xml:"admin"`
+	Audit     Audit       `xml:"audit"`
+	Store     *Store      `xml:"store"`   // nil: in memory, one instance only
+	Lockout   Lockout     `xml:"lockout"` // defaults filled in
+	Trust     []*Trust    `xml:"trust"`
+	Users     *Users      `xml:"users"`  // nil: no UsernameToken user store
+	Limits    Limits      `xml:"limits"` // global defaults, fully resolved
+	Services  []*Service  `xml:"service"`
+
+	// Warnings lists settings that weaken a check (named insecure…), one
+	// "FILE:LINE: element: message" string each, for logging at start-up.
+	Warnings []string `xml:"-"`
+}
+
+// Listener is a TLS listener for SOAP traffic.
+type Listener struct {
+	Pos
+	Name     string      `xml:"name,attr"`
+	Address  string      `xml:"address,attr"`
+	TLS      ListenerTLS `xml:"tls"`
+	Timeouts Timeouts    `xml:"timeouts"`
+
+	serverTLS *tls.Config
+}
+
+// ServerTLSConfig returns a new copy of the listener's TLS configuration:
+// TLS 1.2 or later, the configured certificate, and client certificates
+// required and verified against clientCA unless clientAuth is insecure-none.
+func (l *Listener) ServerTLSConfig() *tls.Config {
+	if l.serverTLS == nil {
+		return nil
+	}
+	return l.serverTLS.Clone()
+}
+
+// ClientAuth is how a listener treats client certificates.
+type ClientAuth string
+
+const (
+	ClientAuthRequire      ClientAuth = "require"
+	ClientAuthInsecureNone ClientAuth = "insecure-none"
+)
+
+// ListenerTLS is the listener's certificate, key and client CA bundle.
+type ListenerTLS struct {
+	Pos
+	Certificate string     `xml:"certificate,attr"`
+	Key         string     `xml:"key,attr"`
+	ClientCA    string     `xml:"clientCA,attr"`
+	ClientAuth  ClientAuth `xml:"clientAuth,attr"` // ClientAuthRequire unless written otherwise
+}
+
+// Timeouts are the HTTP server timeouts of a listener.
+type Timeouts struct {
+	Pos
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
+// Admin is the admin listener (health, readiness, metrics).
+type Admin struct {
+	Pos
+	Address             string `xml:"address,attr"`
+	InsecureNonLoopback bool   `xml:"insecureNonLoopback,attr"`
+}
+
+// Audit names the audit sinks; every record goes to each of them.
+type Audit struct {
+	Pos
+	Stdout bool
+	Files  []AuditFile
+}
+
+// AuditFile is an audit log file; Load makes Path absolute.
+type AuditFile struct {
+	Pos
+	Path string `xml:"path,attr"`
+}
+
+// Limits bound what the hardened parser accepts. In the XML an attribute
+// left out is 0 here (the schema allows only positive values); Load fills
+// it from the global limits, and those from DefaultLimits.
+type Limits struct {
+	Pos
+	MaxBytes      int64 `xml:"maxBytes,attr"`
+	MaxDepth      int   `xml:"maxDepth,attr"`
+	MaxAttributes int   `xml:"maxAttributes,attr"`
+	MaxNameLength int   `xml:"maxNameLength,attr"`
+	MaxNamespaces int   `xml:"maxNamespaces,attr"`
+	MaxTextBytes  int64 `xml:"maxTextBytes,attr"`
+	MaxElements   int   `xml:"maxElements,attr"`
+}
+
+// inherit returns l with every unset value taken from parent.
+func (l Limits) inherit(parent Limits) Limits {
+	if l.Line == 0 {
+		l.Pos = parent.Pos
+	}
+	if l.MaxBytes == 0 {
+		l.MaxBytes = parent.MaxBytes
+	}
+	if l.MaxDepth == 0 {
+		l.MaxDepth = parent.MaxDepth
+	}
+	if l.MaxAttributes == 0 {
+		l.MaxAttributes = parent.MaxAttributes
+	}
+	if l.MaxNameLength == 0 {
+		l.MaxNameLength = parent.MaxNameLength
+	}
+	if l.MaxNamespaces == 0 {
+		l.MaxNamespaces = parent.MaxNamespaces
+	}
+	if l.MaxTextBytes == 0 {
+		l.MaxTextBytes = parent.MaxTextBytes
+	}
+	if l.MaxElements == 0 {
+		l.MaxElements = parent.MaxElements
+	}
+	return l
+}
+
+// Service is a SOAP service at a path on a listener, proxied to a backend.
+type Service struct {
+	Pos
+	Name         string
+	Path         string
+	Listener     string   // the listener's name; filled in when there is only one
+	SOAPVersions []string // "1.1", "1.2"
+	Backend      Backend
+	Security     *Security // WS-Security policy; nil when not configured
+	Schemas      []Schema  // payload schemas; Load makes their paths absolute
+	Limits       Limits    // resolved: service override ← global ← defaults
+
+	payloadSchema *schemas.Set
+}
+
+// PayloadSchema returns the service's payload schemas, compiled by Load
+// into one set. It stays valid until Config.Close.
+func (s *Service) PayloadSchema() *schemas.Set { return s.payloadSchema }
+
+// SchemaFiles returns the absolute paths of the service's payload schemas.
+func (s *Service) SchemaFiles() []string {
+	files := make([]string, len(s.Schemas))
+	for i, sc := range s.Schemas {
+		files[i] = sc.Path
+	}
+	return files
+}
+
+// Schema is one payload schema of a service.
+type Schema struct {
+	Pos
+	Path string `xml:"file,attr"`
+}
+
+// Backend is where a service's requests are forwarded.
+type Backend struct {
+	Pos
+	URL              *url.URL // set by Load; absolute http or https
+	ConnectTimeout   time.Duration
+	Timeout          time.Duration
+	MaxResponseBytes int64
+	TLS              *BackendTLS // nil when not configured
+
+	rawURL    string
+	clientTLS *tls.Config
+}
+
+// ClientTLSConfig returns a new copy of the TLS configuration for calls to
+// the backend, or nil for an http backend: TLS 1.2 or later, the roots from
+// tls/@ca (the system roots when not given), the client certificate when
+// given, and tls/@serverName.
+func (b *Backend) ClientTLSConfig() *tls.Config {
+	if b.clientTLS == nil {
+		return nil
+	}
+	return b.clientTLS.Clone()
+}
+
+// BackendTLS is the TLS configuration for an https backend.
+type BackendTLS struct {
+	Pos
+	CA          string `xml:"ca,attr"`
+	Certificate string `xml:"certificate,attr"`
+	Key         string `xml:"key,attr"`
+	ServerName  string `xml:"serverName,attr"`
+}
+
+// Decoding. Each positioned element notes the line of its start tag and
+// decodes itself; the schema has already checked every lexical form, so
+// the conversions below fail only on input the schema would have refused.
+
+func startLine(d *xml.Decoder) int {
+	line, _ := d.InputPos()
+	return line
+}
+
+func (l *Listener) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain Listener
+	*l = Listener{Pos: Pos{Line: startLine(d)}, Timeouts: Timeouts{
+		ReadHeader: DefaultReadHeaderTimeout,
+		Read:       DefaultReadTimeout,
+		Write:      DefaultWriteTimeout,
+		Idle:       DefaultIdleTimeout,
+	}}
+	return d.DecodeElement((*plain)(l), &start)
+}
+
+func (t *ListenerTLS) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain ListenerTLS
+	*t = ListenerTLS{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(t), &start)
+}
+
+// UnmarshalXML keeps the defaults already in t for attributes left out.
+func (t *Timeouts) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	t.Line = startLine(d)
+	var raw struct {
+		ReadHeader string `xml:"readHeader,attr"`
+		Read       string `xml:"read,attr"`
+		Write      string `xml:"write,attr"`
+		Idle       string `xml:"idle,attr"`
+	}
+	if err := d.DecodeElement(&raw, &start); err != nil {
+		return err
+	}
+	return firstErr(
+		parseDuration(&t.ReadHeader, raw.ReadHeader, t.Line, "readHeader"),
+		parseDuration(&t.Read, raw.Read, t.Line, "read"),
+		parseDuration(&t.Write, raw.Write, t.Line, "write"),
+		parseDuration(&t.Idle, raw.Idle, t.Line, "idle"),
+	)
+}
+
+// UnmarshalXML keeps the defaults already in a for attributes left out.
+func (a *Admin) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain Admin
+	a.Line = startLine(d)
+	return d.DecodeElement((*plain)(a), &start)
+}
+
+func (a *Audit) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	var raw struct {
+		Stdout []struct{}  `xml:"stdout"`
+		Files  []AuditFile `xml:"file"`
+	}
+	*a = Audit{Pos: Pos{Line: startLine(d)}}
+	if err := d.DecodeElement(&raw, &start); err != nil {
+		return err
+	}
+	// The schema allows the sinks in any order and number; a second
+	// <stdout/> changes nothing, so it is not worth an error.
+	a.Stdout = len(raw.Stdout) > 0
+	a.Files = raw.Files
+	return nil
+}
+
+func (f *AuditFile) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain AuditFile
+	*f = AuditFile{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(f), &start)
+}
+
+func (l *Limits) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain Limits
+	*l = Limits{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(l), &start)
+}
+
+func (s *Service) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	var raw struct {
+		Name         string    `xml:"name,attr"`
+		Path         string    `xml:"path,attr"`
+		Listener     string    `xml:"listener,attr"`
+		SOAPVersions string    `xml:"soapVersions,attr"`
+		Backend      Backend   `xml:"backend"`
+		Security     *Security `xml:"security"`
+		Schemas      []Schema  `xml:"schema"`
+		Limits       Limits    `xml:"limits"`
+	}
+	line := startLine(d)
+	if err := d.DecodeElement(&raw, &start); err != nil {
+		return err
+	}
+	if raw.SOAPVersions == "" {
+		raw.SOAPVersions = DefaultSOAPVersions
+	}
+	*s = Service{
+		Pos:          Pos{Line: line},
+		Name:         raw.Name,
+		Path:         raw.Path,
+		Listener:     raw.Listener,
+		SOAPVersions: strings.Fields(raw.SOAPVersions),
+		Backend:      raw.Backend,
+		Security:     raw.Security,
+		Schemas:      raw.Schemas,
+		Limits:       raw.Limits,
+	}
+	return nil
+}
+
+func (s *Schema) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain Schema
+	*s = Schema{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(s), &start)
+}
+
+func (b *Backend) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	var raw struct {
+		URL              string      `xml:"url,attr"`
+		ConnectTimeout   string      `xml:"connectTimeout,attr"`
+		Timeout          string      `xml:"timeout,attr"`
+		MaxResponseBytes int64       `xml:"maxResponseBytes,attr"`
+		TLS              *BackendTLS `xml:"tls"`
+	}
+	*b = Backend{
+		Pos:              Pos{Line: startLine(d)},
+		ConnectTimeout:   DefaultConnectTimeout,
+		Timeout:          DefaultBackendTimeout,
+		MaxResponseBytes: DefaultMaxResponseBytes,
+	}
+	if err := d.DecodeElement(&raw, &start); err != nil {
+		return err
+	}
+	// The URL is parsed by the checks, so that a bad one is reported
+	// together with every other problem.
+	b.rawURL = raw.URL
+	b.TLS = raw.TLS
+	if raw.MaxResponseBytes != 0 {
+		b.MaxResponseBytes = raw.MaxResponseBytes
+	}
+	return firstErr(
+		parseDuration(&b.ConnectTimeout, raw.ConnectTimeout, b.Line, "connectTimeout"),
+		parseDuration(&b.Timeout, raw.Timeout, b.Line, "timeout"),
+	)
+}
+
+func (t *BackendTLS) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain BackendTLS
+	*t = BackendTLS{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(t), &start)
+}
+
+// parseDuration sets *dst from an attribute value, leaving it alone when
+// the attribute was not written.
+func parseDuration(dst *time.Duration, raw string, line int, attr string) error {
+	if raw == "" {
+		return nil
+	}
+	v, err := time.ParseDuration(strings.TrimSpace(raw))
+	if err != nil {
+		return &Error{Line: line, Msg: fmt.Sprintf("%s: %v", attr, err)}
+	}
+	*dst = v
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setFile records the configuration file in the position of every element
+// the file contains (Line > 0); elements left out keep a zero Pos.
+func (c *Config) setFile(file string) {
+	set := func(p *Pos) {
+		if p.Line > 0 {
+			p.File = file
+		}
+	}
+	for _, l := range c.Listeners {
+		set(&l.Pos)
+		set(&l.TLS.Pos)
+		set(&l.Timeouts.Pos)
+	}
+	set(&c.Admin.Pos)
+	set(&c.Audit.Pos)
+	set(&c.Lockout.Pos)
+	set(&c.Limits.Pos)
+	if c.Store != nil {
+		set(&c.Store.Pos)
+		if c.Store.Redis != nil {
+			set(&c.Store.Redis.Pos)
+		}
+	}
+	for _, t := range c.Trust {
+		set(&t.Pos)
+		for i := range t.CAs {
+			set(&t.CAs[i].Pos)
+		}
+		for i := range t.Certificates {
+			set(&t.Certificates[i].Pos)
+		}
+	}
+	if c.Users != nil {
+		set(&c.Users.Pos)
+	}
+	for i := range c.Audit.Files {
+		set(&c.Audit.Files[i].Pos)
+	}
+	for _, s := range c.Services {
+		set(&s.Pos)
+		set(&s.Backend.Pos)
+		set(&s.Limits.Pos)
+		if s.Security != nil {
+			set(&s.Security.Pos)
+		}
+		if s.Backend.TLS != nil {
+			set(&s.Backend.TLS.Pos)
+		}
+		for i := range s.Schemas {
+			set(&s.Schemas[i].Pos)
+		}
+	}
+}

@@ -1,0 +1,234 @@
+package conf
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults for a service's WS-Security policy.
+const (
+	DefaultMaxSkew = 5 * time.Minute
+	DefaultMaxAge  = 5 * time.Minute
+)
+
+// Bounds for the policy's durations: beyond them a value is more likely a
+// typo than a need, and would keep replayable messages fresh for long.
+const (
+	maxMaxSkew = time.Hour
+	maxMaxAge  = 24 * time.Hour
+)
+
+// What security/@require may list.
+const (
+	RequireTimestamp     = "timestamp"
+	RequireSignature     = "signature"
+	RequireUsernameToken = "usernameToken"
+)
+
+// Kinds of SignedPart.
+const (
+	PartBody      = "Body"
+	PartTimestamp = "Timestamp"
+	PartHeader    = "Header"
+)
+
+// Security is a service's WS-Security policy: what the wsse:Security
+// header of each request must carry.
+type Security struct {
+	Pos
+	Trust   string   // trust store name; required when signature is required
+	Require []string // RequireTimestamp, RequireSignature, RequireUsernameToken; each once
+	// SignedParts is what the signature must cover; empty unless signature
+	// is required. When signature is required and signedParts is not
+	// written, Load sets Body, and Timestamp when timestamp is required.
+	SignedParts       []SignedPart
+	Actor             string // the Security header's actor (1.1) or role (1.2); "" for none
+	MaxSkew           time.Duration
+	MaxAge            time.Duration
+	InsecureAllowSHA1 bool // accept SHA-1 signatures and digests (a warning)
+
+	// rawSignedParts are the signedParts tokens, parsed by the checks.
+	rawSignedParts []string
+}
+
+// Requires reports whether the policy requires what (RequireTimestamp,
+// RequireSignature or RequireUsernameToken).
+func (s *Security) Requires(what string) bool { return slices.Contains(s.Require, what) }
+
+// SignedPart is a part of the message a signature must cover: the Body,
+// the Security header's Timestamp, or a header by its namespace and local
+// name.
+type SignedPart struct {
+	Kind      string // PartBody, PartTimestamp or PartHeader
+	Namespace string // PartHeader only: an absolute URI
+	Local     string // PartHeader only: an NCName
+}
+
+// String returns the part as written in the configuration: "Body",
+// "Timestamp" or "{namespace}Local".
+func (p SignedPart) String() string {
+	if p.Kind == PartHeader {
+		return "{" + p.Namespace + "}" + p.Local
+	}
+	return p.Kind
+}
+
+// parseSignedPart parses a signedParts token; the schema has checked its
+// lexical form.
+func parseSignedPart(tok string) (SignedPart, error) {
+	switch tok {
+	case PartBody, PartTimestamp:
+		return SignedPart{Kind: tok}, nil
+	}
+	rest, ok := strings.CutPrefix(tok, "{")
+	ns, local, ok2 := strings.Cut(rest, "}")
+	if !ok || !ok2 {
+		return SignedPart{}, fmt.Errorf("signedParts: %q is not Body, Timestamp or {namespace}LocalName", tok)
+	}
+	if u, err := url.Parse(ns); err != nil || !u.IsAbs() {
+		return SignedPart{}, fmt.Errorf("signedParts: %q: namespace %q is not an absolute URI", tok, ns)
+	}
+	if !isNCName(local) {
+		return SignedPart{}, fmt.Errorf("signedParts: %q: %q is not an XML local name (NCName)", tok, local)
+	}
+	return SignedPart{Kind: PartHeader, Namespace: ns, Local: local}, nil
+}
+
+func (s *Security) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	var raw struct {
+		Trust             string `xml:"trust,attr"`
+		Require           string `xml:"require,attr"`
+		SignedParts       string `xml:"signedParts,attr"`
+		Actor             string `xml:"actor,attr"`
+		MaxSkew           string `xml:"maxSkew,attr"`
+		MaxAge            string `xml:"maxAge,attr"`
+		InsecureAllowSHA1 bool   `xml:"insecureAllowSHA1,attr"`
+	}
+	*s = Security{Pos: Pos{Line: startLine(d)}, MaxSkew: DefaultMaxSkew, MaxAge: DefaultMaxAge}
+	if err := d.DecodeElement(&raw, &start); err != nil {
+		return err
+	}
+	s.Trust = raw.Trust
+	s.Require = strings.Fields(raw.Require)
+	s.rawSignedParts = strings.Fields(raw.SignedParts)
+	s.Actor = strings.TrimSpace(raw.Actor)
+	s.InsecureAllowSHA1 = raw.InsecureAllowSHA1
+	return firstErr(
+		parseDuration(&s.MaxSkew, raw.MaxSkew, s.Line, "maxSkew"),
+		parseDuration(&s.MaxAge, raw.MaxAge, s.Line, "maxAge"),
+	)
+}
+
+// Checks.
+
+// checkSecurity checks a service's policy against the trust stores and
+// the user store, and fills in SignedParts.
+func (c *checker) checkSecurity(cfg *Config, s *Security, el string) {
+	if v, dup := firstDuplicate(s.Require); dup {
+		c.errorf(s.Pos, el, "require lists %s twice", v)
+	}
+	signature := s.Requires(RequireSignature)
+	switch {
+	case s.Trust != "" && cfg.TrustStore(s.Trust) == nil:
+		var names []string
+		for _, t := range cfg.Trust {
+			names = append(names, t.Name)
+		}
+		known := "there are no trust stores"
+		if len(names) > 0 {
+			known = "trust stores: " + strings.Join(names, ", ")
+		}
+		c.errorf(s.Pos, el, "unknown trust store %q (%s)", s.Trust, known)
+	case signature && s.Trust == "":
+		c.errorf(s.Pos, el, "require lists signature: the trust attribute must name the trust store the signing keys come from")
+	}
+	if s.Requires(RequireUsernameToken) && cfg.Users == nil {
+		c.errorf(s.Pos, el, "require lists usernameToken, but there is no users element (user store)")
+	}
+
+	var parts []SignedPart
+	for _, tok := range s.rawSignedParts {
+		p, err := parseSignedPart(tok)
+		switch {
+		case err != nil:
+			c.errorf(s.Pos, el, "%v", err)
+		case slices.Contains(parts, p):
+			c.errorf(s.Pos, el, "signedParts lists %s twice", p)
+		default:
+			parts = append(parts, p)
+		}
+	}
+	switch {
+	case len(s.rawSignedParts) > 0 && !signature:
+		c.errorf(s.Pos, el, "signedParts needs signature in require")
+	case len(s.rawSignedParts) == 0 && signature:
+		parts = []SignedPart{{Kind: PartBody}}
+		if s.Requires(RequireTimestamp) {
+			parts = append(parts, SignedPart{Kind: PartTimestamp})
+		}
+	}
+	if signature && slices.Contains(parts, SignedPart{Kind: PartTimestamp}) && !s.Requires(RequireTimestamp) {
+		c.errorf(s.Pos, el, "signedParts lists Timestamp: require must list timestamp too")
+	}
+	s.SignedParts = parts
+
+	if s.Actor != "" {
+		if u, err := url.Parse(s.Actor); err != nil || !u.IsAbs() {
+			c.errorf(s.Pos, el, "actor %q is not an absolute URI", s.Actor)
+		}
+	}
+	c.checkDuration(s.Pos, el, "maxSkew", s.MaxSkew)
+	if s.MaxSkew > maxMaxSkew {
+		c.errorf(s.Pos, el, "maxSkew %s is above the maximum of %s", s.MaxSkew, maxMaxSkew)
+	}
+	c.checkDuration(s.Pos, el, "maxAge", s.MaxAge)
+	if s.MaxAge > maxMaxAge {
+		c.errorf(s.Pos, el, "maxAge %s is above the maximum of %s", s.MaxAge, maxMaxAge)
+	}
+	if s.InsecureAllowSHA1 {
+		c.warnf(s.Pos, el, `insecureAllowSHA1="true": SHA-1 signatures and digests are accepted; SHA-1 collisions are practical`)
+	}
+}
+
+// isNCName reports whether s is an XML name without a colon (Namespaces in
+// XML 1.0, production NCName; names as in XML 1.0 fifth edition).
+func isNCName(s string) bool {
+	if s == "" || !utf8.ValidString(s) {
+		return false
+	}
+	for i, r := range s {
+		if r == ':' || !isNameChar(r) || (i == 0 && !isNameStartChar(r)) {
+			return false
+		}
+	}
+	return true
+}
+
+func isNameStartChar(r rune) bool {
+	switch {
+	case r == ':' || r == '_' || 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z':
+		return true
+	case r < 0xC0:
+		return false
+	}
+	for _, rg := range [][2]rune{
+		{0xC0, 0xD6}, {0xD8, 0xF6}, {0xF8, 0x2FF}, {0x370, 0x37D}, {0x37F, 0x1FFF},
+		{0x200C, 0x200D}, {0x2070, 0x218F}, {0x2C00, 0x2FEF}, {0x3001, 0xD7FF},
+		{0xF900, 0xFDCF}, {0xFDF0, 0xFFFD}, {0x10000, 0xEFFFF},
+	} {
+		if rg[0] <= r && r <= rg[1] {
+			return true
+		}
+	}
+	return false
+}
+
+func isNameChar(r rune) bool {
+	return isNameStartChar(r) || r == '-' || r == '.' || '0' <= r && r <= '9' || r == 0xB7 ||
+		0x300 <= r && r <= 0x36F || r == 0x203F || r == 0x2040
+}

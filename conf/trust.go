@@ -1,0 +1,181 @@
+package conf
+
+import (
+	"crypto/x509"
+	"encoding/xml"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// expiryWarning is how long before a trusted certificate expires Load
+// starts to warn about it.
+const expiryWarning = 30 * 24 * time.Hour
+
+// Trust is a named trust store for message signatures: a key in a message
+// is trusted only if its certificate chains to one of the CAs or is one of
+// the pinned certificates (invariant 5: KeyInfo only selects among them).
+// The schema requires at least one ca or certificate.
+type Trust struct {
+	Pos
+	Name         string
+	CAs          []TrustFile // PEM bundles of CA certificates
+	Certificates []TrustFile // PEM files of pinned end-entity certificates
+
+	roots  *x509.CertPool
+	pinned []*x509.Certificate
+}
+
+// TrustFile is a PEM file of a trust store; Load makes Path absolute.
+type TrustFile struct {
+	Pos
+	Path string `xml:"file,attr"`
+}
+
+// Roots returns a new copy of the pool of every CA certificate in CAs, or
+// nil when the store has no ca.
+func (t *Trust) Roots() *x509.CertPool {
+	if t.roots == nil {
+		return nil
+	}
+	return t.roots.Clone()
+}
+
+// Pinned returns the certificates of every file in Certificates, in order,
+// in a new slice. The certificates themselves are shared: do not modify
+// them.
+func (t *Trust) Pinned() []*x509.Certificate { return slices.Clone(t.pinned) }
+
+// TrustStore returns the trust store of that name, or nil.
+func (c *Config) TrustStore(name string) *Trust {
+	for _, t := range c.Trust {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+func (t *Trust) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	var raw struct {
+		Name         string      `xml:"name,attr"`
+		CAs          []TrustFile `xml:"ca"`
+		Certificates []TrustFile `xml:"certificate"`
+	}
+	line := startLine(d)
+	if err := d.DecodeElement(&raw, &start); err != nil {
+		return err
+	}
+	*t = Trust{Pos: Pos{Line: line}, Name: raw.Name, CAs: raw.CAs, Certificates: raw.Certificates}
+	return nil
+}
+
+func (f *TrustFile) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain TrustFile
+	*f = TrustFile{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(f), &start)
+}
+
+// Checks.
+
+func (c *checker) checkTrust(stores []*Trust) {
+	names := map[string]*Trust{}
+	for _, t := range stores {
+		el := fmt.Sprintf("trust name=%q", t.Name)
+		if prev, dup := names[t.Name]; dup {
+			c.errorf(t.Pos, el, "duplicate trust store name (first at line %d)", prev.Line)
+		} else {
+			names[t.Name] = t
+		}
+		seen := map[string]int{}
+		listed := func(f *TrustFile, tag string) bool {
+			f.Path = c.resolve(f.Path)
+			if line, dup := seen[f.Path]; dup {
+				c.errorf(f.Pos, el+"/"+tag, "file %s is already in this trust store (line %d)", f.Path, line)
+				return true
+			}
+			seen[f.Path] = f.Line
+			return false
+		}
+		for i := range t.CAs {
+			f := &t.CAs[i]
+			if listed(f, "ca") {
+				continue
+			}
+			for _, cert := range c.trustFile(f, el+"/ca") {
+				if !cert.IsCA {
+					c.errorf(f.Pos, el+"/ca", "%s: %s is not a CA certificate (to pin it, use a certificate element)", f.Path, certName(cert))
+					continue
+				}
+				if t.roots == nil {
+					t.roots = x509.NewCertPool()
+				}
+				t.roots.AddCert(cert)
+				// An expired CA is only worth a warning: a bundle may
+				// keep the old CA during a rollover.
+				c.checkExpiry(f, el+"/ca", cert, false)
+			}
+		}
+		for i := range t.Certificates {
+			f := &t.Certificates[i]
+			if listed(f, "certificate") {
+				continue
+			}
+			for _, cert := range c.trustFile(f, el+"/certificate") {
+				if c.checkExpiry(f, el+"/certificate", cert, true) {
+					t.pinned = append(t.pinned, cert)
+				}
+			}
+		}
+	}
+}
+
+// trustFile reads the certificates of a trust store file, reporting a
+// file that cannot be read or holds none.
+func (c *checker) trustFile(f *TrustFile, el string) []*x509.Certificate {
+	data, err := readFile(f.Path)
+	var certs []*x509.Certificate
+	if err == nil {
+		certs, err = parseCertificates(data)
+	}
+	if err != nil {
+		c.errorf(f.Pos, el, "%s: %v", f.Path, err)
+	}
+	return certs
+}
+
+// checkExpiry warns about a certificate that expires within
+// expiryWarning, and reports one that has expired: as an error when
+// expiredIsError, else as a warning. It returns false for an error.
+func (c *checker) checkExpiry(f *TrustFile, el string, cert *x509.Certificate, expiredIsError bool) bool {
+	left := cert.NotAfter.Sub(c.now)
+	switch {
+	case left <= 0 && expiredIsError:
+		c.errorf(f.Pos, el, "%s: %s expired on %s", f.Path, certName(cert), day(cert.NotAfter))
+		return false
+	case left <= 0:
+		c.warnf(f.Pos, el, "%s: %s expired on %s", f.Path, certName(cert), day(cert.NotAfter))
+	case left < expiryWarning:
+		c.warnf(f.Pos, el, "%s: %s expires on %s (in %s)", f.Path, certName(cert), day(cert.NotAfter), daysLeft(left))
+	}
+	return true
+}
+
+// certName names a certificate in a message by its subject, or by its
+// serial number when the subject is empty.
+func certName(cert *x509.Certificate) string {
+	if s := cert.Subject.String(); s != "" {
+		return fmt.Sprintf("certificate %q", s)
+	}
+	return "certificate with serial " + cert.SerialNumber.String()
+}
+
+func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+func daysLeft(d time.Duration) string {
+	days := int(d / (24 * time.Hour))
+	if days < 1 {
+		return "less than a day"
+	}
+	return plural(days, "day")
+}
