@@ -90,7 +90,9 @@ func newPKIAt(t testing.TB, now time.Time) *testPKI {
 }
 
 func (p *testPKI) trust() *TrustStore {
-	return NewTrustStore([]*x509.Certificate{p.ca.cert}, nil)
+	pool := x509.NewCertPool()
+	pool.AddCert(p.ca.cert)
+	return NewTrustStore(pool, nil)
 }
 
 const requestBody = `<p:GetInvoice xmlns:p="urn:example:billing"><p:Id>42</p:Id></p:GetInvoice>`

@@ -27,19 +27,14 @@ type TrustStore struct {
 	byThumb map[[sha1.Size]byte]*x509.Certificate
 }
 
-// NewTrustStore builds a trust store from CA certificates and pinned
-// end-entity certificates.
-func NewTrustStore(cas, pinned []*x509.Certificate) *TrustStore {
+// NewTrustStore builds a trust store from a pool of CA certificates (nil
+// for none) and pinned end-entity certificates.
+func NewTrustStore(roots *x509.CertPool, pinned []*x509.Certificate) *TrustStore {
 	t := &TrustStore{
+		roots:   roots,
 		pinned:  pinned,
 		bySKI:   map[string]*x509.Certificate{},
 		byThumb: map[[sha1.Size]byte]*x509.Certificate{},
-	}
-	if len(cas) > 0 {
-		t.roots = x509.NewCertPool()
-		for _, c := range cas {
-			t.roots.AddCert(c)
-		}
 	}
 	for _, c := range pinned {
 		if len(c.SubjectKeyId) > 0 {

@@ -1,0 +1,127 @@
+// Command gatehouse runs the Gatehouse SOAP security gateway.
+//
+//	gatehouse serve -config FILE      start serving (SIGTERM drains, then exits)
+//	gatehouse check-config FILE       validate a configuration and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse/gatehouse/conf"
+	"github.com/gatehouse/gatehouse/gateway"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  gatehouse serve -config FILE [-drain 30s]
+  gatehouse check-config FILE
+`)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "check-config":
+		return checkConfig(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "gatehouse: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+// checkConfig runs the same loader as serve and prints every problem.
+func checkConfig(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: gatehouse check-config FILE")
+		return 2
+	}
+	cfg, err := conf.Load(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer cfg.Close()
+	g, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	_ = g.Shutdown(context.Background())
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stdout, "warning:", w)
+	}
+	fmt.Fprintln(stdout, cfg.Summary())
+	return 0
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file")
+	drain := fs.Duration("drain", 30*time.Second, "how long SIGTERM waits for in-flight requests")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "gatehouse serve: -config is required")
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	cfg, err := conf.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer cfg.Close()
+	g, err := gateway.New(cfg, gateway.Options{Logger: log})
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	if err := g.Start(); err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	log.Info("gatehouse started", "config", cfg.Path, "summary", cfg.Summary())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	code := 0
+	select {
+	case s := <-sig:
+		log.Info("draining", "signal", s.String(), "timeout", drain.String())
+	case err := <-g.Errors():
+		log.Error("listener failed", "err", err)
+		code = 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Error("shutdown", "err", err)
+		code = 1
+	}
+	log.Info("stopped")
+	return code
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/gateway/internal/demo"
+	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
+)
+
+var binary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// TestMain removes the binary built for the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.path != "" {
+		os.RemoveAll(filepath.Dir(binary.path))
+	}
+	os.Exit(code)
+}
+
+// buildBinary compiles the real gatehouse binary once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "gatehouse-bin")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		binary.path = filepath.Join(dir, "gatehouse")
+		out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput()
+		if err != nil {
+			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
+	}
+	return binary.path
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// writeDemo lays out a configuration like conf/demo in dir.
+func writeDemo(t *testing.T, dir, backendURL, edge, admin string) string {
+	t.Helper()
+	if err := demopki.Generate(filepath.Join(dir, "pki")); err != nil {
+		t.Fatal(err)
+	}
+	xsd, err := os.ReadFile("../../../conf/demo/schemas/accounts.xsd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "schemas"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "schemas", "accounts.xsd"), xsd, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	demoCfg, err := os.ReadFile("../../../conf/demo/gatehouse.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.NewReplacer(
+		"127.0.0.1:8443", edge,
+		"127.0.0.1:9090", admin,
+		"http://127.0.0.1:8081/accounts", backendURL,
+		"<stdout/>", "",
+	).Replace(string(demoCfg))
+	path := filepath.Join(dir, "gatehouse.xml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestBinaryEndToEnd runs the real binary on the demo configuration (ports
+// changed), sends a valid call and an XXE attempt, stops it with SIGTERM and
+// reads the audit log it wrote.
+func TestBinaryEndToEnd(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	accounts := &demo.Accounts{}
+	backend := httptest.NewServer(accounts)
+	defer backend.Close()
+	edge, admin := freeAddr(t), freeAddr(t)
+	cfgPath := writeDemo(t, dir, backend.URL+"/accounts", edge, admin)
+
+	// check-config shares the loader with serve.
+	out, err := exec.Command(bin, "check-config", cfgPath).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "1 listener") {
+		t.Fatalf("check-config: %v\n%s", err, out)
+	}
+
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "serve", "-config", cfgPath, "-drain", "5s")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	}()
+	waitReady(t, "http://"+admin+"/readyz", done, &stderr)
+
+	client := mtlsClient(t, filepath.Join(dir, "pki"))
+	call := func(file string) (*http.Response, string) {
+		body, err := os.ReadFile(filepath.Join("../../../conf/demo/requests", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("POST", "https://"+edge+"/services/accounts", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("SOAPAction", `"urn:gatehouse:demo:accounts:GetBalance"`)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := call("get-balance-11.xml")
+	if resp.StatusCode != 200 || !strings.Contains(body, "<a:Balance>") {
+		t.Fatalf("valid call: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call("xxe.xml")
+	if resp.StatusCode != 500 || !strings.Contains(body, "soap:Client") || strings.Contains(body, "root:") {
+		t.Fatalf("xxe call: %d %s", resp.StatusCode, body)
+	}
+	if accounts.Calls() != 1 {
+		t.Errorf("backend calls = %d, want 1", accounts.Calls())
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("gatehouse did not stop after SIGTERM")
+	}
+
+	f, err := os.Open(filepath.Join(dir, "run", "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var outcomes []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var rec struct{ Outcome, Reason string }
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		outcomes = append(outcomes, rec.Outcome+":"+rec.Reason)
+	}
+	if len(outcomes) != 2 || outcomes[0] != "ok:" || !strings.HasPrefix(outcomes[1], "fault:") || !strings.Contains(outcomes[1], "markup declaration") {
+		t.Errorf("audit log: %q", outcomes)
+	}
+}
+
+func TestCheckConfigReportsLocation(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfgPath := writeDemo(t, dir, "http://127.0.0.1:1/accounts", "127.0.0.1:0", "127.0.0.1:0")
+	data, _ := os.ReadFile(cfgPath)
+	broken := strings.Replace(string(data), `timeout="10s"`, `timeout="ten seconds"`, 1)
+	if err := os.WriteFile(cfgPath, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "check-config", cfgPath).CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v\n%s", err, out)
+	}
+	line := 0
+	for i, l := range strings.Split(broken, "\n") {
+		if strings.Contains(l, "ten seconds") {
+			line = i + 1
+		}
+	}
+	if want := fmt.Sprintf("%s:%d:", cfgPath, line); !strings.Contains(string(out), want) {
+		t.Errorf("output does not name %s:\n%s", want, out)
+	}
+}
+
+func waitReady(t *testing.T, url string, done chan error, stderr *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("gatehouse exited: %v\n%s", err, stderr.String())
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("gatehouse not ready\n%s", stderr.String())
+}
+
+func mtlsClient(t *testing.T, pki string) *http.Client {
+	t.Helper()
+	pool := x509.NewCertPool()
+	ca, err := os.ReadFile(filepath.Join(pki, demopki.CACert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.AppendCertsFromPEM(ca)
+	kp, err := tls.LoadX509KeyPair(filepath.Join(pki, demopki.ConsumerCert), filepath.Join(pki, demopki.ConsumerKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, Certificates: []tls.Certificate{kp}, ServerName: "localhost", MinVersion: tls.VersionTLS12,
+	}}}
+}

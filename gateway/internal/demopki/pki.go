@@ -1,0 +1,231 @@
+// Package demopki generates the demo and test PKI: an internal CA, the
+// gateway's server certificate, one consumer certificate with a SPIFFE ID,
+// and an untrusted CA with a look-alike consumer for negative tests. Keys
+// are ECDSA P-256 in PKCS#8 PEM, written 0600. It is for demos and tests
+// only; production certificates come from the organisation's CA.
+package demopki
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Demo identities.
+const (
+	TrustDomain      = "demo.gatehouse.internal"
+	ConsumerSPIFFEID = "spiffe://" + TrustDomain + "/retail/teller-app"
+)
+
+// Files written by Generate, relative to its directory.
+const (
+	CACert           = "ca.crt"
+	CAKey            = "ca.key"
+	ServerCert       = "server.crt"
+	ServerKey        = "server.key"
+	ConsumerCert     = "consumer.crt"
+	ConsumerKey      = "consumer.key"
+	UntrustedCACert  = "untrusted-ca.crt"
+	UntrustedCert    = "untrusted.crt"
+	UntrustedKey     = "untrusted.key"
+	leafValidity     = 365 * 24 * time.Hour
+	caValidity       = 3 * 365 * 24 * time.Hour
+	regenerateBefore = 7 * 24 * time.Hour
+)
+
+// Issuer is a CA that can sign leaves.
+type Issuer struct {
+	Cert *x509.Certificate
+	Key  crypto.Signer
+}
+
+// Leaf describes a certificate to issue.
+type Leaf struct {
+	Subject  pkix.Name
+	DNSNames []string
+	IPs      []net.IP
+	URIs     []string
+	Server   bool // server auth usage (else client auth)
+	Client   bool
+	NotAfter time.Time // zero: one year from now
+}
+
+// NewCA makes a self-signed CA.
+func NewCA(name pkix.Name) (*Issuer, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               name,
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(caValidity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &Issuer{Cert: cert, Key: key}, nil
+}
+
+// Issue signs a new leaf with a fresh P-256 key.
+func (ca *Issuer) Issue(l Leaf) (*x509.Certificate, crypto.Signer, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	notAfter := l.NotAfter
+	if notAfter.IsZero() {
+		notAfter = now.Add(leafValidity)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      l.Subject,
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		DNSNames:     l.DNSNames,
+		IPAddresses:  l.IPs,
+	}
+	if l.Server {
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
+	}
+	if l.Client {
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
+	}
+	for _, s := range l.URIs {
+		u, err := url.Parse(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		tmpl.URIs = append(tmpl.URIs, u)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	return n
+}
+
+// WriteCert writes cert as PEM.
+func WriteCert(path string, cert *x509.Certificate) error {
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
+}
+
+// WriteKey writes key as PKCS#8 PEM, readable by the owner only.
+func WriteKey(path string, key crypto.Signer) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+}
+
+// Current reports whether dir holds a complete demo PKI whose certificates
+// are valid for at least another week.
+func Current(dir string) bool {
+	for _, name := range []string{CACert, ServerCert, ConsumerCert, UntrustedCACert, UntrustedCert} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return false
+		}
+		b, _ := pem.Decode(data)
+		if b == nil {
+			return false
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil || time.Until(c.NotAfter) < regenerateBefore {
+			return false
+		}
+	}
+	for _, name := range []string{CAKey, ServerKey, ConsumerKey, UntrustedKey} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Generate writes a fresh demo PKI into dir.
+func Generate(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ca, err := NewCA(pkix.Name{CommonName: "Gatehouse Demo Internal CA", Organization: []string{"Demo Bank"}})
+	if err != nil {
+		return err
+	}
+	server, serverKey, err := ca.Issue(Leaf{
+		Subject:  pkix.Name{CommonName: "gatehouse." + TrustDomain, Organization: []string{"Demo Bank"}},
+		DNSNames: []string{"localhost", "gatehouse." + TrustDomain},
+		IPs:      []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		URIs:     []string{"spiffe://" + TrustDomain + "/gatehouse/edge"},
+		Server:   true, Client: true,
+	})
+	if err != nil {
+		return err
+	}
+	consumerName := pkix.Name{CommonName: "teller-app", OrganizationalUnit: []string{"Retail"}, Organization: []string{"Demo Bank"}}
+	consumer, consumerKey, err := ca.Issue(Leaf{Subject: consumerName, URIs: []string{ConsumerSPIFFEID}, Client: true})
+	if err != nil {
+		return err
+	}
+	other, err := NewCA(pkix.Name{CommonName: "Gatehouse Demo Internal CA", Organization: []string{"Not Demo Bank"}})
+	if err != nil {
+		return err
+	}
+	untrusted, untrustedKey, err := other.Issue(Leaf{Subject: consumerName, URIs: []string{ConsumerSPIFFEID}, Client: true})
+	if err != nil {
+		return err
+	}
+	for _, w := range []struct {
+		name string
+		fn   func(string) error
+	}{
+		{CACert, func(p string) error { return WriteCert(p, ca.Cert) }},
+		{CAKey, func(p string) error { return WriteKey(p, ca.Key) }},
+		{ServerCert, func(p string) error { return WriteCert(p, server) }},
+		{ServerKey, func(p string) error { return WriteKey(p, serverKey) }},
+		{ConsumerCert, func(p string) error { return WriteCert(p, consumer) }},
+		{ConsumerKey, func(p string) error { return WriteKey(p, consumerKey) }},
+		{UntrustedCACert, func(p string) error { return WriteCert(p, other.Cert) }},
+		{UntrustedCert, func(p string) error { return WriteCert(p, untrusted) }},
+		{UntrustedKey, func(p string) error { return WriteKey(p, untrustedKey) }},
+	} {
+		if err := w.fn(filepath.Join(dir, w.name)); err != nil {
+			return fmt.Errorf("demopki: write %s: %w", w.name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,258 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/schemas"
+	"github.com/gatehouse/gatehouse/soap"
+	"github.com/gatehouse/gatehouse/soap/wssec"
+)
+
+// This file is the request pipeline of ../shared/ARCHITECTURE.md, in order:
+//
+//	identity (mTLS) → route → binding (Content-Type, SOAPAction) → body limit
+//	→ hardened parse → XSD validation → mustUnderstand → lockout check
+//	→ WS-Security → replay (one store round trip) → [SAML, authz]
+//	→ proxy to the backend (inbound Security removed) → response; audit always.
+//
+// serve lists the stages; each returns a *soap.Fault (or an error that
+// becomes a Receiver fault). The audit record is filled along the way and
+// written by handle's defer whatever happened.
+
+// transaction is one request's state: what the audit record needs and what
+// the fault writer needs to answer in the right SOAP version.
+type transaction struct {
+	start     time.Time
+	caller    Caller
+	callerErr error
+	rec       audit.Record
+	version   soap.Version // best knowledge of the request's SOAP version
+	written   bool
+}
+
+// handle answers one request routed to svc (nil when no route matched: the
+// caller passes the fault to answer with).
+func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, l *listener, svc *service, routeErr *soap.Fault) {
+	tx := g.begin(r, l)
+	defer g.finish(tx)
+	w.Header().Set(headerCorrelationID, tx.rec.CorrelationID)
+
+	if routeErr != nil {
+		g.writeFault(tx, w, routeErr)
+		return
+	}
+	tx.rec.Service = svc.name
+	if err := g.serve(tx, w, r, svc); err != nil {
+		g.writeFault(tx, w, err)
+	}
+}
+
+// serve runs the stages for one request to a proxied service.
+func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request, svc *service) error {
+	// 1. Identity: the workload the mTLS handshake verified (read in begin).
+	if tx.callerErr != nil {
+		return soap.SenderFault("client identity not acceptable", tx.callerErr).WithStatus(http.StatusForbidden)
+	}
+	if tx.caller.Anonymous() && !svc.anonymousOK {
+		return soap.SenderFault("client certificate required", errors.New("no verified client certificate")).WithStatus(http.StatusForbidden)
+	}
+
+	// 2. Binding: method, Content-Type and SOAPAction say which SOAP version this is.
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return soap.SenderFault("method not allowed", fmt.Errorf("method %s", r.Method)).WithStatus(http.StatusMethodNotAllowed)
+	}
+	binding, err := soap.ReadBinding(r.Header.Get("Content-Type"), r.Header.Values("SOAPAction"))
+	if err != nil {
+		return soap.SenderFault("unsupported media type", err).WithStatus(http.StatusUnsupportedMediaType)
+	}
+	tx.version = binding.Version
+	tx.rec.SOAPVersion = binding.Version.String()
+	if !svc.versions[binding.Version] {
+		return &soap.Fault{Code: soap.VersionMismatch, Public: "SOAP version not accepted by this service",
+			Err: fmt.Errorf("service accepts SOAP %v, request is SOAP %v", svc.versionList, binding.Version)}
+	}
+
+	// 3. Body, bounded while reading.
+	body, err := readBody(w, r, svc.limits.MaxBytes)
+	tx.rec.BytesIn = int64(len(body))
+	if err != nil {
+		return err
+	}
+
+	// 4. Hardened parse (invariants 1–3).
+	env, err := soap.Parse(body, svc.limits)
+	if err != nil {
+		return err
+	}
+	if env.Version != binding.Version {
+		return &soap.Fault{Code: soap.VersionMismatch, Public: "envelope version does not match the content type",
+			Err: fmt.Errorf("content type says SOAP %v, envelope is SOAP %v", binding.Version, env.Version)}
+	}
+	tx.rec.Operation = env.Operation().String()
+	if id := env.Addressing.MessageID; id != "" {
+		tx.rec.MessageID = safeID(id)
+		if tx.rec.MessageID != "" {
+			tx.rec.CorrelationID = tx.rec.MessageID
+			w.Header().Set(headerCorrelationID, tx.rec.CorrelationID)
+		}
+	}
+
+	// 5. XSD validation: the envelope against its SOAP schema, the Body's
+	// children against the service's payload schema. libxml2 reads the same
+	// bytes the hardened parser accepted.
+	if err := schemas.ValidateEnvelope(body, g.envelopeSchema[env.Version], svc.payload); err != nil {
+		return soap.SenderFault("message does not match the service schema", redactValues(err))
+	}
+
+	// 6. Header blocks addressed to Gatehouse with mustUnderstand must be ones it processes.
+	if err := env.CheckMustUnderstand(svc.actor, wssec.Understood); err != nil {
+		return err
+	}
+
+	// 7. WS-Security: lockout first, then the header, then replay (invariants 4–7).
+	if svc.verifier != nil {
+		v, err := g.verifySecurity(r.Context(), tx, svc, env)
+		if err != nil {
+			return err
+		}
+		tx.rec.Subject = v.Principal
+	}
+
+	// 8. Proxy to the backend and answer with its response.
+	out := &outbound{env: env, action: binding.Action, hasAction: binding.HasAction, correlationID: tx.rec.CorrelationID}
+	callStart := g.now()
+	resp, err := svc.backend.call(r.Context(), out, svc.limits)
+	g.metrics.backend.WithLabelValues(svc.name).Observe(g.now().Sub(callStart).Seconds())
+	if resp != nil {
+		tx.rec.BackendStatus = resp.status
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", env.Version.ContentType())
+	w.WriteHeader(resp.status)
+	n, _ := w.Write(resp.body)
+	tx.written = true
+	tx.rec.Status = resp.status
+	tx.rec.BytesOut = int64(n)
+	tx.rec.Outcome = audit.OutcomeOK
+	return nil
+}
+
+// readBody reads the request body, refusing it as soon as it exceeds max.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	tooLarge := func(err error) error {
+		return soap.SenderFault("message exceeds a limit", err).WithStatus(http.StatusRequestEntityTooLarge)
+	}
+	if r.ContentLength > max {
+		return nil, tooLarge(fmt.Errorf("content-length %d exceeds %d", r.ContentLength, max))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return body, tooLarge(fmt.Errorf("body exceeds %d bytes", max))
+		}
+		return body, soap.SenderFault("could not read the request", fmt.Errorf("read body: %w", err)).WithStatus(http.StatusBadRequest)
+	}
+	return body, nil
+}
+
+// writeFault answers with err as a SOAP fault in the request's version and
+// notes the fault in the audit record.
+func (g *Gateway) writeFault(tx *transaction, w http.ResponseWriter, err error) {
+	f := soap.AsFault(err)
+	v := tx.version
+	if v == 0 {
+		v = soap.V11
+	}
+	status := f.HTTPStatus(v)
+	tx.rec.Outcome = audit.OutcomeFault
+	tx.rec.Status = status
+	tx.rec.FaultCode = f.CodeName(v)
+	tx.rec.Reason = f.Reason()
+	if tx.written {
+		return // the response is already on its way; the record says what failed
+	}
+	body := f.Marshal(v)
+	w.Header().Set("Content-Type", v.ContentType())
+	w.WriteHeader(status)
+	n, _ := w.Write(body)
+	tx.written = true
+	tx.rec.BytesOut = int64(n)
+}
+
+// safeID returns id if it can serve as a correlation id in logs and HTTP
+// headers (printable ASCII without spaces or quotes, bounded length), else "".
+func safeID(id string) string {
+	if len(id) > 256 {
+		return ""
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			return ""
+		}
+	}
+	return id
+}
+
+// begin opens the transaction: time, correlation id, listener, remote.
+func (g *Gateway) begin(r *http.Request, l *listener) *transaction {
+	g.metrics.inFlight.Inc()
+	tx := &transaction{
+		start: g.now(),
+		rec: audit.Record{
+			CorrelationID: g.newID(),
+			Listener:      l.name,
+			Remote:        r.RemoteAddr,
+		},
+	}
+	tx.caller, tx.callerErr = callerFromTLS(r.TLS)
+	tx.rec.Caller = tx.caller.ID
+	return tx
+}
+
+// finish writes the audit record and the metrics; it runs for every request.
+func (g *Gateway) finish(tx *transaction) {
+	g.metrics.inFlight.Dec()
+	d := g.now().Sub(tx.start)
+	tx.rec.Time = tx.start.UTC()
+	tx.rec.DurationMS = float64(d.Microseconds()) / 1000
+	if tx.rec.Outcome == "" {
+		tx.rec.Outcome = audit.OutcomeFault
+		tx.rec.Reason = strings.TrimSpace(tx.rec.Reason + " (no outcome recorded)")
+	}
+	svc := tx.rec.Service
+	if svc == "" {
+		svc = "-"
+	}
+	g.metrics.requests.WithLabelValues(svc, tx.rec.Outcome).Inc()
+	if tx.rec.FaultCode != "" {
+		g.metrics.faults.WithLabelValues(svc, tx.rec.FaultCode).Inc()
+	}
+	g.metrics.latency.WithLabelValues(svc).Observe(d.Seconds())
+	_ = g.audit.Write(&tx.rec) // failures are counted through audit.Log.OnError
+}
+
+// quotedValue matches the values libxml2 quotes in validation messages
+// ("'…' is not a valid value of …"); they are message content and may be
+// secrets, so the audit record gets their length, not the value.
+var quotedValue = regexp.MustCompile(`'[^']*'( is not| is not a valid)`)
+
+// redactValues keeps a validation error's line and element, without values.
+func redactValues(err error) error {
+	msg := quotedValue.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		end := strings.LastIndex(m, "'")
+		return fmt.Sprintf("<value of %d bytes>%s", end-1, m[end+1:])
+	})
+	return errors.New(msg)
+}

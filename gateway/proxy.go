@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/conf"
+	"github.com/gatehouse/gatehouse/soap"
+)
+
+const headerCorrelationID = "X-Correlation-ID"
+
+// backend is the compiled outbound side of a service: one HTTP client with
+// its own connection pool and the limits of the configuration.
+type backend struct {
+	url         string
+	client      *http.Client
+	timeout     time.Duration
+	maxResponse int64
+}
+
+func newBackend(b *conf.Backend) *backend {
+	dialer := &net.Dialer{Timeout: b.ConnectTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		// Never an environment proxy: the backend is where the configuration says.
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       b.ClientTLSConfig(),
+		TLSHandshakeTimeout:   b.ConnectTimeout,
+		ResponseHeaderTimeout: b.Timeout,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     b.URL.Scheme == "https",
+	}
+	return &backend{
+		url: b.URL.String(),
+		client: &http.Client{
+			Transport: tr,
+			// A redirect would send the request somewhere the configuration did not name.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		timeout:     b.Timeout,
+		maxResponse: b.MaxResponseBytes,
+	}
+}
+
+// outbound is what goes to the backend. It is built from the parsed inbound
+// envelope, never from the raw request: the backend receives exactly the
+// document the gateway checked, and only the headers the gateway chose.
+type outbound struct {
+	env           *soap.Envelope
+	action        string
+	hasAction     bool
+	correlationID string
+}
+
+type backendResponse struct {
+	status int
+	body   []byte
+}
+
+// call sends out to the backend and reads its answer. The answer must be a
+// SOAP envelope of the request's version that passes the same hardened
+// parser (so a backend cannot hand a DTD or an oversized document to the
+// consumer), within the response size limit and the timeout. Failures are
+// Receiver faults: 504 for a timeout, 502 otherwise.
+func (b *backend) call(ctx context.Context, out *outbound, lim soap.Limits) (*backendResponse, error) {
+	body, err := outboundEnvelope(out.env)
+	if err != nil {
+		return nil, soap.ReceiverFault("internal error", fmt.Errorf("serialize outbound envelope: %w", err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, soap.ReceiverFault("internal error", fmt.Errorf("build backend request: %w", err))
+	}
+	v := out.env.Version
+	if v == soap.V12 {
+		ct := soap.MediaType12 + "; charset=utf-8"
+		if out.hasAction {
+			ct = mime.FormatMediaType(soap.MediaType12, map[string]string{"charset": "utf-8", "action": out.action})
+		}
+		req.Header.Set("Content-Type", ct)
+	} else {
+		req.Header.Set("Content-Type", v.ContentType())
+		req.Header.Set("SOAPAction", strconv.Quote(out.action))
+	}
+	req.Header.Set(headerCorrelationID, out.correlationID)
+
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return nil, backendError(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, b.maxResponse+1))
+	r := &backendResponse{status: resp.StatusCode}
+	if err != nil {
+		return r, backendError(err)
+	}
+	if int64(len(data)) > b.maxResponse {
+		return r, soap.ReceiverFault("backend response invalid", fmt.Errorf("backend response exceeds %d bytes", b.maxResponse)).WithStatus(http.StatusBadGateway)
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	want := soap.MediaType11
+	if v == soap.V12 {
+		want = soap.MediaType12
+	}
+	if mt != want {
+		return r, soap.ReceiverFault("backend response invalid", fmt.Errorf("backend answered %d with content type %q", resp.StatusCode, mt)).WithStatus(http.StatusBadGateway)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusAccepted, http.StatusBadRequest, http.StatusInternalServerError:
+	default:
+		return r, soap.ReceiverFault("backend response invalid", fmt.Errorf("backend status %d", resp.StatusCode)).WithStatus(http.StatusBadGateway)
+	}
+	respLim := lim
+	respLim.MaxBytes = b.maxResponse
+	renv, err := soap.Parse(data, respLim)
+	if err != nil {
+		return r, soap.ReceiverFault("backend response invalid", fmt.Errorf("backend response: %w", err)).WithStatus(http.StatusBadGateway)
+	}
+	if renv.Version != v {
+		return r, soap.ReceiverFault("backend response invalid", fmt.Errorf("backend answered SOAP %v to SOAP %v", renv.Version, v)).WithStatus(http.StatusBadGateway)
+	}
+	r.body = data
+	return r, nil
+}
+
+func backendError(err error) error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return soap.ReceiverFault("backend timed out", fmt.Errorf("backend: %w", err)).WithStatus(http.StatusGatewayTimeout)
+	}
+	return soap.ReceiverFault("backend unavailable", fmt.Errorf("backend: %w", err)).WithStatus(http.StatusBadGateway)
+}
+
+// outboundEnvelope serializes a copy of the inbound envelope without any
+// wsse:Security header block (invariant 11): the inbound credentials and
+// signatures were for Gatehouse, not for the backend.
+func outboundEnvelope(in *soap.Envelope) ([]byte, error) {
+	doc := in.Doc.Copy()
+	root := doc.Root()
+	for _, h := range root.ChildElements() {
+		if h.Tag != "Header" || h.NamespaceURI() != in.Version.Namespace() {
+			continue
+		}
+		for _, b := range h.ChildElements() {
+			if b.Tag == "Security" && b.NamespaceURI() == soap.NSWSSE {
+				h.RemoveChild(b)
+			}
+		}
+	}
+	return doc.WriteToBytes()
+}

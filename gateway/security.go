@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/gatehouse/gatehouse/conf"
+	"github.com/gatehouse/gatehouse/gateway/store"
+	"github.com/gatehouse/gatehouse/soap"
+	"github.com/gatehouse/gatehouse/soap/wssec"
+)
+
+// newStore opens the shared store the configuration names, or an in-memory
+// one that serves this instance only.
+func newStore(cfg *conf.Config, log *slog.Logger, clock func() time.Time) (store.Store, error) {
+	l := cfg.Lockout
+	policy := store.LockoutPolicy{Threshold: l.Threshold, Window: l.Window, BaseBackoff: l.BaseBackoff, MaxBackoff: l.MaxBackoff}
+	if cfg.Store == nil || cfg.Store.Redis == nil {
+		log.Warn("no <store> configured: replay and lockout state is in memory, single-instance only; configure Redis to run several instances")
+		return store.NewMemory(policy, clock), nil
+	}
+	r := cfg.Store.Redis
+	s, err := store.NewRedis(store.RedisOptions{
+		Addrs: r.Addresses, MasterName: r.MasterName, Username: r.Username, Password: r.Password(),
+		DB: r.DB, Prefix: r.Prefix, Timeout: r.Timeout,
+	}, policy)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: store: %w", err)
+	}
+	log.Info("shared store: redis", "addresses", r.Addresses, "sentinel", r.MasterName != "", "prefix", r.Prefix)
+	return s, nil
+}
+
+// newUsers compiles the UsernameToken user store.
+func newUsers(cfg *conf.Config) (*wssec.Users, error) {
+	if cfg.Users == nil {
+		return nil, nil
+	}
+	creds := map[string]wssec.Credential{}
+	for _, u := range cfg.Users.Entries() {
+		if u.Secret != nil {
+			creds[u.Name] = wssec.SecretCredential(u.Secret)
+			continue
+		}
+		c, err := wssec.HashCredential(u.PasswordHash)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %s:%d: user %q: %w", cfg.Users.File, u.Line, u.Name, err)
+		}
+		creds[u.Name] = c
+	}
+	// Password hashing is memory- and CPU-hard: bound it to the cores.
+	return wssec.NewUsers(creds, runtime.GOMAXPROCS(0)), nil
+}
+
+// newVerifier compiles a service's <security> into a wssec.Verifier.
+func newVerifier(cfg *conf.Config, sec *conf.Security, users *wssec.Users, clock func() time.Time) *wssec.Verifier {
+	vr := &wssec.Verifier{Clock: clock, Policy: wssec.Policy{
+		Actor:                sec.Actor,
+		RequireTimestamp:     sec.Requires("timestamp"),
+		RequireSignature:     sec.Requires("signature"),
+		RequireUsernameToken: sec.Requires("usernameToken"),
+		MaxSkew:              sec.MaxSkew,
+		MaxAge:               sec.MaxAge,
+		AllowSHA1:            sec.InsecureAllowSHA1,
+	}}
+	if users != nil {
+		vr.Users = users
+	}
+	if t := cfg.TrustStore(sec.Trust); t != nil {
+		vr.Trust = wssec.NewTrustStore(t.Roots(), t.Pinned())
+	}
+	for _, p := range sec.SignedParts {
+		switch p.Kind {
+		case "Body":
+			vr.Policy.SignedParts = append(vr.Policy.SignedParts, wssec.Part{Kind: wssec.PartBody})
+		case "Timestamp":
+			vr.Policy.SignedParts = append(vr.Policy.SignedParts, wssec.Part{Kind: wssec.PartTimestamp})
+		default:
+			vr.Policy.SignedParts = append(vr.Policy.SignedParts, wssec.Part{Kind: wssec.PartHeader, Name: soap.QName{Space: p.Namespace, Local: p.Local}})
+		}
+	}
+	return vr
+}
+
+// storeUnavailable is the fail-closed answer when the shared store cannot
+// answer: the request is refused, never waved through.
+func storeUnavailable(err error) error {
+	return soap.ReceiverFault("service temporarily unavailable", fmt.Errorf("shared store: %w", err)).WithStatus(http.StatusServiceUnavailable)
+}
+
+// verifySecurity runs the WS-Security stages for one request: lockout check
+// (before any expensive check), header verification, failure counting, and
+// the replay check of every nonce, signature and MessageID in one store
+// round trip.
+func (g *Gateway) verifySecurity(ctx context.Context, tx *transaction, svc *service, env *soap.Envelope) (*wssec.Verified, error) {
+	vr := svc.verifier
+	subjects := []string{"caller:" + tx.caller.ID}
+	if u := wssec.Username(env, vr.Policy.Actor); u != "" {
+		subjects = append(subjects, "user:"+u)
+	}
+	locked, until, err := g.store.Locked(ctx, subjects...)
+	if err != nil {
+		return nil, storeUnavailable(err)
+	}
+	if locked {
+		return nil, soap.SecurityFault(soap.FaultFailedAuthentication, "authentication failed",
+			fmt.Errorf("locked out until %s after repeated authentication failures (%v)", until.UTC().Format(time.RFC3339), subjects))
+	}
+
+	v, err := vr.Verify(env)
+	if err != nil {
+		var f *soap.Fault
+		if errors.As(err, &f) && f.Subcode == soap.FaultFailedAuthentication {
+			g.metrics.authFailures.WithLabelValues(svc.name).Inc()
+			nowLocked, until, ferr := g.store.Fail(ctx, subjects...)
+			switch {
+			case ferr != nil:
+				g.log.Error("could not count a failed authentication", "err", ferr)
+			case nowLocked:
+				g.metrics.lockouts.Inc()
+				f.Err = fmt.Errorf("%w; now locked out until %s", f.Err, until.UTC().Format(time.RFC3339))
+			}
+		}
+		return nil, err
+	}
+
+	keys := make([]store.ReplayKey, 0, len(v.ReplayKeys)+1)
+	for _, k := range v.ReplayKeys {
+		keys = append(keys, store.ReplayKey{Kind: k.Kind, Value: k.Value, TTL: k.TTL})
+	}
+	if id := env.Addressing.MessageID; id != "" {
+		keys = append(keys, store.ReplayKey{Kind: "msgid", Value: []byte(tx.caller.ID + "\x00" + id),
+			TTL: vr.Policy.MaxAge + 2*vr.Policy.MaxSkew})
+	}
+	if len(keys) > 0 {
+		seen, err := g.store.Remember(ctx, keys)
+		if err != nil {
+			return nil, storeUnavailable(err)
+		}
+		for i, replay := range seen {
+			if replay {
+				g.metrics.replays.WithLabelValues(keys[i].Kind).Inc()
+				return nil, soap.SecurityFault(soap.FaultInvalidSecurity, "security error in the message",
+					fmt.Errorf("replay: %s already seen", keys[i].Kind))
+			}
+		}
+	}
+	return v, nil
+}

@@ -1,0 +1,199 @@
+package gateway_test
+
+import (
+	"crypto"
+	"crypto/tls"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
+	"github.com/gatehouse/gatehouse/gateway/internal/redistest"
+	"github.com/gatehouse/gatehouse/soap"
+	"github.com/gatehouse/gatehouse/soap/wssec"
+)
+
+const (
+	trustInternal   = `<trust name="internal"><ca file="pki/ca.crt"/></trust>`
+	signingPolicy   = `<security trust="internal" require="timestamp signature" signedParts="Body Timestamp"/>`
+	redisStoreFmt   = `<store><redis addresses="%s" prefix="%s" timeout="300ms"/></store>`
+	fastLockout     = `<lockout threshold="3" window="1m" baseBackoff="1s" maxBackoff="2s"/>`
+	usersSection    = `<users file="users.xml"/>`
+	usernamePolicy  = `<security require="usernameToken"/>`
+	usersFile       = `<users xmlns="urn:gatehouse:users:1"><user name="teller" secretFile="teller.secret"/></users>`
+	tellerSecret    = "correct horse battery staple"
+	securityHeader  = "Security"
+	accountsPath    = "/services/accounts"
+	invalidSecurity = "InvalidSecurity"
+)
+
+// signedRequest returns a SOAP 1.1 GetBalance signed with the demo
+// consumer's key (ECDSA P-256, certificate from the internal CA).
+func signedRequest(t testing.TB, dir string) string {
+	t.Helper()
+	kp, err := tls.LoadX509KeyPair(filepath.Join(dir, "pki", demopki.ConsumerCert), filepath.Join(dir, "pki", demopki.ConsumerKey))
+	must(t, err)
+	env, err := soap.Parse([]byte(envelope11(getBalance)), soap.DefaultLimits())
+	must(t, err)
+	s := &wssec.Signer{Key: kp.PrivateKey.(crypto.Signer), Cert: kp.Leaf, Clock: time.Now}
+	must(t, s.Sign(env))
+	out, err := env.Bytes()
+	must(t, err)
+	return string(out)
+}
+
+// faultOf returns the status and the fault code text of a SOAP 1.1 answer.
+func expectFault(t *testing.T, resp *http.Response, status int, code string) string {
+	t.Helper()
+	body := readAll(t, resp)
+	if resp.StatusCode != status || !strings.Contains(body, code) {
+		t.Fatalf("status %d, want %d with %s: %s", resp.StatusCode, status, code, body)
+	}
+	return resp.Header.Get("X-Correlation-ID")
+}
+
+func redisStore(srv *redistest.Server, prefix string) string {
+	return strings.Replace(strings.Replace(redisStoreFmt, "%s", srv.Addr, 1), "%s", prefix, 1)
+}
+
+// TestSignedRequestsAndReplayAcrossInstances: two gateways share one real
+// redis-server; a signed request passes once, its replay is refused by the
+// same and by the other instance; the inbound Security header never reaches
+// the backend; with Redis down requests fail closed and /readyz says so; when
+// Redis returns, service resumes without a restart.
+func TestSignedRequestsAndReplayAcrossInstances(t *testing.T) {
+	srv := redistest.Start(t)
+	o := envOptions{store: redisStore(srv, "gh-replay-test:"), trust: trustInternal, security: signingPolicy}
+	gw1 := newEnv(t, o)
+	o.dir = gw1.dir
+	gw2 := newEnv(t, o)
+
+	msg := signedRequest(t, gw1.dir)
+	resp := gw1.post(t, accountsPath, msg, "1.1")
+	if body := readAll(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("signed request: %d %s", resp.StatusCode, body)
+	}
+	rec := gw1.record(t, resp.Header.Get("X-Correlation-ID"))
+	if !strings.HasPrefix(rec.Subject, "x509:") || !strings.Contains(rec.Subject, "teller-app") {
+		t.Errorf("audit subject %q", rec.Subject)
+	}
+	if fwd := string(gw1.backend.LastRequest()); strings.Contains(fwd, securityHeader) || strings.Contains(fwd, "BinarySecurityToken") {
+		t.Errorf("inbound Security header forwarded to the backend:\n%s", fwd)
+	}
+
+	id := expectFault(t, gw1.post(t, accountsPath, msg, "1.1"), 500, invalidSecurity)
+	if r := gw1.record(t, id); !strings.Contains(r.Reason, "replay") {
+		t.Errorf("replay audit reason %q", r.Reason)
+	}
+	id = expectFault(t, gw2.post(t, accountsPath, msg, "1.1"), 500, invalidSecurity)
+	if r := gw2.record(t, id); !strings.Contains(r.Reason, "replay") {
+		t.Errorf("second instance: replay audit reason %q", r.Reason)
+	}
+	if n := gw1.backend.Calls() + gw2.backend.Calls(); n != 1 {
+		t.Errorf("backends called %d times, want 1", n)
+	}
+
+	srv.Stop()
+	start := time.Now()
+	id = expectFault(t, gw1.post(t, accountsPath, signedRequest(t, gw1.dir), "1.1"), http.StatusServiceUnavailable, "soap:Server")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("fail-closed answer took %v", d)
+	}
+	if r := gw1.record(t, id); !strings.Contains(r.Reason, "shared store") {
+		t.Errorf("fail-closed audit reason %q", r.Reason)
+	}
+	if code := getStatus(t, "http://"+gw1.gw.AdminAddr().String()+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d with Redis down", code)
+	}
+
+	srv.Restart()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp := gw1.post(t, accountsPath, signedRequest(t, gw1.dir), "1.1")
+		body := readAll(t, resp)
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after Redis restart: %d %s", resp.StatusCode, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code := getStatus(t, "http://"+gw1.gw.AdminAddr().String()+"/readyz"); code != 200 {
+		t.Errorf("/readyz = %d after Redis came back", code)
+	}
+}
+
+func getStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	must(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func usernameRequest(user, password string) string {
+	return `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header>` +
+		`<wsse:Security soap:mustUnderstand="1" xmlns:wsse="` + soap.NSWSSE + `"><wsse:UsernameToken>` +
+		`<wsse:Username>` + user + `</wsse:Username><wsse:Password>` + password + `</wsse:Password>` +
+		`</wsse:UsernameToken></wsse:Security></soap:Header><soap:Body>` + getBalance + `</soap:Body></soap:Envelope>`
+}
+
+// TestLockout: after the threshold of failed logins the user (and the
+// calling workload) is refused before any password check, even with the
+// right password; after the backoff it may log in again.
+func TestLockout(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	must(t, demopki.Generate(filepath.Join(dir, "pki")))
+	must(t, os.WriteFile(filepath.Join(dir, "users.xml"), []byte(usersFile), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "teller.secret"), []byte(tellerSecret+"\n"), 0o600))
+	e := newEnv(t, envOptions{dir: dir, store: redisStore(srv, "gh-lockout-test:"), lockout: fastLockout, users: usersSection, security: usernamePolicy})
+
+	ok := func() *http.Response { return e.post(t, accountsPath, usernameRequest("teller", tellerSecret), "1.1") }
+	if resp := ok(); resp.StatusCode != 200 {
+		t.Fatalf("right password refused: %s", readAll(t, resp))
+	} else {
+		readAll(t, resp)
+	}
+	for i := range 3 {
+		id := expectFault(t, e.post(t, accountsPath, usernameRequest("teller", "guess"), "1.1"), 500, "FailedAuthentication")
+		rec := e.record(t, id)
+		if i == 2 && !strings.Contains(rec.Reason, "now locked out") {
+			t.Errorf("third failure reason %q", rec.Reason)
+		}
+	}
+	id := expectFault(t, ok(), 500, "FailedAuthentication")
+	if rec := e.record(t, id); !strings.Contains(rec.Reason, "locked out until") {
+		t.Errorf("locked reason %q", rec.Reason)
+	}
+	for _, r := range e.records(t) {
+		if strings.Contains(r.Reason, tellerSecret) || strings.Contains(r.Reason, "guess") {
+			t.Fatalf("a password reached the audit log: %+v", r)
+		}
+	}
+	time.Sleep(1200 * time.Millisecond)
+	if resp := ok(); resp.StatusCode != 200 {
+		t.Fatalf("still refused after the backoff: %s", readAll(t, resp))
+	} else {
+		readAll(t, resp)
+	}
+}
+
+// TestSecurityPolicyRefusals: no Security header under a signing policy, and
+// an unknown mandatory header, are refused with their standard codes.
+func TestSecurityPolicyRefusals(t *testing.T) {
+	e := newEnv(t, envOptions{trust: trustInternal, security: signingPolicy})
+	id := expectFault(t, e.post(t, accountsPath, envelope11(getBalance), "1.1"), 500, invalidSecurity)
+	if r := e.record(t, id); !strings.Contains(r.Reason, "requires a signature") && !strings.Contains(r.Reason, "requires a Timestamp") {
+		t.Errorf("reason %q", r.Reason)
+	}
+	mu := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header><x:Transaction xmlns:x="urn:x" soap:mustUnderstand="1">1</x:Transaction></soap:Header><soap:Body>` + getBalance + `</soap:Body></soap:Envelope>`
+	expectFault(t, e.post(t, "/services/accounts11", mu, "1.1"), 500, "soap:MustUnderstand")
+	if e.backend.Calls() != 0 {
+		t.Errorf("backend called %d times", e.backend.Calls())
+	}
+}

@@ -1,0 +1,363 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse/gatehouse/conf"
+	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/store"
+	"github.com/gatehouse/gatehouse/schemas"
+	"github.com/gatehouse/gatehouse/soap"
+	"github.com/gatehouse/gatehouse/soap/wssec"
+)
+
+// Options are what the caller of New supplies besides the configuration.
+type Options struct {
+	// Logger receives operational logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// Clock returns the current time; time.Now when nil.
+	Clock func() time.Time
+}
+
+// Gateway is a running Gatehouse built from one configuration.
+type Gateway struct {
+	cfg     *conf.Config
+	log     *slog.Logger
+	now     func() time.Time
+	audit   *audit.Log
+	metrics *metrics
+
+	store          store.Store
+	envelopeSchema map[soap.Version]*schemas.Set
+	listeners      []*listener
+	admin          *http.Server
+	adminLn        net.Listener
+	ready          atomic.Bool
+	serveErr       chan error
+	wg             sync.WaitGroup
+}
+
+// listener is one compiled SOAP listener with its routing table.
+type listener struct {
+	name     string
+	cfg      *conf.Listener
+	services map[string]*service // by exact path
+	server   *http.Server
+	ln       net.Listener
+	gw       *Gateway
+}
+
+// service is the compiled runtime form of a conf.Service.
+type service struct {
+	name        string
+	limits      soap.Limits
+	versions    map[soap.Version]bool
+	versionList []string
+	payload     *schemas.Set
+	backend     *backend
+	anonymousOK bool
+	// actor is the actor/role URI of Gatehouse's Security header.
+	actor string
+	// verifier is nil for a service without a <security> policy.
+	verifier *wssec.Verifier
+}
+
+// New compiles cfg into a gateway. It does not listen yet; see Start.
+func New(cfg *conf.Config, opts Options) (*Gateway, error) {
+	g := &Gateway{
+		cfg:      cfg,
+		log:      opts.Logger,
+		now:      opts.Clock,
+		metrics:  newMetrics(),
+		serveErr: make(chan error, 8),
+	}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	for _, w := range cfg.Warnings {
+		g.log.Warn("insecure setting", "where", w)
+	}
+
+	g.envelopeSchema = map[soap.Version]*schemas.Set{}
+	for v, name := range map[soap.Version]string{soap.V11: schemas.SOAP11Envelope, soap.V12: schemas.SOAP12Envelope} {
+		set, err := schemas.CompileEmbedded(name)
+		if err != nil {
+			g.closeSchemas()
+			return nil, fmt.Errorf("gateway: compile %s: %w", name, err)
+		}
+		g.envelopeSchema[v] = set
+	}
+
+	var sinks []audit.Sink
+	if cfg.Audit.Stdout {
+		sinks = append(sinks, audit.Stdout())
+	}
+	for _, f := range cfg.Audit.Files {
+		s, err := audit.File(f.Path)
+		if err != nil {
+			g.closeSchemas()
+			return nil, err
+		}
+		sinks = append(sinks, s)
+	}
+	g.audit = audit.New(sinks...)
+	g.audit.OnError = func(err error) {
+		g.metrics.auditErrors.Inc()
+		g.log.Error("audit write failed", "err", err)
+	}
+
+	users, err := newUsers(cfg)
+	if err != nil {
+		g.closeSchemas()
+		return nil, err
+	}
+	if g.store, err = newStore(cfg, g.log, g.now); err != nil {
+		g.closeSchemas()
+		return nil, err
+	}
+
+	byName := map[string]*listener{}
+	for _, lc := range cfg.Listeners {
+		l := &listener{name: lc.Name, cfg: lc, services: map[string]*service{}, gw: g}
+		byName[lc.Name] = l
+		g.listeners = append(g.listeners, l)
+		if cert := lc.ServerTLSConfig(); cert != nil && len(cert.Certificates) > 0 && cert.Certificates[0].Leaf != nil {
+			g.metrics.certNotAfter.WithLabelValues(lc.Name).Set(float64(cert.Certificates[0].Leaf.NotAfter.Unix()))
+		}
+	}
+	for _, sc := range cfg.Services {
+		l := byName[sc.Listener]
+		if l == nil {
+			return nil, fmt.Errorf("gateway: service %s names unknown listener %q", sc.Name, sc.Listener)
+		}
+		s := &service{
+			name:        sc.Name,
+			limits:      soapLimits(sc.Limits),
+			versions:    map[soap.Version]bool{},
+			versionList: sc.SOAPVersions,
+			payload:     sc.PayloadSchema(),
+			backend:     newBackend(&sc.Backend),
+			anonymousOK: l.cfg.TLS.ClientAuth == conf.ClientAuthInsecureNone,
+		}
+		if sc.Security != nil {
+			s.actor = sc.Security.Actor
+			s.verifier = newVerifier(cfg, sc.Security, users, g.now)
+		}
+		for _, vs := range sc.SOAPVersions {
+			v, err := soap.ParseVersion(vs)
+			if err != nil {
+				return nil, fmt.Errorf("gateway: service %s: %w", sc.Name, err)
+			}
+			s.versions[v] = true
+		}
+		l.services[sc.Path] = s
+	}
+	return g, nil
+}
+
+func soapLimits(l conf.Limits) soap.Limits {
+	return soap.Limits{
+		MaxBytes:      l.MaxBytes,
+		MaxDepth:      l.MaxDepth,
+		MaxElements:   l.MaxElements,
+		MaxAttributes: l.MaxAttributes,
+		MaxNamespaces: l.MaxNamespaces,
+		MaxNameLength: l.MaxNameLength,
+		MaxTextBytes:  l.MaxTextBytes,
+	}
+}
+
+func (g *Gateway) closeSchemas() {
+	for _, s := range g.envelopeSchema {
+		s.Close()
+	}
+}
+
+// ServeHTTP routes a request on this listener by exact path. Unknown paths
+// get a 404 SOAP fault; everything is audited.
+func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		// A bug must not take the connection down silently: log it with the
+		// stack and let net/http close the connection.
+		if v := recover(); v != nil && v != http.ErrAbortHandler {
+			l.gw.log.Error("panic in request handler", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			panic(http.ErrAbortHandler)
+		}
+	}()
+	svc := l.services[r.URL.Path]
+	if svc == nil {
+		l.gw.handle(w, r, l, nil, soap.SenderFault("no such service", fmt.Errorf("no service at path %q", r.URL.Path)).WithStatus(http.StatusNotFound))
+		return
+	}
+	l.gw.handle(w, r, l, svc, nil)
+}
+
+// Start binds every listener and the admin listener and serves in the
+// background. A bind failure stops everything already started.
+func (g *Gateway) Start() error {
+	for _, l := range g.listeners {
+		tlsCfg := l.cfg.ServerTLSConfig()
+		ln, err := net.Listen("tcp", l.cfg.Address)
+		if err != nil {
+			g.closeListeners()
+			return fmt.Errorf("gateway: listener %s: %w", l.name, err)
+		}
+		l.ln = ln
+		t := l.cfg.Timeouts
+		l.server = &http.Server{
+			Handler:           l,
+			TLSConfig:         tlsCfg,
+			ReadHeaderTimeout: t.ReadHeader,
+			ReadTimeout:       t.Read,
+			WriteTimeout:      t.Write,
+			IdleTimeout:       t.Idle,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+		}
+	}
+	adminLn, err := net.Listen("tcp", g.cfg.Admin.Address)
+	if err != nil {
+		g.closeListeners()
+		return fmt.Errorf("gateway: admin listener: %w", err)
+	}
+	g.adminLn = adminLn
+	g.admin = &http.Server{Handler: g.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+
+	for _, l := range g.listeners {
+		g.run(func() error { return l.server.Serve(tls.NewListener(l.ln, l.server.TLSConfig)) })
+		g.log.Info("listening", "listener", l.name, "address", l.ln.Addr().String(),
+			"services", slices.Sorted(maps.Keys(l.services)))
+	}
+	g.run(func() error { return g.admin.Serve(g.adminLn) })
+	g.log.Info("admin listening", "address", g.adminLn.Addr().String())
+	g.ready.Store(true)
+	return nil
+}
+
+func (g *Gateway) run(serve func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.serveErr <- err
+		}
+	}()
+}
+
+// Errors reports a listener that stopped serving on its own.
+func (g *Gateway) Errors() <-chan error { return g.serveErr }
+
+func (g *Gateway) closeListeners() {
+	for _, l := range g.listeners {
+		if l.ln != nil {
+			l.ln.Close()
+		}
+	}
+}
+
+// Addr returns the bound address of the named listener (nil before Start).
+func (g *Gateway) Addr(name string) net.Addr {
+	for _, l := range g.listeners {
+		if l.name == name && l.ln != nil {
+			return l.ln.Addr()
+		}
+	}
+	return nil
+}
+
+// AdminAddr returns the bound admin address (nil before Start).
+func (g *Gateway) AdminAddr() net.Addr {
+	if g.adminLn == nil {
+		return nil
+	}
+	return g.adminLn.Addr()
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
+// then closes the audit sinks and the compiled schemas.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.ready.Store(false)
+	var errs []error
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, l := range g.listeners {
+		if l.server == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.server.Shutdown(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("listener %s: %w", l.name, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if g.admin != nil {
+		errs = append(errs, g.admin.Shutdown(ctx))
+	}
+	g.wg.Wait()
+	errs = append(errs, g.audit.Close(), g.store.Close())
+	g.closeSchemas()
+	return errors.Join(errs...)
+}
+
+// adminHandler serves /healthz (the process is alive), /readyz (the
+// configuration is loaded and the listeners serve) and /metrics.
+func (g *Gateway) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !g.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready\n"))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if err := g.store.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: shared store unreachable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// newID returns a random correlation id in UUID form.
+func (g *Gateway) newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return strings.Join([]string{h[:8], h[8:12], h[12:16], h[16:20], h[20:]}, "-")
+}
