@@ -2,12 +2,18 @@ package gateway_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,4 +344,36 @@ func truncate(s string) string {
 		return s[:500] + fmt.Sprintf("… (%d bytes)", len(s))
 	}
 	return s
+}
+
+// TestHTTPSBackendWithClientCertificate: the gateway calls an https backend
+// that requires a client certificate, verifying the backend against the
+// configured CA and presenting its own certificate.
+func TestHTTPSBackendWithClientCertificate(t *testing.T) {
+	var sawClient atomic.Value
+	e := newEnv(t, envOptions{
+		backendTLS: `<tls ca="pki/ca.crt" certificate="pki/server.crt" key="pki/server.key" serverName="localhost"/>`,
+		backendServer: func(dir string, h http.Handler) *httptest.Server {
+			kp, err := tls.LoadX509KeyPair(filepath.Join(dir, "pki", demopki.ServerCert), filepath.Join(dir, "pki", demopki.ServerKey))
+			must(t, err)
+			ca, err := os.ReadFile(filepath.Join(dir, "pki", demopki.CACert))
+			must(t, err)
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(ca)
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sawClient.Store(r.TLS.VerifiedChains[0][0].Subject.CommonName)
+				h.ServeHTTP(w, r)
+			}))
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{kp}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+			srv.StartTLS()
+			return srv
+		},
+	})
+	resp := e.post(t, "/services/accounts", envelope11(getBalance), "1.1")
+	if body := readAll(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if got, _ := sawClient.Load().(string); !strings.HasPrefix(got, "gatehouse.") {
+		t.Errorf("backend saw client certificate %q", got)
+	}
 }

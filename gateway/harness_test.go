@@ -46,6 +46,11 @@ type envOptions struct {
 	// wants them: store, lockout, trust and users before the services, and
 	// the accounts service's <security> element.
 	store, lockout, trust, users, security string
+	// backendTLS is the accounts backend's <tls> element.
+	backendTLS string
+	// backendServer, when set, is started by newEnv (for a TLS backend that
+	// needs the PKI newEnv generates).
+	backendServer func(dir string, h http.Handler) *httptest.Server
 	// dir, when set, is used instead of a new temporary directory (two
 	// gateways sharing one PKI).
 	dir            string
@@ -64,7 +69,7 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
   <audit><file path="{{.Audit}}"/></audit>
   {{.Store}}{{.Lockout}}{{.Trust}}{{.Users}}
   <service name="accounts" path="/services/accounts" soapVersions="1.1 1.2">
-    <backend url="{{.Backend}}" connectTimeout="1s" timeout="{{.Timeout}}" maxResponseBytes="65536"/>
+    <backend url="{{.Backend}}" connectTimeout="1s" timeout="{{.Timeout}}" maxResponseBytes="65536">{{.BackendTLS}}</backend>
     {{.Security}}
     <schema file="accounts.xsd"/>
     <limits maxBytes="65536" {{.Limits}}/>
@@ -89,23 +94,27 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}))
 	t.Cleanup(e.canary.Close)
 
+	if !shared {
+		if err := demopki.Generate(filepath.Join(e.dir, "pki")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var h http.Handler = e.backend
 	if o.backendHandler != nil {
 		h = o.backendHandler
 	}
-	backend := httptest.NewServer(h)
+	var backend *httptest.Server
+	if o.backendServer != nil {
+		backend = o.backendServer(e.dir, h)
+	} else {
+		backend = httptest.NewServer(h)
+	}
 	t.Cleanup(backend.Close)
 	if o.backendURL == "" {
 		o.backendURL = backend.URL + "/accounts"
 	}
 	if o.backendTimeout == "" {
 		o.backendTimeout = "2s"
-	}
-
-	if !shared {
-		if err := demopki.Generate(filepath.Join(e.dir, "pki")); err != nil {
-			t.Fatal(err)
-		}
 	}
 	auditName := "audit-" + rand.Text()[:8] + ".log"
 	xsd, err := os.ReadFile("../conf/demo/schemas/accounts.xsd")
@@ -117,6 +126,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	must(t, template.Must(template.New("c").Parse(configTemplate)).Execute(&cfg, map[string]string{
 		"Backend": o.backendURL, "Timeout": o.backendTimeout, "Limits": o.serviceLimits, "Audit": auditName,
 		"Store": o.store, "Lockout": o.lockout, "Trust": o.trust, "Users": o.users, "Security": o.security,
+		"BackendTLS": o.backendTLS,
 	}))
 	cfgPath := filepath.Join(e.dir, "gatehouse-"+auditName+".xml")
 	must(t, os.WriteFile(cfgPath, cfg.Bytes(), 0o644))

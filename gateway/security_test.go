@@ -197,3 +197,35 @@ func TestSecurityPolicyRefusals(t *testing.T) {
 		t.Errorf("backend called %d times", e.backend.Calls())
 	}
 }
+
+// TestNonceReuse: a UsernameToken whose nonce was already used is refused,
+// even with the right password; a fresh nonce passes.
+func TestNonceReuse(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	must(t, demopki.Generate(filepath.Join(dir, "pki")))
+	must(t, os.WriteFile(filepath.Join(dir, "users.xml"), []byte(usersFile), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "teller.secret"), []byte(tellerSecret), 0o600))
+	e := newEnv(t, envOptions{dir: dir, store: redisStore(srv, "gh-nonce-test:"), users: usersSection, security: usernamePolicy})
+
+	withNonce := func(nonce string) string {
+		created := time.Now().UTC().Format(time.RFC3339)
+		return strings.Replace(usernameRequest("teller", tellerSecret), "</wsse:Password>",
+			`</wsse:Password><wsse:Nonce>`+nonce+`</wsse:Nonce><wsu:Created xmlns:wsu="`+soap.NSWSU+`">`+created+`</wsu:Created>`, 1)
+	}
+	first := withNonce("bm9uY2Utb25lLTEyMzQ1Ng==")
+	if resp := e.post(t, accountsPath, first, "1.1"); resp.StatusCode != 200 {
+		t.Fatalf("first use refused: %s", readAll(t, resp))
+	} else {
+		readAll(t, resp)
+	}
+	id := expectFault(t, e.post(t, accountsPath, withNonce("bm9uY2Utb25lLTEyMzQ1Ng=="), "1.1"), 500, invalidSecurity)
+	if r := e.record(t, id); !strings.Contains(r.Reason, "replay: nonce") {
+		t.Errorf("reason %q", r.Reason)
+	}
+	if resp := e.post(t, accountsPath, withNonce("bm9uY2UtdHdvLTEyMzQ1Ng=="), "1.1"); resp.StatusCode != 200 {
+		t.Fatalf("fresh nonce refused: %s", readAll(t, resp))
+	} else {
+		readAll(t, resp)
+	}
+}
