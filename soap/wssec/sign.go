@@ -30,6 +30,11 @@ type Signer struct {
 	TTL time.Duration
 	// Actor, when set, addresses the Security header to that actor/role.
 	Actor string
+	// Tokens are placed in the Security header after the Timestamp (a SAML
+	// assertion, say); with SignTokens the signature covers them too, as
+	// sender-vouches requires.
+	Tokens     []*etree.Element
+	SignTokens bool
 }
 
 // Sign adds a Security header to env (creating the Header if needed) and
@@ -83,6 +88,10 @@ func (s *Signer) Sign(env *soap.Envelope, headers ...*etree.Element) error {
 	ts.CreateElement("wsu:Created").SetText(now.Format(timeLayout))
 	ts.CreateElement("wsu:Expires").SetText(now.Add(ttl).Format(timeLayout))
 
+	for _, t := range s.Tokens {
+		sec.AddChild(t)
+	}
+
 	bst := sec.CreateElement("wsse:BinarySecurityToken")
 	bstID := newID("X509")
 	bst.CreateAttr("wsu:Id", bstID)
@@ -91,6 +100,9 @@ func (s *Signer) Sign(env *soap.Envelope, headers ...*etree.Element) error {
 	bst.SetText(base64.StdEncoding.EncodeToString(s.Cert.Raw))
 
 	targets := append([]*etree.Element{env.Body, ts}, headers...)
+	if s.SignTokens {
+		targets = append(targets, s.Tokens...)
+	}
 	ids := make([]string, len(targets))
 	for i, t := range targets {
 		ids[i] = ensureID(t)
@@ -219,4 +231,64 @@ func newID(prefix string) string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// SignEnveloped adds an enveloped XML signature to el (a SAML assertion,
+// say), referencing el's ID attribute idAttr, with exclusive C14N whose
+// InclusiveNamespaces PrefixList is prefixes (for QNames in content such
+// as xsi:type values, which exclusive C14N would otherwise cut loose from
+// their declarations), SHA-256 and the key's signature method. The
+// Signature is inserted as child number at, with the certificate in
+// KeyInfo.
+func SignEnveloped(el *etree.Element, idAttr string, at int, key crypto.Signer, cert *x509.Certificate, prefixes string) error {
+	s := &Signer{Key: key, Cert: cert}
+	method, err := s.method()
+	if err != nil {
+		return err
+	}
+	id := attr(el, idAttr, "")
+	if id == "" {
+		return fmt.Errorf("wssec: element has no %s attribute to reference", idAttr)
+	}
+	// The enveloped transform removes the Signature, so the digest is over
+	// el as it is before the Signature goes in.
+	data, err := canonicalize(el, AlgExcC14N, prefixes)
+	if err != nil {
+		return fmt.Errorf("wssec: canonicalize: %w", err)
+	}
+	sum := crypto.SHA256.New()
+	sum.Write(data)
+
+	sig := etree.NewElement("ds:Signature")
+	sig.CreateAttr("xmlns:ds", NSDSig)
+	si := sig.CreateElement("ds:SignedInfo")
+	si.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", AlgExcC14N)
+	si.CreateElement("ds:SignatureMethod").CreateAttr("Algorithm", method.uri)
+	ref := si.CreateElement("ds:Reference")
+	ref.CreateAttr("URI", "#"+id)
+	ts := ref.CreateElement("ds:Transforms")
+	ts.CreateElement("ds:Transform").CreateAttr("Algorithm", AlgEnveloped)
+	c14n := ts.CreateElement("ds:Transform")
+	c14n.CreateAttr("Algorithm", AlgExcC14N)
+	if prefixes != "" {
+		in := c14n.CreateElement("ec:InclusiveNamespaces")
+		in.CreateAttr("xmlns:ec", NSExcC14)
+		in.CreateAttr("PrefixList", prefixes)
+	}
+	ref.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", AlgSHA256)
+	ref.CreateElement("ds:DigestValue").SetText(base64.StdEncoding.EncodeToString(sum.Sum(nil)))
+	el.InsertChildAt(at, sig)
+
+	canonSI, err := canonicalize(si, AlgExcC14N, "")
+	if err != nil {
+		return fmt.Errorf("wssec: canonicalize SignedInfo: %w", err)
+	}
+	value, err := s.signValue(method, canonSI)
+	if err != nil {
+		return err
+	}
+	sig.CreateElement("ds:SignatureValue").SetText(base64.StdEncoding.EncodeToString(value))
+	sig.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
+		SetText(base64.StdEncoding.EncodeToString(cert.Raw))
+	return nil
 }

@@ -1,0 +1,480 @@
+package samlsts
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/gatehouse/gatehouse/soap"
+	"github.com/gatehouse/gatehouse/soap/wssec"
+)
+
+// SAML namespaces and identifiers.
+const (
+	NSAssertion   = "urn:oasis:names:tc:SAML:2.0:assertion"
+	NSAssertion1  = "urn:oasis:names:tc:SAML:1.0:assertion"
+	NSDelegation  = "urn:oasis:names:tc:SAML:2.0:conditions:delegation"
+	NSXSI         = "http://www.w3.org/2001/XMLSchema-instance"
+	CMBearer      = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+	CMHolderOfKey = "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"
+	CMSenderVouch = "urn:oasis:names:tc:SAML:2.0:cm:sender-vouches"
+	// RoleAttribute is the attribute the STS writes roles into.
+	RoleAttribute = "urn:gatehouse:attribute:role"
+)
+
+// Principal is who a verified assertion says the request is for.
+type Principal struct {
+	Subject      string // NameID, the full text of the verified element
+	Format       string
+	Issuer       string
+	AssertionID  string
+	AuthnInstant time.Time
+	AuthnContext string
+	Roles        []string
+	Attributes   map[string][]string
+	// Chain lists the actors that acted for the subject, oldest first
+	// (the Delegate elements of a DelegationRestriction condition).
+	Chain        []string
+	Confirmation string // the subject confirmation method that was satisfied
+	NotOnOrAfter time.Time
+}
+
+// Assertion is a verified assertion: the element goxmldsig re-read from the
+// signed bytes and what was decoded from it.
+type Assertion struct {
+	Element   *etree.Element
+	Principal Principal
+	// HolderKeys are the certificates of holder-of-key confirmations.
+	HolderKeys []*x509.Certificate
+	Methods    []string
+}
+
+// Verifier checks SAML assertions for one relying party (a service).
+type Verifier struct {
+	// Audience is this service's audience URI.
+	Audience string
+	// Issuers maps a trusted issuer's entityID to its signing certificates.
+	Issuers map[string][]*x509.Certificate
+	// Methods are the accepted subject confirmation methods (CM* values).
+	Methods []string
+	// AttestingEntities may vouch for subjects (sender-vouches): workload
+	// ids of mTLS callers or subject DNs / SPIFFE IDs of message signers.
+	AttestingEntities []string
+	MaxClockSkew      time.Duration
+	AllowSHA1         bool
+	Clock             func() time.Time
+}
+
+// Message is the context a subject confirmation is checked against.
+type Message struct {
+	Envelope *soap.Envelope
+	Security *wssec.Verified
+	// Caller is the mTLS workload identity, CallerCert its verified
+	// certificate; both empty for an anonymous listener.
+	Caller     string
+	CallerCert *x509.Certificate
+}
+
+func (v *Verifier) skew() time.Duration {
+	if v.MaxClockSkew > 0 {
+		return v.MaxClockSkew
+	}
+	return 2 * time.Minute
+}
+
+func reject(format string, args ...any) error {
+	return soap.SecurityFault(soap.FaultInvalidSecurityToken, "security token not accepted", fmt.Errorf(format, args...))
+}
+
+// Verify checks the one SAML assertion of the message's Security header and
+// its subject confirmation. It returns the principal and, for a bearer
+// assertion, the replay key that makes it single use.
+func (v *Verifier) Verify(m Message) (*Principal, *wssec.ReplayKey, error) {
+	if m.Security == nil || len(m.Security.Assertions) == 0 {
+		return nil, nil, soap.SecurityFault(soap.FaultSecurityTokenUnavailable, "security token required",
+			errors.New("no SAML assertion in the Security header"))
+	}
+	if n := len(m.Security.Assertions); n > 1 {
+		return nil, nil, reject("%d SAML assertions in the Security header; exactly one is accepted", n)
+	}
+	a, err := v.VerifyAssertion(m.Security.Assertions[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	p := a.Principal
+	for _, method := range a.Methods {
+		if !slices.Contains(v.Methods, method) {
+			continue
+		}
+		if err := v.confirm(method, a, m); err != nil {
+			continue
+		}
+		p.Confirmation = method
+		var key *wssec.ReplayKey
+		if method == CMBearer {
+			ttl := p.NotOnOrAfter.Add(v.skew()).Sub(v.Clock())
+			key = &wssec.ReplayKey{Kind: "assertion", Value: []byte(p.Issuer + "\x00" + p.AssertionID), TTL: max(ttl, time.Second)}
+		}
+		return &p, key, nil
+	}
+	// Say why for each method that was offered and allowed.
+	var reasons []string
+	for _, method := range a.Methods {
+		if !slices.Contains(v.Methods, method) {
+			reasons = append(reasons, method+": not accepted by this service")
+			continue
+		}
+		reasons = append(reasons, method+": "+v.confirm(method, a, m).Error())
+	}
+	return nil, nil, reject("no subject confirmation satisfied: %s", strings.Join(reasons, "; "))
+}
+
+// confirm checks one subject confirmation method against the message.
+func (v *Verifier) confirm(method string, a *Assertion, m Message) error {
+	switch method {
+	case CMBearer:
+		if m.CallerCert == nil {
+			return errors.New("a bearer assertion is accepted only over mutual TLS")
+		}
+		return nil
+	case CMHolderOfKey:
+		for _, hk := range a.HolderKeys {
+			if m.CallerCert != nil && samePublicKey(hk, m.CallerCert) {
+				return nil
+			}
+			if m.Security != nil {
+				if s := m.Security.SignerOf(m.Envelope.Body); s != nil && samePublicKey(hk, s.Certificate) {
+					return nil
+				}
+			}
+		}
+		return errors.New("neither the TLS client key nor the key that signed the Body is the confirmed key")
+	case CMSenderVouch:
+		if m.Caller != "" && slices.Contains(v.AttestingEntities, m.Caller) {
+			return nil
+		}
+		if m.Security != nil {
+			if s := m.Security.SignerOf(m.Envelope.Body); s != nil && m.Security.Signed(m.Security.Assertions[0]) {
+				for _, id := range certificateIDs(s.Certificate) {
+					if slices.Contains(v.AttestingEntities, id) {
+						return nil
+					}
+				}
+			}
+		}
+		return fmt.Errorf("caller %q is not an attesting entity and no attesting entity signed the Body and the assertion", m.Caller)
+	}
+	return fmt.Errorf("unknown confirmation method %q", method)
+}
+
+func samePublicKey(a, b *x509.Certificate) bool {
+	return string(a.RawSubjectPublicKeyInfo) == string(b.RawSubjectPublicKeyInfo)
+}
+
+// certificateIDs are the names a signer's certificate may be configured by.
+func certificateIDs(c *x509.Certificate) []string {
+	ids := []string{c.Subject.String()}
+	for _, u := range c.URIs {
+		if u.Scheme == "spiffe" {
+			ids = append(ids, u.String())
+		}
+	}
+	return ids
+}
+
+// VerifyAssertion checks an assertion element on its own: issuer, enveloped
+// signature with the issuer's configured certificates, version, times,
+// conditions and audience. It does not check the subject confirmation.
+func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
+	now := v.Clock()
+	if el.NamespaceURI() == NSAssertion1 {
+		return nil, soap.SecurityFault(soap.FaultUnsupportedSecurityToken, "security token not supported",
+			errors.New("SAML 1.1 assertions are not supported"))
+	}
+	if el.Tag != "Assertion" || el.NamespaceURI() != NSAssertion {
+		return nil, reject("not a SAML 2.0 assertion: {%s}%s", el.NamespaceURI(), el.Tag)
+	}
+	id := attr(el, "ID")
+	if id == "" {
+		return nil, reject("assertion without ID")
+	}
+	for _, a := range el.Attr {
+		if a.Key == "ID" && a.Space != "" {
+			return nil, reject("assertion with a prefixed ID attribute")
+		}
+	}
+	// The issuer is read unverified only to pick its certificates; it is
+	// compared with the verified issuer below.
+	claimed, _ := soap.Text(child(el, NSAssertion, "Issuer"))
+	claimed = strings.TrimSpace(claimed)
+	certs := v.Issuers[claimed]
+	if len(certs) == 0 {
+		return nil, reject("issuer %q is not trusted by this service", claimed)
+	}
+	sig, err := checkSignatureShape(el, id, v.AllowSHA1)
+	if err != nil {
+		return nil, reject("%v", err)
+	}
+	verified, err := v.validate(el, sig, certs, now)
+	if err != nil {
+		return nil, reject("assertion signature: %v", err)
+	}
+
+	// From here on, only the verified element is read.
+	data, err := elementBytes(verified)
+	if err != nil {
+		return nil, reject("re-read assertion: %v", err)
+	}
+	var sa saml.Assertion
+	if err := xml.Unmarshal(data, &sa); err != nil {
+		return nil, reject("decode assertion: %v", err)
+	}
+	issuer := strings.TrimSpace(sa.Issuer.Value)
+	skew := v.skew()
+	switch {
+	case issuer != claimed:
+		return nil, reject("verified issuer %q differs from %q", issuer, claimed)
+	case sa.Version != "2.0":
+		return nil, reject("assertion version %q", sa.Version)
+	case sa.ID != id:
+		return nil, reject("verified assertion ID differs")
+	case sa.IssueInstant.IsZero() || sa.IssueInstant.After(now.Add(skew)):
+		return nil, reject("IssueInstant %s is missing or in the future", sa.IssueInstant.Format(time.RFC3339))
+	case sa.Subject == nil:
+		return nil, reject("assertion without Subject")
+	}
+	a := &Assertion{Element: verified}
+	p := &a.Principal
+	p.Issuer, p.AssertionID = issuer, id
+
+	// NameID: the full text of the verified element (comments cannot cut it).
+	nameID := child(child(verified, NSAssertion, "Subject"), NSAssertion, "NameID")
+	if nameID == nil {
+		return nil, reject("assertion without NameID")
+	}
+	text, err := soap.Text(nameID)
+	if err != nil || strings.TrimSpace(text) == "" {
+		return nil, reject("empty or structured NameID")
+	}
+	p.Subject, p.Format = strings.TrimSpace(text), attr(nameID, "Format")
+
+	if err := v.checkConditions(verified, p, now); err != nil {
+		return nil, err
+	}
+	if err := readConfirmations(verified, a, now, skew); err != nil {
+		return nil, err
+	}
+	if len(sa.AuthnStatements) > 0 {
+		p.AuthnInstant = sa.AuthnStatements[0].AuthnInstant
+		if ref := sa.AuthnStatements[0].AuthnContext.AuthnContextClassRef; ref != nil {
+			p.AuthnContext = strings.TrimSpace(ref.Value)
+		}
+	}
+	p.Attributes = map[string][]string{}
+	for _, st := range sa.AttributeStatements {
+		for _, at := range st.Attributes {
+			for _, val := range at.Values {
+				p.Attributes[at.Name] = append(p.Attributes[at.Name], strings.TrimSpace(val.Value))
+			}
+		}
+	}
+	p.Roles = p.Attributes[RoleAttribute]
+	return a, nil
+}
+
+// validate runs goxmldsig on the assertion with only the issuer's
+// certificates in its store.
+func (v *Verifier) validate(el, sig *etree.Element, certs []*x509.Certificate, now time.Time) (*etree.Element, error) {
+	var lastErr error
+	for _, cert := range certs {
+		in, err := derECDSAValue(el, cert)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
+		vc.IdAttribute = "ID"
+		vc.Clock = dsig.NewFakeClockAt(now)
+		if child(sig, nsDSig, "KeyInfo") != nil && !keyInfoNames(sig, cert) {
+			lastErr = errors.New("KeyInfo names a certificate that is not configured for this issuer")
+			continue
+		}
+		out, err := vc.Validate(in)
+		if err == nil {
+			return out, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+// keyInfoNames reports whether the signature's KeyInfo certificate is cert.
+// goxmldsig compares it too; checking first lets a rotation with several
+// certificates try each one cleanly.
+func keyInfoNames(sig *etree.Element, cert *x509.Certificate) bool {
+	xc := child(child(child(sig, nsDSig, "KeyInfo"), nsDSig, "X509Data"), nsDSig, "X509Certificate")
+	if xc == nil {
+		return true // no certificate in KeyInfo: goxmldsig uses the one configured
+	}
+	text, _ := soap.Text(xc)
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
+	return err == nil && string(der) == string(cert.Raw)
+}
+
+// checkConditions applies SAML 2.0 Core 2.5: validity window, every
+// AudienceRestriction must name our audience, OneTimeUse and
+// ProxyRestriction understood, the delegation condition read into the
+// chain; any other condition makes the assertion invalid for us.
+func (v *Verifier) checkConditions(a *etree.Element, p *Principal, now time.Time) error {
+	conds := children(a, NSAssertion, "Conditions")
+	if len(conds) != 1 {
+		return reject("assertion needs exactly one Conditions element")
+	}
+	c := conds[0]
+	skew := v.skew()
+	nb, err := parseTime(attr(c, "NotBefore"), false)
+	if err != nil {
+		return reject("Conditions NotBefore: %v", err)
+	}
+	noa, err := parseTime(attr(c, "NotOnOrAfter"), true)
+	if err != nil {
+		return reject("Conditions NotOnOrAfter: %v", err)
+	}
+	if !nb.IsZero() && now.Add(skew).Before(nb) {
+		return reject("assertion not valid before %s", nb.Format(time.RFC3339))
+	}
+	if !now.Add(-skew).Before(noa) {
+		return soap.SecurityFault(soap.FaultMessageExpired, "security token expired",
+			fmt.Errorf("assertion expired at %s", noa.Format(time.RFC3339)))
+	}
+	p.NotOnOrAfter = noa
+	restrictions := 0
+	for _, cond := range c.ChildElements() {
+		ns := cond.NamespaceURI()
+		switch {
+		case ns == NSAssertion && cond.Tag == "AudienceRestriction":
+			restrictions++
+			ok := false
+			for _, au := range children(cond, NSAssertion, "Audience") {
+				if t, _ := soap.Text(au); strings.TrimSpace(t) == v.Audience {
+					ok = true
+				}
+			}
+			if !ok {
+				return reject("an AudienceRestriction does not name this service's audience %q", v.Audience)
+			}
+		case ns == NSAssertion && (cond.Tag == "OneTimeUse" || cond.Tag == "ProxyRestriction"):
+			// OneTimeUse: every assertion is single use here when bearer;
+			// ProxyRestriction limits further issuing, which the STS honours.
+		case ns == NSAssertion && cond.Tag == "Condition":
+			typ, _ := soap.AttrNS(cond, NSXSI, "type")
+			if !isDelegationType(cond, typ) {
+				return reject("condition of type %q is not understood", typ)
+			}
+			for _, d := range children(cond, NSDelegation, "Delegate") {
+				nid := child(d, NSAssertion, "NameID")
+				t, err := soap.Text(nid)
+				if nid == nil || err != nil || strings.TrimSpace(t) == "" {
+					return reject("Delegate without a NameID")
+				}
+				p.Chain = append(p.Chain, strings.TrimSpace(t))
+			}
+		default:
+			return reject("condition {%s}%s is not understood", ns, cond.Tag)
+		}
+	}
+	if restrictions == 0 {
+		return reject("assertion without AudienceRestriction")
+	}
+	return nil
+}
+
+// isDelegationType reports whether an xsi:type QName is the delegation
+// restriction type, resolving its prefix in scope.
+func isDelegationType(el *etree.Element, qname string) bool {
+	prefix, local, ok := strings.Cut(qname, ":")
+	if !ok {
+		return false
+	}
+	for e := el; e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			if a.Space == "xmlns" && a.Key == prefix {
+				return a.Value == NSDelegation && local == "DelegationRestrictionType"
+			}
+		}
+	}
+	return false
+}
+
+// readConfirmations collects the subject confirmation methods whose data is
+// currently valid, and the holder-of-key certificates.
+func readConfirmations(a *etree.Element, out *Assertion, now time.Time, skew time.Duration) error {
+	subj := child(a, NSAssertion, "Subject")
+	for _, sc := range children(subj, NSAssertion, "SubjectConfirmation") {
+		method := attr(sc, "Method")
+		data := child(sc, NSAssertion, "SubjectConfirmationData")
+		if data != nil {
+			if nb, err := parseTime(attr(data, "NotBefore"), false); err != nil || (!nb.IsZero() && now.Add(skew).Before(nb)) {
+				continue
+			}
+			if noa, err := parseTime(attr(data, "NotOnOrAfter"), false); err != nil || (!noa.IsZero() && !now.Add(-skew).Before(noa)) {
+				continue
+			}
+		}
+		if method == CMHolderOfKey {
+			for _, ki := range children(data, nsDSig, "KeyInfo") {
+				xc := child(child(ki, nsDSig, "X509Data"), nsDSig, "X509Certificate")
+				if xc == nil {
+					continue
+				}
+				text, _ := soap.Text(xc)
+				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
+				if err != nil {
+					return reject("holder-of-key certificate: %v", err)
+				}
+				cert, err := x509.ParseCertificate(der)
+				if err != nil {
+					return reject("holder-of-key certificate: %v", err)
+				}
+				out.HolderKeys = append(out.HolderKeys, cert)
+			}
+			if len(out.HolderKeys) == 0 {
+				continue
+			}
+		}
+		out.Methods = append(out.Methods, method)
+	}
+	if len(out.Methods) == 0 {
+		return reject("no currently valid subject confirmation")
+	}
+	return nil
+}
+
+func parseTime(s string, required bool) (time.Time, error) {
+	if s == "" {
+		if required {
+			return time.Time{}, errors.New("missing")
+		}
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an xsd:dateTime with a time zone", s)
+	}
+	return t, nil
+}
+
+func elementBytes(el *etree.Element) ([]byte, error) {
+	doc := etree.NewDocument()
+	doc.SetRoot(el.Copy())
+	return doc.WriteToBytes()
+}

@@ -1,0 +1,265 @@
+package samlsts
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/gatehouse/gatehouse/soap"
+)
+
+func issued(t *testing.T, is *Issuer, r IssueRequest) string {
+	t.Helper()
+	el, err := is.Issue(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serialize(t, el)
+}
+
+func TestIssueVerifyRoundTrip(t *testing.T) {
+	k := testKeys(t, now)
+	for name, kp := range map[string]keyPair{"rsa": k.stsRSA, "ecdsa": k.stsEC} {
+		t.Run(name, func(t *testing.T) {
+			m := message(t, issued(t, issuer(kp), bearerRequest()), nil, false)
+			m.Caller, m.CallerCert = consumerID, k.client.cert
+			p, key, err := verifier(k).Verify(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Subject != aliceNameID || p.Issuer != stsEntity || p.Confirmation != CMBearer ||
+				len(p.Roles) != 1 || p.Roles[0] != "teller" || p.Attributes["racfUserId"][0] != "ALICE01" ||
+				p.AuthnContext != AuthnPasswordProtectedTransport {
+				t.Errorf("principal %+v", p)
+			}
+			if key == nil || key.Kind != "assertion" || key.TTL < 5*time.Minute {
+				t.Errorf("bearer replay key %+v", key)
+			}
+		})
+	}
+}
+
+// TestAssertionAttacks: each variant of a correctly issued bearer assertion
+// must be refused.
+func TestAssertionAttacks(t *testing.T) {
+	k := testKeys(t, now)
+	good := issued(t, issuer(k.stsRSA), bearerRequest())
+	id := attrOf(t, good, "ID")
+	// evil is an unsigned assertion for another subject.
+	evil := func(id string) string {
+		return `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="` + id + `" Version="2.0" IssueInstant="2026-11-23T10:00:00Z"><saml:Issuer>` + stsEntity +
+			`</saml:Issuer><saml:Subject><saml:NameID>admin@example.com</saml:NameID><saml:SubjectConfirmation Method="` + CMBearer +
+			`"/></saml:Subject><saml:Conditions NotBefore="2026-11-23T09:00:00Z" NotOnOrAfter="2026-11-23T11:00:00Z"><saml:AudienceRestriction><saml:Audience>` +
+			audience + `</saml:Audience></saml:AudienceRestriction></saml:Conditions>INNER</saml:Assertion>`
+	}
+	signature := good[strings.Index(good, "<ds:Signature") : strings.Index(good, "</ds:Signature>")+len("</ds:Signature>")]
+	tests := []struct {
+		name, assertion, want string
+		parseFails            bool
+	}{
+		{"XSW1 evil assertion beside the signed one", good + strings.Replace(evil("_evil"), "INNER", "", 1), "InvalidSecurityToken", false},
+		{"XSW2 evil assertion before the signed one", strings.Replace(evil("_evil"), "INNER", "", 1) + good, "InvalidSecurityToken", false},
+		{"XSW3 evil assertion with the signed ID", strings.Replace(evil(id), "INNER", "", 1) + good, "", true},
+		{"XSW4 evil assertion wrapping the signed one", strings.Replace(evil("_evil"), "INNER", good, 1), "InvalidSecurityToken", false},
+		{"XSW5 signed assertion in the evil one's Advice", strings.Replace(evil("_evil"), "INNER", `<saml:Advice>`+good+`</saml:Advice>`, 1), "InvalidSecurityToken", false},
+		{"XSW6 signed assertion in an Extensions-like element", strings.Replace(evil("_evil"), "INNER", `<x:Extensions xmlns:x="urn:x">`+good+`</x:Extensions>`, 1), "InvalidSecurityToken", false},
+		{"XSW7 signature moved into the evil assertion", strings.Replace(evil("_evil"), "INNER", signature, 1), "InvalidSecurityToken", false},
+		{"XSW8 signed assertion in the evil signature's Object", strings.Replace(evil("_evil"), "INNER", strings.Replace(signature, "</ds:Signature>", `<ds:Object>`+good+`</ds:Object></ds:Signature>`, 1), 1), "InvalidSecurityToken", false},
+		{"unsigned assertion", strings.Replace(evil("_evil"), "INNER", "", 1), "InvalidSecurityToken", false},
+		{"signature stripped", strings.Replace(good, signature, "", 1), "InvalidSecurityToken", false},
+		{"assertion modified after signing", strings.Replace(good, "ALICE01", "ADMIN01", 1), "InvalidSecurityToken", false},
+		{"subject changed after signing", strings.Replace(good, aliceNameID, "admin@example.com", 1), "InvalidSecurityToken", false},
+		{"signed by an untrusted key embedded in KeyInfo", issued(t, issuer(k.rogue), bearerRequest()), "InvalidSecurityToken", false},
+		{"untrusted issuer", issued(t, &Issuer{EntityID: "urn:evil", Key: k.stsRSA.key, Cert: k.stsRSA.cert, Clock: clock}, bearerRequest()), "InvalidSecurityToken", false},
+		{"wrong audience", issuedWith(t, k, func(r *IssueRequest) { r.Audience = otherAud }), "InvalidSecurityToken", false},
+		{"not yet valid", issuedAt(t, k, now.Add(10*time.Minute)), "InvalidSecurityToken", false},
+		{"expired", issuedAt(t, k, now.Add(-time.Hour)), "MessageExpired", false},
+		{"SAML 1.1 assertion", `<saml1:Assertion xmlns:saml1="urn:oasis:names:tc:SAML:1.0:assertion" AssertionID="_a" MajorVersion="1" MinorVersion="1"/>`, "UnsupportedSecurityToken", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.parseFails {
+				raw := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header><wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd">` + tt.assertion + `</wsse:Security></soap:Header><soap:Body/></soap:Envelope>`
+				if _, err := soap.Parse([]byte(raw), soap.DefaultLimits()); err == nil {
+					t.Fatal("parser accepted two elements with one ID")
+				}
+				return
+			}
+			m := message(t, tt.assertion, nil, false)
+			m.Caller, m.CallerCert = consumerID, k.client.cert
+			p, _, err := verifier(k).Verify(m)
+			if err == nil {
+				t.Fatalf("accepted, principal %+v", p)
+			}
+			if got := faultCode(t, err); got != tt.want {
+				t.Errorf("fault %s (%v), want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func attrOf(t *testing.T, xml, name string) string {
+	t.Helper()
+	doc := etree.NewDocument()
+	if err := doc.ReadFromString(xml); err != nil {
+		t.Fatal(err)
+	}
+	return attr(doc.Root(), name)
+}
+
+func issuedWith(t *testing.T, k *keys, edit func(*IssueRequest)) string {
+	r := bearerRequest()
+	edit(&r)
+	return issued(t, issuer(k.stsRSA), r)
+}
+
+func issuedAt(t *testing.T, k *keys, at time.Time) string {
+	is := issuer(k.stsRSA)
+	is.Clock = func() time.Time { return at }
+	return issued(t, is, bearerRequest())
+}
+
+// TestCommentInNameID: a comment inside the signed NameID does not change
+// the signature (C14N drops comments) and must not truncate the subject.
+func TestCommentInNameID(t *testing.T) {
+	k := testKeys(t, now)
+	r := bearerRequest()
+	r.Subject = "admin@example.com.evil.com"
+	a := issued(t, issuer(k.stsRSA), r)
+	a = mustReplace(t, a, "admin@example.com.evil.com", "admin@example.com<!---->.evil.com")
+	m := message(t, a, nil, false)
+	m.Caller, m.CallerCert = consumerID, k.client.cert
+	p, _, err := verifier(k).Verify(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != "admin@example.com.evil.com" {
+		t.Errorf("subject %q: the comment truncated the NameID", p.Subject)
+	}
+}
+
+// TestAudienceRestrictionsAreANDed: audiences in one restriction are an OR,
+// several restrictions an AND (SAML 2.0 Core 2.5.1.4).
+func TestAudienceRestrictionsAreANDed(t *testing.T) {
+	k := testKeys(t, now)
+	is := issuer(k.stsRSA)
+	build := func(restrictions ...[]string) string {
+		el, err := is.build(bearerRequest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conds := child(el, NSAssertion, "Conditions")
+		for _, ar := range children(conds, NSAssertion, "AudienceRestriction") {
+			conds.RemoveChild(ar)
+		}
+		for _, auds := range restrictions {
+			ar := conds.CreateElement("saml:AudienceRestriction")
+			for _, a := range auds {
+				ar.CreateElement("saml:Audience").SetText(a)
+			}
+		}
+		signed, err := is.sign(el)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return serialize(t, signed)
+	}
+	for _, tc := range []struct {
+		name  string
+		a     string
+		valid bool
+	}{
+		{"one restriction, ours among several", build([]string{otherAud, audience}), true},
+		{"two restrictions both naming us", build([]string{audience}, []string{otherAud, audience}), true},
+		{"second restriction excludes us", build([]string{audience}, []string{otherAud}), false},
+		{"no restriction", build(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := message(t, tc.a, nil, false)
+			m.Caller, m.CallerCert = consumerID, k.client.cert
+			_, _, err := verifier(k).Verify(m)
+			if (err == nil) != tc.valid {
+				t.Errorf("err = %v, want valid=%v", err, tc.valid)
+			}
+		})
+	}
+}
+
+func TestSubjectConfirmation(t *testing.T) {
+	k := testKeys(t, now)
+	hok := bearerRequest()
+	hok.Method, hok.HolderKey = CMHolderOfKey, k.client.cert
+	hokA := issued(t, issuer(k.stsRSA), hok)
+	sv := bearerRequest()
+	sv.Method = CMBearer // re-labelled below: the STS does not issue sender-vouches itself
+	svEl, _ := issuer(k.stsRSA).build(sv)
+	child(child(svEl, NSAssertion, "Subject"), NSAssertion, "SubjectConfirmation").CreateAttr("Method", CMSenderVouch)
+	svSigned, err := issuer(k.stsRSA).sign(svEl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svA := serialize(t, svSigned)
+
+	tests := []struct {
+		name      string
+		m         func() Message
+		attesting []string
+		ok        bool
+	}{
+		{"bearer without mTLS", func() Message { return message(t, issued(t, issuer(k.stsRSA), bearerRequest()), nil, false) }, nil, false},
+		{"holder-of-key, message signed with the confirmed key", func() Message { return message(t, hokA, &k.client, false) }, nil, true},
+		{"holder-of-key, message signed with another key", func() Message { return message(t, hokA, &k.edge, false) }, nil, false},
+		{"holder-of-key, TLS client key is the confirmed key", func() Message {
+			m := message(t, hokA, nil, false)
+			m.Caller, m.CallerCert = consumerID, k.client.cert
+			return m
+		}, nil, true},
+		{"holder-of-key, unsigned, other TLS key", func() Message {
+			m := message(t, hokA, nil, false)
+			m.Caller, m.CallerCert = edgeID, k.edge.cert
+			return m
+		}, nil, false},
+		{"sender-vouches from an attesting TLS caller", func() Message {
+			m := message(t, svA, nil, false)
+			m.Caller, m.CallerCert = edgeID, k.edge.cert
+			return m
+		}, []string{edgeID}, true},
+		{"sender-vouches from an untrusted sender", func() Message {
+			m := message(t, svA, nil, false)
+			m.Caller, m.CallerCert = consumerID, k.client.cert
+			return m
+		}, []string{edgeID}, false},
+		{"sender-vouches signed by the attesting entity", func() Message { return message(t, svA, &k.edge, true) }, []string{edgeID}, true},
+		{"sender-vouches signed by it, assertion not covered", func() Message { return message(t, svA, &k.edge, false) }, []string{edgeID}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := verifier(k)
+			v.AttestingEntities = tt.attesting
+			p, key, err := v.Verify(tt.m())
+			if tt.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			}
+			if err == nil && p.Confirmation != CMBearer && key != nil {
+				t.Errorf("%s assertion got a one-time replay key", p.Confirmation)
+			}
+		})
+	}
+}
+
+func TestDelegationChain(t *testing.T) {
+	k := testKeys(t, now)
+	r := bearerRequest()
+	r.Chain = []string{"spiffe://demo.gatehouse.internal/composite/open-account"}
+	m := message(t, issued(t, issuer(k.stsEC), r), nil, false)
+	m.Caller, m.CallerCert = consumerID, k.client.cert
+	p, _, err := verifier(k).Verify(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Chain) != 1 || p.Chain[0] != r.Chain[0] || p.Subject != aliceNameID {
+		t.Errorf("principal %+v", p)
+	}
+}
