@@ -72,6 +72,9 @@ type Verifier struct {
 	MaxClockSkew      time.Duration
 	AllowSHA1         bool
 	Clock             func() time.Time
+
+	// anyAudience is set by the STS for tokens it issued to other services.
+	anyAudience bool
 }
 
 // Message is the context a subject confirmation is checked against.
@@ -369,7 +372,7 @@ func (v *Verifier) checkConditions(a *etree.Element, p *Principal, now time.Time
 					ok = true
 				}
 			}
-			if !ok {
+			if !ok && !v.anyAudience {
 				return reject("an AudienceRestriction does not name this service's audience %q", v.Audience)
 			}
 		case ns == NSAssertion && (cond.Tag == "OneTimeUse" || cond.Tag == "ProxyRestriction"):
