@@ -42,8 +42,11 @@ func NewDirectory(entries []DirectoryEntry) *MemoryDirectory {
 }
 
 func (d *MemoryDirectory) ByUsername(u string) (Identity, bool) { i, ok := d.byUser[u]; return i, ok }
-func (d *MemoryDirectory) ByWorkload(w string) (Identity, bool) { i, ok := d.byWorkload[w]; return i, ok }
-func (d *MemoryDirectory) ByNameID(n string) (Identity, bool)   { i, ok := d.byName[n]; return i, ok }
+func (d *MemoryDirectory) ByWorkload(w string) (Identity, bool) {
+	i, ok := d.byWorkload[w]
+	return i, ok
+}
+func (d *MemoryDirectory) ByNameID(n string) (Identity, bool) { i, ok := d.byName[n]; return i, ok }
 
 // Metadata returns SAML 2.0 metadata for the STS: its entityID and every
 // certificate relying parties should trust for its signatures (the current
