@@ -41,12 +41,23 @@ func NewDirectory(entries []DirectoryEntry) *MemoryDirectory {
 	return d
 }
 
-func (d *MemoryDirectory) ByUsername(u string) (Identity, bool) { i, ok := d.byUser[u]; return i, ok }
+// ByUsername implements Directory.
+func (d *MemoryDirectory) ByUsername(u string) (Identity, bool) {
+	i, ok := d.byUser[u]
+	return i, ok
+}
+
+// ByWorkload implements Directory.
 func (d *MemoryDirectory) ByWorkload(w string) (Identity, bool) {
 	i, ok := d.byWorkload[w]
 	return i, ok
 }
-func (d *MemoryDirectory) ByNameID(n string) (Identity, bool) { i, ok := d.byName[n]; return i, ok }
+
+// ByNameID implements Directory.
+func (d *MemoryDirectory) ByNameID(n string) (Identity, bool) {
+	i, ok := d.byName[n]
+	return i, ok
+}
 
 // Metadata returns SAML 2.0 metadata for the STS: its entityID and every
 // certificate relying parties should trust for its signatures (the current
