@@ -1,6 +1,8 @@
 // Package conf loads the Gatehouse XML configuration (namespace
-// urn:gatehouse:config:1, root element gatehouse) and the user store it
-// may name (namespace urn:gatehouse:users:1, root element users).
+// urn:gatehouse:config:1, root element gatehouse) and the files it may
+// name: the user store (namespace urn:gatehouse:users:1, root element
+// users) and the STS's directory (namespace urn:gatehouse:directory:1,
+// root element directory).
 //
 // Load works in three steps, and `gatehouse check-config` and `gatehouse
 // serve` share all of them:
@@ -45,15 +47,49 @@
 //     usernameToken requires a user store; signedParts name Body,
 //     Timestamp or a header as {absolute-URI}NCName.
 //
+// The sections for SAML and the STS:
+//
+//   - samlIssuer (Config.SAMLIssuers, Config.SAMLIssuer): entity IDs are
+//     absolute URIs and unique; the trust store named exists and pins at
+//     least one certificate. A ca alone is refused: an issuer is trusted
+//     by its pinned signing certificates (several during a key rollover),
+//     never because a CA issued the signer's certificate.
+//   - sts (Config.STS; nil when absent): path and metadataPath (default
+//     path + "/metadata") are clean absolute URL paths that no service
+//     uses on the STS's listener (required when there are several
+//     listeners); entityID is an absolute URI; the signing key
+//     (STS.Signer) matches the signing certificate (STS.Certificate), is
+//     RSA of at least 2048 bits or ECDSA P-256 or P-384, and the
+//     certificate has not expired (one that expires within 30 days is a
+//     warning); when a samlIssuer has the STS's entityID, its trust store
+//     pins that certificate; 0 < lifetime <= maxLifetime <= 24h (defaults
+//     5m and 1h); authentication allows at least one of usernameToken
+//     (which needs a user store) and certificate; each delegation names a
+//     non-empty actor and the audience of some service's saml element,
+//     once (STS.MayDelegate).
+//   - sts/directory (STS.Directory): the file is validated against
+//     schemas/std/gatehouse-directory.xsd and checked: nameIDs are unique,
+//     no username or workload is claimed by two subjects, a format is an
+//     absolute URI, a subject lists a role once. A username the user store
+//     does not know is a warning. Its problems carry the directory's file
+//     name and lines (Directory.Entries returns a deep copy).
+//   - service/saml (Service.SAML): the audience is an absolute URI unique
+//     among the services, so that an assertion issued for one service is
+//     refused by every other; every issuer is a samlIssuer, listed once;
+//     confirmation (default bearer and holderOfKey; SAML.Allows) lists a
+//     method once, and senderVouches needs at least one attestingEntity
+//     (an attestingEntity without it is a warning); 0 < maxClockSkew <=
+//     10m (default 2m); required defaults to true.
+//
 // A secret file (passwordFile, secretFile) that group or others may read
 // loads with a warning; its trailing line ends are trimmed.
 //
 // A failed Load returns Errors: all problems, each as
 // "FILE:LINE: element name="x": message", the configuration's by line,
-// then the user store's by line. Schema problems stop Load before
-// decoding, so semantic problems are reported once the file has the right
-// form; schema problems in the user store stop only the user store's
-// checks.
+// then those of the files it names (user store, directory), by file name
+// and line. Schema problems stop Load before decoding, so semantic
+// problems are reported once the file has the right form; schema problems
+// in the user store or the directory stop only that file's checks.
 //
 // A successful Load returns a Config whose relative paths are absolute
 // (relative to the configuration file's directory, or for secretFile to
@@ -62,17 +98,21 @@
 // 1.2 or later, client certificates required and verified unless
 // clientAuth="insecure-none"), Backend.ClientTLSConfig,
 // Service.PayloadSchema, the resolved Service.Limits, the trust stores'
-// pools, the Redis password and the users' secrets. Settings that weaken a
+// pools, the Redis password, the users' secrets, the STS's signing key and
+// certificate and its directory. Settings that weaken a
 // check are named insecure… (clientAuth="insecure-none",
 // insecureNonLoopback, insecureAllowSHA1) and produce Config.Warnings
-// rather than errors, for the caller to log at start-up. Printing a Redis,
-// a Users or a UserEntry (fmt, encoding/json, log/slog) shows neither a
-// password, a hash nor a secret.
+// rather than errors, for the caller to log at start-up; so do a few
+// settings that are probably mistakes (a certificate close to its expiry,
+// an unused attestingEntity, a directory username without a user).
+// Printing a Redis, a Users, a UserEntry or an STS (fmt, encoding/json,
+// log/slog) shows neither a password, a hash, a secret nor a private key.
 //
 // What Load does not do: it opens no sockets (an address in use, or a
 // Redis that does not answer, is found only when serving), does not
-// verify certificate chains (only the expiry of trust store
+// verify certificate chains (only the expiry of trust store and STS
 // certificates), does not create audit files (only their directory must
-// exist), and reads files once: a changed file takes effect on the next
-// Load.
+// exist), does not check that a directory's workloads are callers the
+// listeners' CAs could authenticate, and reads files once: a changed file
+// takes effect on the next Load.
 package conf

@@ -43,10 +43,16 @@ import (
 //	expired.crt            "CN=expired.example" from partners-ca, valid in 2020 only
 //	expiring.crt           "CN=expiring.example" from partners-ca, expires in 10 days
 //	expired-ca.crt         "CN=Old partners CA", a CA valid in 2020 only
+//	sts.crt, .key          "CN=Gatehouse test STS" from ca, valid for a year, ECDSA P-256 key in PKCS#8
+//	sts-expired.crt        the same key's certificate, valid in 2020 only
+//	sts-next.crt, .key     "CN=Gatehouse test STS next" from ca, valid for a year, ECDSA P-384 key in SEC 1 form
+//	p521.crt, .key         "CN=p521.example" from ca, ECDSA P-521 key in PKCS#8
 type testPKI struct {
 	files map[string][]byte
 	// for handshake tests
 	ca, backendCA, partnersCA, partner *x509.Certificate
+	// the STS's signing certificates
+	sts, stsNext *x509.Certificate
 }
 
 var pkiOnce = sync.OnceValues(genPKI)
@@ -162,7 +168,57 @@ func genPKI() (*testPKI, error) {
 		return nil, err
 	}
 	p.files["expired-ca.crt"] = pemCert(expiredCA)
+	if err := genSTSPKI(p, caKey); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// genSTSPKI adds the STS's signing keys and certificates to p, issued by
+// the client CA (caKey).
+func genSTSPKI(p *testPKI, caKey crypto.Signer) error {
+	now, year := time.Now(), 365*24*time.Hour
+	stsKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	if p.sts, err = certifyValid("Gatehouse test STS", stsKey.Public(), p.ca, caKey, now.Add(-time.Hour), now.Add(year)); err != nil {
+		return err
+	}
+	expired, err := certifyValid("Gatehouse test STS", stsKey.Public(), p.ca, caKey,
+		time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		return err
+	}
+	nextKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	if p.stsNext, err = certifyValid("Gatehouse test STS next", nextKey.Public(), p.ca, caKey, now.Add(-time.Hour), now.Add(year)); err != nil {
+		return err
+	}
+	nextSEC1, err := x509.MarshalECPrivateKey(nextKey)
+	if err != nil {
+		return err
+	}
+	p521Key, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	p521, err := certify("p521.example", p521Key.Public(), p.ca, caKey)
+	if err != nil {
+		return err
+	}
+	p.files["sts.crt"] = pemCert(p.sts)
+	if p.files["sts.key"], err = pemPKCS8(stsKey); err != nil {
+		return err
+	}
+	p.files["sts-expired.crt"] = pemCert(expired)
+	p.files["sts-next.crt"] = pemCert(p.stsNext)
+	p.files["sts-next.key"] = pemBlock("EC PRIVATE KEY", nextSEC1)
+	p.files["p521.crt"] = pemCert(p521)
+	p.files["p521.key"], err = pemPKCS8(p521Key)
+	return err
 }
 
 // testHashes are password hashes for the user store fixtures, generated

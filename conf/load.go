@@ -147,7 +147,7 @@ func (c *checker) warnf(p Pos, element, format string, args ...any) {
 }
 
 // sort orders problems by line: the configuration's first, then those of
-// the files it names (the user store).
+// the files it names (the user store, the directory), by file name.
 func (c *checker) sort(es Errors) {
 	other := func(e *Error) int {
 		if e.File == c.file {
@@ -180,9 +180,13 @@ func (c *checker) check(cfg *Config) {
 	c.checkLockout(&cfg.Lockout)
 	c.checkTrust(cfg.Trust)
 	c.checkUsers(cfg.Users)
+	c.checkSAMLIssuers(cfg)
 	c.checkLimits(cfg.Limits, "limits")
 	cfg.Limits = cfg.Limits.inherit(DefaultLimits())
 	c.checkServices(cfg)
+	// After the services: the STS's paths must not be theirs, and its
+	// delegations name their audiences.
+	c.checkSTS(cfg)
 }
 
 func (c *checker) checkListeners(listeners []*Listener) {
@@ -372,18 +376,35 @@ func (c *checker) checkLimits(l Limits, el string) {
 	}
 }
 
-func (c *checker) checkServices(cfg *Config) {
-	listeners := map[string]bool{}
-	var listenerNames []string
-	for _, l := range cfg.Listeners {
-		if !listeners[l.Name] {
-			listeners[l.Name] = true
-			listenerNames = append(listenerNames, l.Name)
+// resolveListener checks the listener an element names, or fills it in
+// when there is only one listener.
+func (c *checker) resolveListener(cfg *Config, p Pos, el string, name *string) bool {
+	switch {
+	case *name != "":
+		var names []string
+		for _, l := range cfg.Listeners {
+			if l.Name == *name {
+				return true
+			}
+			if !slices.Contains(names, l.Name) {
+				names = append(names, l.Name)
+			}
 		}
+		c.errorf(p, el, "unknown listener %q (listeners: %s)", *name, strings.Join(names, ", "))
+		return false
+	case len(cfg.Listeners) == 1:
+		*name = cfg.Listeners[0].Name
+		return true
 	}
+	c.errorf(p, el, "listener attribute is required when there is more than one listener")
+	return false
+}
+
+func (c *checker) checkServices(cfg *Config) {
 	type route struct{ listener, path string }
 	routes := map[route]*Service{}
 	names := map[string]*Service{}
+	audiences := map[string]*Service{}
 	for _, s := range cfg.Services {
 		el := fmt.Sprintf("service name=%q", s.Name)
 		if prev, dup := names[s.Name]; dup {
@@ -392,20 +413,8 @@ func (c *checker) checkServices(cfg *Config) {
 			names[s.Name] = s
 		}
 
-		pathOK := c.checkPath(s, el)
-		listenerOK := true
-		switch {
-		case s.Listener != "":
-			if !listeners[s.Listener] {
-				c.errorf(s.Pos, el, "unknown listener %q (listeners: %s)", s.Listener, strings.Join(listenerNames, ", "))
-				listenerOK = false
-			}
-		case len(cfg.Listeners) == 1:
-			s.Listener = cfg.Listeners[0].Name
-		default:
-			c.errorf(s.Pos, el, "listener attribute is required when there is more than one listener")
-			listenerOK = false
-		}
+		pathOK := c.checkURLPath(s.Pos, el, "path", s.Path)
+		listenerOK := c.resolveListener(cfg, s.Pos, el, &s.Listener)
 		if pathOK && listenerOK {
 			r := route{s.Listener, s.Path}
 			if prev, dup := routes[r]; dup {
@@ -425,21 +434,25 @@ func (c *checker) checkServices(cfg *Config) {
 		if s.Security != nil {
 			c.checkSecurity(cfg, s.Security, el+"/security")
 		}
+		if s.SAML != nil {
+			c.checkSAML(cfg, s, audiences, el+"/saml")
+		}
 		c.checkLimits(s.Limits, el+"/limits")
 		s.Limits = s.Limits.inherit(cfg.Limits)
 		c.compileSchemas(s, el+"/schema")
 	}
 }
 
-// checkPath checks that a service path is an absolute, clean URL path.
-func (c *checker) checkPath(s *Service, el string) bool {
+// checkURLPath checks that a path attribute (a service's or the STS's) is
+// an absolute, clean URL path.
+func (c *checker) checkURLPath(p Pos, el, attr, v string) bool {
 	switch {
-	case !strings.HasPrefix(s.Path, "/"):
-		c.errorf(s.Pos, el, "path %q must start with /", s.Path)
-	case strings.ContainsAny(s.Path, "?#"):
-		c.errorf(s.Pos, el, "path %q must not contain a query or fragment", s.Path)
-	case path.Clean(s.Path) != s.Path:
-		c.errorf(s.Pos, el, "path %q is not clean (want %q)", s.Path, path.Clean(s.Path))
+	case !strings.HasPrefix(v, "/"):
+		c.errorf(p, el, "%s %q must start with /", attr, v)
+	case strings.ContainsAny(v, "?#"):
+		c.errorf(p, el, "%s %q must not contain a query or fragment", attr, v)
+	case path.Clean(v) != v:
+		c.errorf(p, el, "%s %q is not clean (want %q)", attr, v, path.Clean(v))
 	default:
 		return true
 	}
@@ -605,13 +618,14 @@ func (c *Config) Close() {
 // Summary is the one line `gatehouse check-config` prints for a valid
 // configuration.
 func (c *Config) Summary() string {
-	users := 0
-	if c.Users != nil && c.Users.list != nil {
-		users = len(c.Users.list.entries)
-	}
-	return fmt.Sprintf("config OK: %s, %s, admin %s, %s, %s, %s",
+	sum := fmt.Sprintf("config OK: %s, %s, admin %s, %s, %s, %s, %s",
 		plural(len(c.Listeners), "listener"), plural(len(c.Services), "service"), c.Admin.Address,
-		storeSummary(c.Store), plural(len(c.Trust), "trust store"), plural(users, "user"))
+		storeSummary(c.Store), plural(len(c.Trust), "trust store"), plural(len(c.Users.entries()), "user"),
+		plural(len(c.SAMLIssuers), "SAML issuer"))
+	if c.STS != nil {
+		sum += fmt.Sprintf(", STS at %s (%s)", c.STS.Path, plural(len(c.STS.Directory.entries()), "subject"))
+	}
+	return sum
 }
 
 func plural(n int, noun string) string {

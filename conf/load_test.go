@@ -26,7 +26,7 @@ func TestLoadValid(t *testing.T) {
 	if len(cfg.Warnings) != 0 {
 		t.Errorf("Warnings = %q, want none", cfg.Warnings)
 	}
-	if got, want := cfg.Summary(), "config OK: 2 listeners, 2 services, admin [::1]:9091, store redis 1 address, 2 trust stores, 3 users"; got != want {
+	if got, want := cfg.Summary(), "config OK: 2 listeners, 2 services, admin [::1]:9091, store redis 1 address, 2 trust stores, 3 users, 0 SAML issuers"; got != want {
 		t.Errorf("Summary() = %q, want %q", got, want)
 	}
 
@@ -386,7 +386,7 @@ func TestErrorFormat(t *testing.T) {
 // never panic, and must return either a Config or Errors.
 func FuzzLoad(f *testing.F) {
 	inputs, _ := filepath.Glob("testdata/invalid/*.xml")
-	for _, in := range append(inputs, "testdata/valid.xml") {
+	for _, in := range append(inputs, "testdata/valid.xml", "testdata/valid-saml.xml") {
 		b, err := os.ReadFile(in)
 		if err != nil {
 			f.Fatal(err)

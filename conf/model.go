@@ -57,16 +57,18 @@ type Pos struct {
 // and the values the gateway needs at run time (TLS configurations,
 // compiled payload schemas) are built and reached through methods.
 type Config struct {
-	Path      string      `xml:"-"` // absolute path of the configuration file
-	Listeners []*Listener `xml:"listener"`
-	Admin     Admin       `xml:"admin"`
-	Audit     Audit       `xml:"audit"`
-	Store     *Store      `xml:"store"`   // nil: in memory, one instance only
-	Lockout   Lockout     `xml:"lockout"` // defaults filled in
-	Trust     []*Trust    `xml:"trust"`
-	Users     *Users      `xml:"users"`  // nil: no UsernameToken user store
-	Limits    Limits      `xml:"limits"` // global defaults, fully resolved
-	Services  []*Service  `xml:"service"`
+	Path        string        `xml:"-"` // absolute path of the configuration file
+	Listeners   []*Listener   `xml:"listener"`
+	Admin       Admin         `xml:"admin"`
+	Audit       Audit         `xml:"audit"`
+	Store       *Store        `xml:"store"`   // nil: in memory, one instance only
+	Lockout     Lockout       `xml:"lockout"` // defaults filled in
+	Trust       []*Trust      `xml:"trust"`
+	Users       *Users        `xml:"users"`      // nil: no UsernameToken user store
+	SAMLIssuers []*SAMLIssuer `xml:"samlIssuer"` // the issuers services may trust (SAML.Issuers)
+	STS         *STS          `xml:"sts"`        // nil: no built-in STS
+	Limits      Limits        `xml:"limits"`     // global defaults, fully resolved
+	Services    []*Service    `xml:"service"`
 
 	// Warnings lists settings that weaken a check (named insecure…), one
 	// "FILE:LINE: element: message" string each, for logging at start-up.
@@ -189,6 +191,7 @@ type Service struct {
 	SOAPVersions []string // "1.1", "1.2"
 	Backend      Backend
 	Security     *Security // WS-Security policy; nil when not configured
+	SAML         *SAML     // SAML policy; nil when not configured
 	Schemas      []Schema  // payload schemas; Load makes their paths absolute
 	Limits       Limits    // resolved: service override ← global ← defaults
 
@@ -336,6 +339,7 @@ func (s *Service) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		SOAPVersions string    `xml:"soapVersions,attr"`
 		Backend      Backend   `xml:"backend"`
 		Security     *Security `xml:"security"`
+		SAML         *SAML     `xml:"saml"`
 		Schemas      []Schema  `xml:"schema"`
 		Limits       Limits    `xml:"limits"`
 	}
@@ -354,6 +358,7 @@ func (s *Service) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		SOAPVersions: strings.Fields(raw.SOAPVersions),
 		Backend:      raw.Backend,
 		Security:     raw.Security,
+		SAML:         raw.SAML,
 		Schemas:      raw.Schemas,
 		Limits:       raw.Limits,
 	}
@@ -460,6 +465,17 @@ func (c *Config) setFile(file string) {
 	if c.Users != nil {
 		set(&c.Users.Pos)
 	}
+	for _, i := range c.SAMLIssuers {
+		set(&i.Pos)
+	}
+	if s := c.STS; s != nil {
+		set(&s.Pos)
+		set(&s.Directory.Pos)
+		set(&s.Authentication.Pos)
+		for i := range s.Delegations {
+			set(&s.Delegations[i].Pos)
+		}
+	}
 	for i := range c.Audit.Files {
 		set(&c.Audit.Files[i].Pos)
 	}
@@ -469,6 +485,9 @@ func (c *Config) setFile(file string) {
 		set(&s.Limits.Pos)
 		if s.Security != nil {
 			set(&s.Security.Pos)
+		}
+		if s.SAML != nil {
+			set(&s.SAML.Pos)
 		}
 		if s.Backend.TLS != nil {
 			set(&s.Backend.TLS.Pos)

@@ -135,15 +135,7 @@ func (c *checker) checkSecurity(cfg *Config, s *Security, el string) {
 	signature := s.Requires(RequireSignature)
 	switch {
 	case s.Trust != "" && cfg.TrustStore(s.Trust) == nil:
-		var names []string
-		for _, t := range cfg.Trust {
-			names = append(names, t.Name)
-		}
-		known := "there are no trust stores"
-		if len(names) > 0 {
-			known = "trust stores: " + strings.Join(names, ", ")
-		}
-		c.errorf(s.Pos, el, "unknown trust store %q (%s)", s.Trust, known)
+		c.errorf(s.Pos, el, "unknown trust store %q (%s)", s.Trust, trustStoreNames(cfg))
 	case signature && s.Trust == "":
 		c.errorf(s.Pos, el, "require lists signature: the trust attribute must name the trust store the signing keys come from")
 	}

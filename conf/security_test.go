@@ -188,7 +188,7 @@ func TestLoadSecurityDefaults(t *testing.T) {
 	if s.SignedParts != nil || s.MaxSkew != 5*time.Minute || s.MaxAge != 5*time.Minute || s.Trust != "" {
 		t.Errorf("security = %+v, want the defaults and no signed parts", s)
 	}
-	if got, want := cfg.Summary(), "config OK: 1 listener, 1 service, admin 127.0.0.1:9090, store memory (single instance), 0 trust stores, 0 users"; got != want {
+	if got, want := cfg.Summary(), "config OK: 1 listener, 1 service, admin 127.0.0.1:9090, store memory (single instance), 0 trust stores, 0 users, 0 SAML issuers"; got != want {
 		t.Errorf("Summary() = %q, want %q", got, want)
 	}
 	if len(cfg.Warnings) != 0 {

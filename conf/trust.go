@@ -113,7 +113,7 @@ func (c *checker) checkTrust(stores []*Trust) {
 				t.roots.AddCert(cert)
 				// An expired CA is only worth a warning: a bundle may
 				// keep the old CA during a rollover.
-				c.checkExpiry(f, el+"/ca", cert, false)
+				c.checkExpiry(f.Pos, el+"/ca", f.Path, cert, false)
 			}
 		}
 		for i := range t.Certificates {
@@ -122,7 +122,7 @@ func (c *checker) checkTrust(stores []*Trust) {
 				continue
 			}
 			for _, cert := range c.trustFile(f, el+"/certificate") {
-				if c.checkExpiry(f, el+"/certificate", cert, true) {
+				if c.checkExpiry(f.Pos, el+"/certificate", f.Path, cert, true) {
 					t.pinned = append(t.pinned, cert)
 				}
 			}
@@ -144,19 +144,19 @@ func (c *checker) trustFile(f *TrustFile, el string) []*x509.Certificate {
 	return certs
 }
 
-// checkExpiry warns about a certificate that expires within
+// checkExpiry warns about a certificate of file that expires within
 // expiryWarning, and reports one that has expired: as an error when
 // expiredIsError, else as a warning. It returns false for an error.
-func (c *checker) checkExpiry(f *TrustFile, el string, cert *x509.Certificate, expiredIsError bool) bool {
+func (c *checker) checkExpiry(p Pos, el, file string, cert *x509.Certificate, expiredIsError bool) bool {
 	left := cert.NotAfter.Sub(c.now)
 	switch {
 	case left <= 0 && expiredIsError:
-		c.errorf(f.Pos, el, "%s: %s expired on %s", f.Path, certName(cert), day(cert.NotAfter))
+		c.errorf(p, el, "%s: %s expired on %s", file, certName(cert), day(cert.NotAfter))
 		return false
 	case left <= 0:
-		c.warnf(f.Pos, el, "%s: %s expired on %s", f.Path, certName(cert), day(cert.NotAfter))
+		c.warnf(p, el, "%s: %s expired on %s", file, certName(cert), day(cert.NotAfter))
 	case left < expiryWarning:
-		c.warnf(f.Pos, el, "%s: %s expires on %s (in %s)", f.Path, certName(cert), day(cert.NotAfter), daysLeft(left))
+		c.warnf(p, el, "%s: %s expires on %s (in %s)", file, certName(cert), day(cert.NotAfter), daysLeft(left))
 	}
 	return true
 }

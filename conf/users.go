@@ -75,6 +75,14 @@ func (u *Users) Entries() []UserEntry {
 	return entries
 }
 
+// entries returns the users without copying them; nil for a nil Users.
+func (u *Users) entries() []UserEntry {
+	if u == nil || u.list == nil {
+		return nil
+	}
+	return u.list.entries
+}
+
 // UserEntry is one user of the user store. Exactly one of PasswordHash and
 // Secret is set.
 type UserEntry struct {
@@ -143,6 +151,42 @@ func (e *userElement) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error
 
 // Checks.
 
+// readDocument reads and validates a file the configuration names (the
+// user store, the directory) against the embedded schema schemaName of
+// namespace ns. It makes *path absolute and returns the file's name for
+// messages: relative to the configuration's as given to Load. Schema
+// problems carry that name and the file's lines; only a file that cannot
+// be read at all is reported at the configuration's element el.
+func (c *checker) readDocument(p Pos, el string, path *string, schemaName, ns string) (file string, data []byte, ok bool) {
+	file = *path
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(filepath.Dir(c.file), file)
+	}
+	*path = c.resolve(*path)
+	data, err := readFile(*path)
+	if err != nil {
+		c.errorf(p, el, "file %s: %v", *path, err)
+		return "", nil, false
+	}
+	set, err := schemas.CompileEmbedded(schemaName)
+	if err != nil {
+		c.errorf(p, el, "compile %s: %v", schemaName, err)
+		return "", nil, false
+	}
+	err = set.Validate(data)
+	set.Close()
+	if err != nil {
+		var errs Errors
+		if !errors.As(schemaErrors(file, ns, err), &errs) {
+			c.errorf(p, el, "validate %s: %v", *path, err)
+			return "", nil, false
+		}
+		c.errs = append(c.errs, errs...)
+		return "", nil, false
+	}
+	return file, data, true
+}
+
 // checkUsers reads the user store file. Its problems are reported with
 // the file's own name (relative to the configuration's as given to Load)
 // and lines; only a file that cannot be read at all is reported at the
@@ -151,30 +195,8 @@ func (c *checker) checkUsers(u *Users) {
 	if u == nil {
 		return
 	}
-	file := u.File // for messages
-	if !filepath.IsAbs(file) {
-		file = filepath.Join(filepath.Dir(c.file), file)
-	}
-	u.File = c.resolve(u.File)
-	data, err := readFile(u.File)
-	if err != nil {
-		c.errorf(u.Pos, "users", "file %s: %v", u.File, err)
-		return
-	}
-	set, err := schemas.CompileEmbedded(UsersSchemaName)
-	if err != nil {
-		c.errorf(u.Pos, "users", "compile %s: %v", UsersSchemaName, err)
-		return
-	}
-	err = set.Validate(data)
-	set.Close()
-	if err != nil {
-		var errs Errors
-		if !errors.As(schemaErrors(file, UsersNamespace, err), &errs) {
-			c.errorf(u.Pos, "users", "validate %s: %v", u.File, err)
-			return
-		}
-		c.errs = append(c.errs, errs...)
+	file, data, ok := c.readDocument(u.Pos, "users", &u.File, UsersSchemaName, UsersNamespace)
+	if !ok {
 		return
 	}
 	var doc struct {
