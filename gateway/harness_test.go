@@ -46,6 +46,8 @@ type envOptions struct {
 	// wants them: store, lockout, trust and users before the services, and
 	// the accounts service's <security> element.
 	store, lockout, trust, users, security string
+	// SAML: issuers, the STS, and the two services' <saml> elements.
+	samlIssuers, sts, saml, saml11 string
 	// backendTLS is the accounts backend's <tls> element.
 	backendTLS string
 	// backendServer, when set, is started by newEnv (for a TLS backend that
@@ -67,15 +69,16 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
   </listener>
   <admin address="127.0.0.1:0"/>
   <audit><file path="{{.Audit}}"/></audit>
-  {{.Store}}{{.Lockout}}{{.Trust}}{{.Users}}
+  {{.Store}}{{.Lockout}}{{.Trust}}{{.Users}}{{.SAMLIssuers}}{{.STS}}
   <service name="accounts" path="/services/accounts" soapVersions="1.1 1.2">
     <backend url="{{.Backend}}" connectTimeout="1s" timeout="{{.Timeout}}" maxResponseBytes="65536">{{.BackendTLS}}</backend>
-    {{.Security}}
+    {{.Security}}{{.SAML}}
     <schema file="accounts.xsd"/>
     <limits maxBytes="65536" {{.Limits}}/>
   </service>
   <service name="accounts11" path="/services/accounts11" soapVersions="1.1">
     <backend url="{{.Backend}}" timeout="{{.Timeout}}"/>
+    {{.SAML11}}
     <schema file="accounts.xsd"/>
   </service>
 </gatehouse>
@@ -126,7 +129,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	must(t, template.Must(template.New("c").Parse(configTemplate)).Execute(&cfg, map[string]string{
 		"Backend": o.backendURL, "Timeout": o.backendTimeout, "Limits": o.serviceLimits, "Audit": auditName,
 		"Store": o.store, "Lockout": o.lockout, "Trust": o.trust, "Users": o.users, "Security": o.security,
-		"BackendTLS": o.backendTLS,
+		"BackendTLS": o.backendTLS, "SAMLIssuers": o.samlIssuers, "STS": o.sts, "SAML": o.saml, "SAML11": o.saml11,
 	}))
 	cfgPath := filepath.Join(e.dir, "gatehouse-"+auditName+".xml")
 	must(t, os.WriteFile(cfgPath, cfg.Bytes(), 0o644))

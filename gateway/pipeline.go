@@ -19,8 +19,9 @@ import (
 //
 //	identity (mTLS) → route → binding (Content-Type, SOAPAction) → body limit
 //	→ hardened parse → XSD validation → mustUnderstand → lockout check
-//	→ WS-Security → replay (one store round trip) → [SAML, authz]
-//	→ proxy to the backend (inbound Security removed) → response; audit always.
+//	→ WS-Security → SAML → replay (one store round trip) → [authz]
+//	→ STS, or proxy to the backend (inbound Security removed) → response;
+//	audit always.
 //
 // serve lists the stages; each returns a *soap.Fault (or an error that
 // becomes a Receiver fault). The audit record is filled along the way and
@@ -117,16 +118,36 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return err
 	}
 
-	// 7. WS-Security: lockout first, then the header, then replay (invariants 4–7).
+	// 7. WS-Security (lockout first), then SAML, then one replay check for
+	// every nonce, signature, MessageID and bearer assertion (invariants 4–8).
+	var verified *wssec.Verified
 	if svc.verifier != nil {
-		v, err := g.verifySecurity(r.Context(), tx, svc, env)
+		v, keys, err := g.authenticate(r.Context(), tx, svc, env)
 		if err != nil {
 			return err
 		}
+		verified = v
 		tx.rec.Subject = v.Principal
+		if svc.saml != nil {
+			key, err := g.verifySAML(tx, svc, env, v)
+			if err != nil {
+				return err
+			}
+			if key != nil {
+				keys = append(keys, *key)
+			}
+		}
+		if err := g.checkReplay(r.Context(), keys); err != nil {
+			return err
+		}
 	}
 
-	// 8. Proxy to the backend and answer with its response.
+	// 8. The STS answers itself.
+	if svc.sts != nil {
+		return g.serveSTS(tx, w, r, svc, env, verified)
+	}
+
+	// 9. Proxy to the backend and answer with its response.
 	out := &outbound{env: env, action: binding.Action, hasAction: binding.HasAction, correlationID: tx.rec.CorrelationID}
 	callStart := g.now()
 	resp, err := svc.backend.call(r.Context(), out, svc.limits)

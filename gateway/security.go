@@ -93,43 +93,29 @@ func storeUnavailable(err error) error {
 	return soap.ReceiverFault("service temporarily unavailable", fmt.Errorf("shared store: %w", err)).WithStatus(http.StatusServiceUnavailable)
 }
 
-// verifySecurity runs the WS-Security stages for one request: lockout check
-// (before any expensive check), header verification, failure counting, and
-// the replay check of every nonce, signature and MessageID in one store
-// round trip.
-func (g *Gateway) verifySecurity(ctx context.Context, tx *transaction, svc *service, env *soap.Envelope) (*wssec.Verified, error) {
+// authenticate runs the WS-Security stages for one request: lockout check
+// (before any expensive check), header verification and failure counting.
+// It returns what was verified and the replay keys to record, which the
+// caller adds to (SAML) and records in one round trip with checkReplay.
+func (g *Gateway) authenticate(ctx context.Context, tx *transaction, svc *service, env *soap.Envelope) (*wssec.Verified, []store.ReplayKey, error) {
 	vr := svc.verifier
-	subjects := []string{"caller:" + tx.caller.ID}
-	if u := wssec.Username(env, vr.Policy.Actor); u != "" {
-		subjects = append(subjects, "user:"+u)
-	}
+	subjects := lockoutSubjects(tx, env, vr.Policy.Actor)
 	locked, until, err := g.store.Locked(ctx, subjects...)
 	if err != nil {
-		return nil, storeUnavailable(err)
+		return nil, nil, storeUnavailable(err)
 	}
 	if locked {
-		return nil, soap.SecurityFault(soap.FaultFailedAuthentication, "authentication failed",
+		return nil, nil, soap.SecurityFault(soap.FaultFailedAuthentication, "authentication failed",
 			fmt.Errorf("locked out until %s after repeated authentication failures (%v)", until.UTC().Format(time.RFC3339), subjects))
 	}
 
 	v, err := vr.Verify(env)
 	if err != nil {
-		var f *soap.Fault
-		if errors.As(err, &f) && f.Subcode == soap.FaultFailedAuthentication {
-			g.metrics.authFailures.WithLabelValues(svc.name).Inc()
-			nowLocked, until, ferr := g.store.Fail(ctx, subjects...)
-			switch {
-			case ferr != nil:
-				g.log.Error("could not count a failed authentication", "err", ferr)
-			case nowLocked:
-				g.metrics.lockouts.Inc()
-				f.Err = fmt.Errorf("%w; now locked out until %s", f.Err, until.UTC().Format(time.RFC3339))
-			}
-		}
-		return nil, err
+		g.countFailure(ctx, svc, subjects, err)
+		return nil, nil, err
 	}
 
-	keys := make([]store.ReplayKey, 0, len(v.ReplayKeys)+1)
+	keys := make([]store.ReplayKey, 0, len(v.ReplayKeys)+2)
 	for _, k := range v.ReplayKeys {
 		keys = append(keys, store.ReplayKey{Kind: k.Kind, Value: k.Value, TTL: k.TTL})
 	}
@@ -137,18 +123,53 @@ func (g *Gateway) verifySecurity(ctx context.Context, tx *transaction, svc *serv
 		keys = append(keys, store.ReplayKey{Kind: "msgid", Value: []byte(tx.caller.ID + "\x00" + id),
 			TTL: vr.Policy.MaxAge + 2*vr.Policy.MaxSkew})
 	}
-	if len(keys) > 0 {
-		seen, err := g.store.Remember(ctx, keys)
-		if err != nil {
-			return nil, storeUnavailable(err)
-		}
-		for i, replay := range seen {
-			if replay {
-				g.metrics.replays.WithLabelValues(keys[i].Kind).Inc()
-				return nil, soap.SecurityFault(soap.FaultInvalidSecurity, "security error in the message",
-					fmt.Errorf("replay: %s already seen", keys[i].Kind))
-			}
+	return v, keys, nil
+}
+
+// lockoutSubjects are the principals a failed authentication counts
+// against: the calling workload and the UsernameToken user, if any.
+func lockoutSubjects(tx *transaction, env *soap.Envelope, actor string) []string {
+	subjects := []string{"caller:" + tx.caller.ID}
+	if u := wssec.Username(env, actor); u != "" {
+		subjects = append(subjects, "user:"+u)
+	}
+	return subjects
+}
+
+// countFailure counts an authentication failure (a fault with a
+// FailedAuthentication code) toward lockout.
+func (g *Gateway) countFailure(ctx context.Context, svc *service, subjects []string, err error) {
+	var f *soap.Fault
+	if !errors.As(err, &f) || f.Subcode.Local != "FailedAuthentication" {
+		return
+	}
+	g.metrics.authFailures.WithLabelValues(svc.name).Inc()
+	nowLocked, until, ferr := g.store.Fail(ctx, subjects...)
+	switch {
+	case ferr != nil:
+		g.log.Error("could not count a failed authentication", "err", ferr)
+	case nowLocked:
+		g.metrics.lockouts.Inc()
+		f.Err = fmt.Errorf("%w; now locked out until %s", f.Err, until.UTC().Format(time.RFC3339))
+	}
+}
+
+// checkReplay records every replay key of the request in one store round
+// trip; a key seen before refuses the request.
+func (g *Gateway) checkReplay(ctx context.Context, keys []store.ReplayKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	seen, err := g.store.Remember(ctx, keys)
+	if err != nil {
+		return storeUnavailable(err)
+	}
+	for i, replay := range seen {
+		if replay {
+			g.metrics.replays.WithLabelValues(keys[i].Kind).Inc()
+			return soap.SecurityFault(soap.FaultInvalidSecurity, "security error in the message",
+				fmt.Errorf("replay: %s already seen", keys[i].Kind))
 		}
 	}
-	return v, nil
+	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/store"
+	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/schemas"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
@@ -46,6 +47,7 @@ type Gateway struct {
 
 	store          store.Store
 	envelopeSchema map[soap.Version]*schemas.Set
+	ownSchemas     []*schemas.Set // compiled here (not by conf), closed at shutdown
 	listeners      []*listener
 	admin          *http.Server
 	adminLn        net.Listener
@@ -59,9 +61,12 @@ type listener struct {
 	name     string
 	cfg      *conf.Listener
 	services map[string]*service // by exact path
-	server   *http.Server
-	ln       net.Listener
-	gw       *Gateway
+	// metadataPath serves the STS's SAML metadata (GET) when set.
+	metadataPath string
+	metadata     []byte
+	server       *http.Server
+	ln           net.Listener
+	gw           *Gateway
 }
 
 // service is the compiled runtime form of a conf.Service.
@@ -75,8 +80,13 @@ type service struct {
 	anonymousOK bool
 	// actor is the actor/role URI of Gatehouse's Security header.
 	actor string
-	// verifier is nil for a service without a <security> policy.
+	// verifier is nil for a service without a <security> or <saml> policy.
 	verifier *wssec.Verifier
+	// saml is nil for a service without a <saml> policy.
+	saml         *samlsts.Verifier
+	samlRequired bool
+	// sts is set for the STS endpoint, which answers itself (no backend).
+	sts *samlsts.STS
 }
 
 // New compiles cfg into a gateway. It does not listen yet; see Start.
@@ -163,6 +173,14 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			s.actor = sc.Security.Actor
 			s.verifier = newVerifier(cfg, sc.Security, users, g.now)
 		}
+		if sc.SAML != nil {
+			s.saml, s.samlRequired = newSAMLVerifier(cfg, sc.SAML, g.now), sc.SAML.Required
+			if s.verifier == nil {
+				// No WS-Security policy: still read the Security header
+				// that carries the assertion (and check what it holds).
+				s.verifier = &wssec.Verifier{Users: users, Clock: g.now}
+			}
+		}
 		for _, vs := range sc.SOAPVersions {
 			v, err := soap.ParseVersion(vs)
 			if err != nil {
@@ -172,7 +190,47 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		}
 		l.services[sc.Path] = s
 	}
+	if cfg.STS != nil {
+		if err := g.addSTS(cfg, byName, users); err != nil {
+			g.closeSchemas()
+			return nil, err
+		}
+	}
 	return g, nil
+}
+
+// addSTS routes the STS endpoint and its metadata on their listener.
+func (g *Gateway) addSTS(cfg *conf.Config, byName map[string]*listener, users *wssec.Users) error {
+	sc := cfg.STS
+	l := byName[sc.Listener]
+	if l == nil {
+		return fmt.Errorf("gateway: sts names unknown listener %q", sc.Listener)
+	}
+	sts, md, err := newSTS(cfg, g.now)
+	if err != nil {
+		return err
+	}
+	payload, err := schemas.CompileEmbedded(schemas.WSTrust13)
+	if err != nil {
+		return fmt.Errorf("gateway: compile WS-Trust schema: %w", err)
+	}
+	g.ownSchemas = append(g.ownSchemas, payload)
+	vr := &wssec.Verifier{Clock: g.now}
+	if sc.Authentication.UsernameToken {
+		vr.Users = users
+	}
+	l.services[sc.Path] = &service{
+		name:        "sts",
+		limits:      soapLimits(cfg.Limits),
+		versions:    map[soap.Version]bool{soap.V11: true, soap.V12: true},
+		versionList: []string{"1.1", "1.2"},
+		payload:     payload,
+		anonymousOK: false,
+		verifier:    vr,
+		sts:         sts,
+	}
+	l.metadataPath, l.metadata = sc.MetadataPath, md
+	return nil
 }
 
 func soapLimits(l conf.Limits) soap.Limits {
@@ -191,6 +249,9 @@ func (g *Gateway) closeSchemas() {
 	for _, s := range g.envelopeSchema {
 		s.Close()
 	}
+	for _, s := range g.ownSchemas {
+		s.Close()
+	}
 }
 
 // ServeHTTP routes a request on this listener by exact path. Unknown paths
@@ -204,6 +265,11 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 	}()
+	if l.metadataPath != "" && r.URL.Path == l.metadataPath && r.Method == http.MethodGet {
+		w.Header().Set("Content-Type", "application/samlmetadata+xml")
+		_, _ = w.Write(l.metadata)
+		return
+	}
 	svc := l.services[r.URL.Path]
 	if svc == nil {
 		l.gw.handle(w, r, l, nil, soap.SenderFault("no such service", fmt.Errorf("no service at path %q", r.URL.Path)).WithStatus(http.StatusNotFound))

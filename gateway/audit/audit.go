@@ -24,6 +24,10 @@ type Record struct {
 	Remote        string    `json:"remote,omitempty"`
 	Caller        string    `json:"caller,omitempty"`
 	Subject       string    `json:"subject,omitempty"`
+	Issuer        string    `json:"issuer,omitempty"`
+	Roles         []string  `json:"roles,omitempty"`
+	Audience      string    `json:"audience,omitempty"`
+	TokenID       string    `json:"tokenId,omitempty"`
 	Service       string    `json:"service,omitempty"`
 	Operation     string    `json:"operation,omitempty"`
 	SOAPVersion   string    `json:"soapVersion,omitempty"`

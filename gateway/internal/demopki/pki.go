@@ -1,6 +1,7 @@
 // Package demopki generates the demo and test PKI: an internal CA, the
 // gateway's server certificate, one consumer certificate with a SPIFFE ID,
-// and an untrusted CA with a look-alike consumer for negative tests. Keys
+// the STS signing certificate, and an untrusted CA with a look-alike
+// consumer for negative tests. Keys
 // are ECDSA P-256 in PKCS#8 PEM, written 0600. It is for demos and tests
 // only; production certificates come from the organisation's CA.
 package demopki
@@ -39,6 +40,8 @@ const (
 	UntrustedCACert  = "untrusted-ca.crt"
 	UntrustedCert    = "untrusted.crt"
 	UntrustedKey     = "untrusted.key"
+	STSCert          = "sts.crt"
+	STSKey           = "sts.key"
 	leafValidity     = 365 * 24 * time.Hour
 	caValidity       = 3 * 365 * 24 * time.Hour
 	regenerateBefore = 7 * 24 * time.Hour
@@ -155,7 +158,7 @@ func WriteKey(path string, key crypto.Signer) error {
 // Current reports whether dir holds a complete demo PKI whose certificates
 // are valid for at least another week.
 func Current(dir string) bool {
-	for _, name := range []string{CACert, ServerCert, ConsumerCert, UntrustedCACert, UntrustedCert} {
+	for _, name := range []string{CACert, ServerCert, ConsumerCert, UntrustedCACert, UntrustedCert, STSCert} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			return false
@@ -169,7 +172,7 @@ func Current(dir string) bool {
 			return false
 		}
 	}
-	for _, name := range []string{CAKey, ServerKey, ConsumerKey, UntrustedKey} {
+	for _, name := range []string{CAKey, ServerKey, ConsumerKey, UntrustedKey, STSKey} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			return false
 		}
@@ -201,6 +204,10 @@ func Generate(dir string) error {
 	if err != nil {
 		return err
 	}
+	sts, stsKey, err := ca.Issue(Leaf{Subject: pkix.Name{CommonName: "Gatehouse STS", Organization: []string{"Demo Bank"}}})
+	if err != nil {
+		return err
+	}
 	other, err := NewCA(pkix.Name{CommonName: "Gatehouse Demo Internal CA", Organization: []string{"Not Demo Bank"}})
 	if err != nil {
 		return err
@@ -222,6 +229,8 @@ func Generate(dir string) error {
 		{UntrustedCACert, func(p string) error { return WriteCert(p, other.Cert) }},
 		{UntrustedCert, func(p string) error { return WriteCert(p, untrusted) }},
 		{UntrustedKey, func(p string) error { return WriteKey(p, untrustedKey) }},
+		{STSCert, func(p string) error { return WriteCert(p, sts) }},
+		{STSKey, func(p string) error { return WriteKey(p, stsKey) }},
 	} {
 		if err := w.fn(filepath.Join(dir, w.name)); err != nil {
 			return fmt.Errorf("demopki: write %s: %w", w.name, err)

@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/gatehouse/gatehouse/conf"
+	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/store"
+	"github.com/gatehouse/gatehouse/samlsts"
+	"github.com/gatehouse/gatehouse/soap"
+	"github.com/gatehouse/gatehouse/soap/wssec"
+)
+
+// confirmationURIs maps the configuration's method names to SAML 2.0 URIs.
+var confirmationURIs = map[string]string{
+	"bearer":        samlsts.CMBearer,
+	"holderOfKey":   samlsts.CMHolderOfKey,
+	"senderVouches": samlsts.CMSenderVouch,
+}
+
+// issuerCerts maps trusted SAML issuers to their pinned signing certificates.
+func issuerCerts(cfg *conf.Config, entityIDs []string) map[string][]*x509.Certificate {
+	out := map[string][]*x509.Certificate{}
+	for _, id := range entityIDs {
+		if is := cfg.SAMLIssuer(id); is != nil {
+			if t := cfg.TrustStore(is.Trust); t != nil {
+				out[id] = t.Pinned()
+			}
+		}
+	}
+	return out
+}
+
+// newSAMLVerifier compiles a service's <saml> policy.
+func newSAMLVerifier(cfg *conf.Config, sc *conf.SAML, clock func() time.Time) *samlsts.Verifier {
+	v := &samlsts.Verifier{
+		Audience:          sc.Audience,
+		Issuers:           issuerCerts(cfg, sc.Issuers),
+		AttestingEntities: sc.AttestingEntities,
+		MaxClockSkew:      sc.MaxClockSkew,
+		Clock:             clock,
+	}
+	for _, m := range sc.Confirmation {
+		v.Methods = append(v.Methods, confirmationURIs[m])
+	}
+	return v
+}
+
+// newSTS compiles the <sts> element.
+func newSTS(cfg *conf.Config, clock func() time.Time) (*samlsts.STS, []byte, error) {
+	sc := cfg.STS
+	var entries []samlsts.DirectoryEntry
+	for _, e := range sc.Directory.Entries() {
+		entries = append(entries, samlsts.DirectoryEntry{
+			Identity: samlsts.Identity{NameID: e.NameID, Format: e.Format, Roles: e.Roles, Attributes: e.Attributes},
+			Username: e.Username, Workload: e.Workload,
+		})
+	}
+	audiences := map[string]bool{}
+	for _, s := range cfg.Services {
+		if s.SAML != nil {
+			audiences[s.SAML.Audience] = true
+		}
+	}
+	// The STS trusts its own certificate and, for key rotation, every
+	// certificate pinned for its entityID as a SAML issuer.
+	own := []*x509.Certificate{sc.Certificate()}
+	for _, c := range issuerCerts(cfg, []string{sc.EntityID})[sc.EntityID] {
+		if !c.Equal(sc.Certificate()) {
+			own = append(own, c)
+		}
+	}
+	tokens := &samlsts.Verifier{
+		Issuers: map[string][]*x509.Certificate{sc.EntityID: own},
+		Methods: []string{samlsts.CMBearer, samlsts.CMHolderOfKey},
+		Clock:   clock,
+	}
+	sts := &samlsts.STS{
+		Issuer:             &samlsts.Issuer{EntityID: sc.EntityID, Key: sc.Signer(), Cert: sc.Certificate(), Clock: clock},
+		Directory:          samlsts.NewDirectory(entries),
+		Tokens:             tokens,
+		KnownAudience:      func(a string) bool { return audiences[a] },
+		MayDelegate:        sc.MayDelegate,
+		Lifetime:           sc.Lifetime,
+		MaxLifetime:        sc.MaxLifetime,
+		AllowUsernameToken: sc.Authentication.UsernameToken,
+		AllowCertificate:   sc.Authentication.Certificate,
+	}
+	md, err := samlsts.Metadata(sc.EntityID, own, sc.Certificate().NotAfter)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway: STS metadata: %w", err)
+	}
+	return sts, md, nil
+}
+
+// stsResponse wraps the STS's answer in an envelope of the request's
+// version, with WS-Addressing RelatesTo when the request had a MessageID.
+func stsResponse(req *soap.Envelope, payload *etree.Element, action string) ([]byte, error) {
+	doc := etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
+	root := doc.CreateElement("soap:Envelope")
+	root.CreateAttr("xmlns:soap", req.Version.Namespace())
+	if id := req.Addressing.MessageID; id != "" {
+		h := root.CreateElement("soap:Header")
+		a := h.CreateElement("wsa:Action")
+		a.CreateAttr("xmlns:wsa", soap.NSWSA)
+		a.SetText(action)
+		r := h.CreateElement("wsa:RelatesTo")
+		r.CreateAttr("xmlns:wsa", soap.NSWSA)
+		r.SetText(id)
+	}
+	root.CreateElement("soap:Body").AddChild(payload)
+	return doc.WriteToBytes()
+}
+
+// verifySAML checks the request's SAML assertion against the service's
+// policy and returns its one-time replay key (bearer). The audit record
+// names the subject, issuer and roles.
+func (g *Gateway) verifySAML(tx *transaction, svc *service, env *soap.Envelope, v *wssec.Verified) (*store.ReplayKey, error) {
+	if len(v.Assertions) == 0 && !svc.samlRequired {
+		return nil, nil
+	}
+	p, key, err := svc.saml.Verify(samlsts.Message{Envelope: env, Security: v, Caller: tx.caller.ID, CallerCert: tx.caller.Certificate})
+	if err != nil {
+		return nil, err
+	}
+	tx.rec.Subject, tx.rec.Issuer, tx.rec.Roles = p.Subject, p.Issuer, p.Roles
+	if key == nil {
+		return nil, nil
+	}
+	return &store.ReplayKey{Kind: key.Kind, Value: key.Value, TTL: key.TTL}, nil
+}
+
+// serveSTS answers a WS-Trust request. The requester is the verified
+// UsernameToken user if there is one, else the mTLS workload.
+func (g *Gateway) serveSTS(tx *transaction, w http.ResponseWriter, r *http.Request, svc *service, env *soap.Envelope, v *wssec.Verified) error {
+	who := samlsts.Requester{Workload: tx.caller.ID, Certificate: tx.caller.Certificate}
+	if v != nil && v.UsernameToken != nil {
+		who.Username = v.UsernameToken.Username
+	}
+	if v != nil {
+		if s := v.SignerOf(env.Body); s != nil {
+			who.Signer = s.Certificate
+		}
+	}
+	payload, out, err := svc.sts.Handle(env.Payload(), who)
+	tx.rec.Subject, tx.rec.Audience, tx.rec.TokenID = out.Subject, out.Audience, out.AssertionID
+	if err != nil {
+		g.countFailure(r.Context(), svc, lockoutSubjects(tx, env, ""), err)
+		return err
+	}
+	action := samlsts.NSTrust + "/RSTRC/IssueFinal"
+	if out.RequestType != samlsts.RequestIssue {
+		action = samlsts.NSTrust + "/RSTR/" + strings.TrimPrefix(out.RequestType, samlsts.NSTrust+"/") + "Final"
+	}
+	body, err := stsResponse(env, payload, action)
+	if err != nil {
+		return soap.ReceiverFault("internal error", err)
+	}
+	w.Header().Set("Content-Type", env.Version.ContentType())
+	w.WriteHeader(http.StatusOK)
+	n, _ := w.Write(body)
+	tx.written = true
+	tx.rec.Status, tx.rec.BytesOut, tx.rec.Outcome = http.StatusOK, int64(n), audit.OutcomeOK
+	return nil
+}
