@@ -128,6 +128,13 @@ Call the accounts service through Gatehouse (from $ROOT):
 
 Try also: requests/get-balance-12.xml (SOAP 1.2: -H 'Content-Type: application/soap+xml'),
 requests/xxe.xml (refused with a SOAP fault), or the untrusted certificate (TLS handshake refused).
+
+With a SAML token from the built-in STS (the teller's password is in $demo/pki/teller.secret):
+
+  bin/gatehouse token -audience urn:gatehouse:demo:accounts-secure -user teller \
+       -password-file $demo/pki/teller.secret > /tmp/token.xml
+  bin/gatehouse call -url https://localhost:8443/services/accounts-secure -token /tmp/token.xml
+  bin/gatehouse call -url https://localhost:8443/services/accounts-secure -token /tmp/token.xml   # replay: refused
 Audit records: stdout and $demo/run/audit.log. Metrics: curl http://127.0.0.1:9090/metrics
 Stop with Ctrl-C.
 

@@ -13,11 +13,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,8 +24,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/gateway/internal/soapclient"
 	"github.com/gatehouse/gatehouse/soap"
-	"github.com/gatehouse/gatehouse/soap/wssec"
 )
 
 type config struct {
@@ -71,26 +67,9 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	kp, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	client, err := soapclient.New(c.certFile, c.keyFile, c.caFile, c.concurrency)
 	if err != nil {
 		return err
-	}
-	caPEM, err := os.ReadFile(c.caFile)
-	if err != nil {
-		return err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return fmt.Errorf("no certificate in %s", c.caFile)
-	}
-	tr := &http.Transport{
-		TLSClientConfig:     &tls.Config{Certificates: []tls.Certificate{kp}, RootCAs: pool, MinVersion: tls.VersionTLS12},
-		MaxIdleConnsPerHost: c.concurrency,
-	}
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	var signer *wssec.Signer
-	if c.sign {
-		signer = &wssec.Signer{Key: kp.PrivateKey.(crypto.Signer), Cert: kp.Leaf, Clock: time.Now}
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.duration)
@@ -116,9 +95,9 @@ func run(c config) error {
 					return
 				}
 				payload := body
-				if signer != nil {
+				if c.sign {
 					var err error
-					if payload, err = signed(signer, body); err != nil {
+					if payload, err = client.Secure(body, true); err != nil {
 						mu.Lock()
 						statuses["sign error: "+err.Error()]++
 						mu.Unlock()
@@ -129,7 +108,9 @@ func run(c config) error {
 				status := send(ctx, client, c.url, v, c.action, payload)
 				d := time.Since(t0)
 				mu.Lock()
-				latencies = append(latencies, d)
+				if ctx.Err() == nil { // a request cut by the deadline has no latency
+					latencies = append(latencies, d)
+				}
 				statuses[status]++
 				mu.Unlock()
 			}
@@ -141,38 +122,16 @@ func run(c config) error {
 	return nil
 }
 
-func signed(s *wssec.Signer, body []byte) ([]byte, error) {
-	env, err := soap.Parse(body, soap.DefaultLimits())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Sign(env); err != nil {
-		return nil, err
-	}
-	return env.Bytes()
-}
-
-func send(ctx context.Context, client *http.Client, url string, v soap.Version, action string, body []byte) string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
+// send posts one request and names its outcome.
+func send(ctx context.Context, client *soapclient.Client, url string, v soap.Version, action string, body []byte) string {
+	status, _, err := client.Post(ctx, url, v, action, body)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return "cancelled at deadline"
+	case err != nil:
 		return "error: " + err.Error()
 	}
-	if v == soap.V12 {
-		req.Header.Set("Content-Type", fmt.Sprintf("%s; charset=utf-8; action=%q", soap.MediaType12, action))
-	} else {
-		req.Header.Set("Content-Type", v.ContentType())
-		req.Header.Set("SOAPAction", fmt.Sprintf("%q", action))
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return "cancelled at deadline"
-		}
-		return "error: " + err.Error()
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.Status
+	return fmt.Sprintf("%d %s", status, http.StatusText(status))
 }
 
 func report(w io.Writer, elapsed time.Duration, lat []time.Duration, statuses map[string]int) {

@@ -2,6 +2,8 @@
 //
 //	gatehouse serve -config FILE      start serving (SIGTERM drains, then exits)
 //	gatehouse check-config FILE       validate a configuration and exit
+//	gatehouse token …                 get a SAML token from a running STS
+//	gatehouse call …                  call a service with a token, optionally signed
 package main
 
 import (
@@ -28,6 +30,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   gatehouse serve -config FILE [-drain 30s]
   gatehouse check-config FILE
+  gatehouse token -sts URL -audience URI [-user NAME -password-file FILE] [-keytype bearer|publickey]
+  gatehouse call -url URL -file REQUEST.xml [-token TOKEN.xml] [-sign] [-soap 1.1|1.2]
 `)
 }
 
@@ -41,6 +45,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
+	case "token":
+		return tokenCmd(args[1:], stdout, stderr)
+	case "call":
+		return callCmd(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return 0

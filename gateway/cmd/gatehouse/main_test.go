@@ -89,6 +89,15 @@ func writeDemo(t *testing.T, dir, backendURL, edge, admin string) string {
 	if err := os.WriteFile(filepath.Join(dir, "schemas", "accounts.xsd"), xsd, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for _, f := range []string{"users.xml", "directory.xml"} {
+		data, err := os.ReadFile(filepath.Join("../../../conf/demo", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	demoCfg, err := os.ReadFile("../../../conf/demo/gatehouse.xml")
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +106,7 @@ func writeDemo(t *testing.T, dir, backendURL, edge, admin string) string {
 		"127.0.0.1:8443", edge,
 		"127.0.0.1:9090", admin,
 		"http://127.0.0.1:8081/accounts", backendURL,
+		`path="/sts"`, `path="/sts"`,
 		"<stdout/>", "",
 	).Replace(string(demoCfg))
 	path := filepath.Join(dir, "gatehouse.xml")
@@ -120,7 +130,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 
 	// check-config shares the loader with serve.
 	out, err := exec.Command(bin, "check-config", cfgPath).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "1 listener") {
+	if err != nil || !strings.Contains(string(out), "1 listener") || !strings.Contains(string(out), "STS at /sts") {
 		t.Fatalf("check-config: %v\n%s", err, out)
 	}
 
@@ -260,4 +270,61 @@ func mtlsClient(t *testing.T, pki string) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		RootCAs: pool, Certificates: []tls.Certificate{kp}, ServerName: "localhost", MinVersion: tls.VersionTLS12,
 	}}}
+}
+
+// TestBinaryTokenFlow is the README's demo through the real binaries: get a
+// token from the STS with a password, call the SAML-protected service with
+// it, and see the same token refused when replayed, and refused without it.
+func TestBinaryTokenFlow(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	accounts := &demo.Accounts{}
+	backend := httptest.NewServer(accounts)
+	defer backend.Close()
+	edge, admin := freeAddr(t), freeAddr(t)
+	cfgPath := writeDemo(t, dir, backend.URL+"/accounts", edge, admin)
+
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "serve", "-config", cfgPath)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); <-done }()
+	waitReady(t, "http://"+admin+"/readyz", done, &stderr)
+
+	pki := filepath.Join(dir, "pki")
+	clientArgs := []string{"-cert", filepath.Join(pki, demopki.ConsumerCert), "-key", filepath.Join(pki, demopki.ConsumerKey), "-cacert", filepath.Join(pki, demopki.CACert)}
+	token := exec.Command(bin, append([]string{"token", "-sts", "https://" + edge + "/sts", "-audience", "urn:gatehouse:demo:accounts-secure",
+		"-user", "teller", "-password-file", filepath.Join(pki, demopki.TellerSecret)}, clientArgs...)...)
+	out, err := token.Output()
+	if err != nil {
+		t.Fatalf("gatehouse token: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(string(out), "alice@example.com") {
+		t.Fatalf("token: %s", out)
+	}
+	tokenFile := filepath.Join(dir, "token.xml")
+	if err := os.WriteFile(tokenFile, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	call := func(extra ...string) (string, error) {
+		args := append([]string{"call", "-url", "https://" + edge + "/services/accounts-secure", "-file", "../../../conf/demo/requests/get-balance-11.xml"}, clientArgs...)
+		out, err := exec.Command(bin, append(args, extra...)...).Output()
+		return string(out), err
+	}
+	if out, err := call("-token", tokenFile); err != nil || !strings.Contains(out, "HTTP 200") || !strings.Contains(out, "GetBalanceResponse") {
+		t.Fatalf("call with token: %v\n%s", err, out)
+	}
+	if out, err := call("-token", tokenFile); err == nil || !strings.Contains(out, "InvalidSecurity") {
+		t.Errorf("replayed token: %v\n%s", err, out)
+	}
+	if out, err := call(); err == nil || !strings.Contains(out, "SecurityTokenUnavailable") {
+		t.Errorf("no token: %v\n%s", err, out)
+	}
+	if accounts.Calls() != 1 {
+		t.Errorf("backend calls = %d, want 1", accounts.Calls())
+	}
 }

@@ -42,6 +42,9 @@ const (
 	UntrustedKey     = "untrusted.key"
 	STSCert          = "sts.crt"
 	STSKey           = "sts.key"
+	// TellerSecret is the demo UsernameToken user's password, random per
+	// demo PKI (the users file names it as the user's secretFile).
+	TellerSecret = "teller.secret"
 	leafValidity     = 365 * 24 * time.Hour
 	caValidity       = 3 * 365 * 24 * time.Hour
 	regenerateBefore = 7 * 24 * time.Hour
@@ -172,7 +175,7 @@ func Current(dir string) bool {
 			return false
 		}
 	}
-	for _, name := range []string{CAKey, ServerKey, ConsumerKey, UntrustedKey, STSKey} {
+	for _, name := range []string{CAKey, ServerKey, ConsumerKey, UntrustedKey, STSKey, TellerSecret} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			return false
 		}
@@ -231,6 +234,7 @@ func Generate(dir string) error {
 		{UntrustedKey, func(p string) error { return WriteKey(p, untrustedKey) }},
 		{STSCert, func(p string) error { return WriteCert(p, sts) }},
 		{STSKey, func(p string) error { return WriteKey(p, stsKey) }},
+		{TellerSecret, func(p string) error { return os.WriteFile(p, []byte(rand.Text()+"\n"), 0o600) }},
 	} {
 		if err := w.fn(filepath.Join(dir, w.name)); err != nil {
 			return fmt.Errorf("demopki: write %s: %w", w.name, err)
