@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 ROOT=$PWD
 
 # Debian packages the build, the tests and the demo need.
-APT_PACKAGES=(gcc libc6-dev pkg-config libxml2-dev redis-server redis-tools xmlsec1 python3 python3-zeep python3-xmlsec python3-lxml curl ca-certificates)
+APT_PACKAGES=(gcc libc6-dev pkg-config libxml2-dev redis-server redis-tools xmlsec1 python3 python3-zeep python3-xmlsec python3-lxml python3-pysaml2 curl ca-certificates)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

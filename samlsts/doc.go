@@ -17,7 +17,10 @@
 // Delegation Restriction (urn:oasis:names:tc:SAML:2.0:conditions:delegation):
 // each Delegate names an actor that acted for the subject, oldest first.
 //
+// SAML 1.1 assertions (urn:oasis:names:tc:SAML:1.0:assertion) are verified
+// and issued too, for legacy consumers, with the same rules; their
+// confirmation methods map to the SAML 2.0 ones policies name.
+//
 // Not handled here: replay storage (Verify returns the one-time key for the
-// caller's store), SAML 1.1 assertions (refused as unsupported), encrypted
-// assertions.
+// caller's store), encrypted assertions.
 package samlsts

@@ -33,6 +33,7 @@ const (
 	StatusValid     = NSTrust + "/status/valid"
 	StatusInvalid   = NSTrust + "/status/invalid"
 	valueTypeSAMLID = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLID"
+	valueTypeSAML1  = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.0#SAMLAssertionID"
 )
 
 // WS-Trust 1.3 fault codes (section 11).
@@ -176,10 +177,11 @@ func (s *STS) requester(who Requester) (Identity, string, string, error) {
 
 func (s *STS) issue(rst *etree.Element, who Requester) (*etree.Element, Outcome, error) {
 	out := Outcome{RequestType: RequestIssue}
+	saml11 := false
 	switch tt := text(child(rst, NSTrust, "TokenType")); tt {
 	case "", TokenSAML2, TokenSAML2Alt:
 	case TokenSAML11:
-		return nil, out, trustFault(FaultBadRequest, "token type not supported", "SAML 1.1 tokens are not issued")
+		saml11 = true
 	default:
 		return nil, out, trustFault(FaultBadRequest, "token type not supported", "TokenType %q", tt)
 	}
@@ -240,11 +242,18 @@ func (s *STS) issue(rst *etree.Element, who Requester) (*etree.Element, Outcome,
 		req.Lifetime = min(max(exp.Sub(s.Issuer.Clock()), time.Second), s.MaxLifetime)
 	}
 
-	a, err := s.Issuer.Issue(req)
+	issue, idAttr := s.Issuer.Issue, "ID"
+	if saml11 {
+		if len(req.Chain) > 0 {
+			return nil, out, trustFault(FaultBadRequest, "token type not supported", "delegation needs a SAML 2.0 token")
+		}
+		issue, idAttr = s.Issuer.Issue11, "AssertionID"
+	}
+	a, err := issue(req)
 	if err != nil {
 		return nil, out, soap.ReceiverFault("token could not be issued", err)
 	}
-	out.Subject, out.AssertionID, out.Chain = req.Subject, attr(a, "ID"), req.Chain
+	out.Subject, out.AssertionID, out.Chain = req.Subject, attr(a, idAttr), req.Chain
 	return s.response(a, req), out, nil
 }
 
@@ -303,14 +312,18 @@ func (s *STS) response(a *etree.Element, req IssueRequest) *etree.Element {
 	coll.CreateAttr("xmlns:wsp", NSPolicy)
 	coll.CreateAttr("xmlns:wsa", soap.NSWSA)
 	r := coll.CreateElement("wst:RequestSecurityTokenResponse")
-	r.CreateElement("wst:TokenType").SetText(TokenSAML2)
+	tokenType, idAttr, valueType := TokenSAML2, "ID", valueTypeSAMLID
+	if a.NamespaceURI() == NSAssertion1 {
+		tokenType, idAttr, valueType = TokenSAML11, "AssertionID", valueTypeSAML1
+	}
+	r.CreateElement("wst:TokenType").SetText(tokenType)
 	r.CreateElement("wst:RequestedSecurityToken").AddChild(a)
 	r.CreateElement("wsp:AppliesTo").CreateElement("wsa:EndpointReference").CreateElement("wsa:Address").SetText(req.Audience)
-	id := attr(a, "ID")
+	id := attr(a, idAttr)
 	for _, name := range []string{"wst:RequestedAttachedReference", "wst:RequestedUnattachedReference"} {
 		str := r.CreateElement(name).CreateElement("wsse:SecurityTokenReference")
 		ki := str.CreateElement("wsse:KeyIdentifier")
-		ki.CreateAttr("ValueType", valueTypeSAMLID)
+		ki.CreateAttr("ValueType", valueType)
 		ki.SetText(id)
 	}
 	lt := r.CreateElement("wst:Lifetime")

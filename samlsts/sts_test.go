@@ -86,6 +86,21 @@ func TestSTSIssue(t *testing.T) {
 			t.Error("token for one audience accepted for another")
 		}
 	})
+	t.Run("SAML 1.1 token", func(t *testing.T) {
+		resp, out, err := s.Handle(rst(t, RequestIssue, audience, `<wst:TokenType>`+TokenSAML11+`</wst:TokenType>`), Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := child(resp, NSTrust, "RequestSecurityTokenResponse")
+		a := child(child(r, NSTrust, "RequestedSecurityToken"), NSAssertion1, "Assertion")
+		if a == nil || text(child(r, NSTrust, "TokenType")) != TokenSAML11 || out.AssertionID == "" {
+			t.Fatalf("response %s", serialize(t, resp))
+		}
+		p, err := verifyFor(t, k, audience, serialize(t, a), k.client.cert)
+		if err != nil || p.Subject != aliceNameID {
+			t.Fatalf("%v %+v", err, p)
+		}
+	})
 	t.Run("certificate requester", func(t *testing.T) {
 		resp, _, err := s.Handle(rst(t, RequestIssue, audience, ""), Requester{Workload: consumerID, Certificate: k.client.cert})
 		if err != nil {
@@ -177,7 +192,7 @@ func TestSTSRefusals(t *testing.T) {
 		{"unknown user", rst(t, RequestIssue, audience, ""), Requester{Username: "mallory"}, "FailedAuthentication"},
 		{"unknown workload", rst(t, RequestIssue, audience, ""), Requester{Workload: "spiffe://x/y"}, "FailedAuthentication"},
 		{"symmetric key", rst(t, RequestIssue, audience, `<wst:KeyType>`+NSTrust+`/SymmetricKey</wst:KeyType>`), alice, "BadRequest"},
-		{"SAML 1.1", rst(t, RequestIssue, audience, `<wst:TokenType>`+TokenSAML11+`</wst:TokenType>`), alice, "BadRequest"},
+		{"unknown token type", rst(t, RequestIssue, audience, `<wst:TokenType>urn:x-token</wst:TokenType>`), alice, "BadRequest"},
 		{"cancel", rst(t, RequestCancel, "", ""), alice, "InvalidRequest"},
 		{"garbage request type", rst(t, "urn:x", audience, ""), alice, "InvalidRequest"},
 	} {

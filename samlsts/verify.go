@@ -200,8 +200,7 @@ func certificateIDs(c *x509.Certificate) []string {
 func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	now := v.Clock()
 	if el.NamespaceURI() == NSAssertion1 {
-		return nil, soap.SecurityFault(soap.FaultUnsupportedSecurityToken, "security token not supported",
-			errors.New("SAML 1.1 assertions are not supported"))
+		return v.verifyAssertion11(el)
 	}
 	if el.Tag != "Assertion" || el.NamespaceURI() != NSAssertion {
 		return nil, reject("not a SAML 2.0 assertion: {%s}%s", el.NamespaceURI(), el.Tag)
@@ -227,7 +226,7 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	if err != nil {
 		return nil, reject("%v", err)
 	}
-	verified, err := v.validate(el, sig, certs, now)
+	verified, err := v.validate(el, sig, certs, now, "ID")
 	if err != nil {
 		return nil, reject("assertion signature: %v", err)
 	}
@@ -294,39 +293,48 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	return a, nil
 }
 
-// validate runs goxmldsig on the assertion with only the issuer's
-// certificates in its store.
-func (v *Verifier) validate(el, sig *etree.Element, certs []*x509.Certificate, now time.Time) (*etree.Element, error) {
-	var lastErr error
+// validate runs goxmldsig on the assertion with one of the issuer's
+// certificates at a time in its store. KeyInfo only selects: a certificate
+// in it must be one of the configured ones, and KeyInfo is then taken out
+// of the copy goxmldsig sees (the enveloped transform excludes the
+// Signature from the digest, so this changes nothing signed), so that
+// goxmldsig verifies with exactly the configured certificate whatever form
+// KeyInfo had (KeyName, KeyValue, nothing).
+func (v *Verifier) validate(el, sig *etree.Element, certs []*x509.Certificate, now time.Time, idAttr string) (*etree.Element, error) {
+	var errs []error
 	for _, cert := range certs {
+		if !keyInfoNames(sig, cert) {
+			continue
+		}
 		in, err := derECDSAValue(el, cert)
 		if err != nil {
-			lastErr = err
+			errs = append(errs, fmt.Errorf("with %q: %w", cert.Subject, err))
 			continue
+		}
+		if ki := child(child(in, nsDSig, "Signature"), nsDSig, "KeyInfo"); ki != nil {
+			ki.Parent().RemoveChild(ki)
 		}
 		vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
-		vc.IdAttribute = "ID"
+		vc.IdAttribute = idAttr
 		vc.Clock = dsig.NewFakeClockAt(now)
-		if child(sig, nsDSig, "KeyInfo") != nil && !keyInfoNames(sig, cert) {
-			lastErr = errors.New("KeyInfo names a certificate that is not configured for this issuer")
-			continue
-		}
 		out, err := vc.Validate(in)
 		if err == nil {
 			return out, nil
 		}
-		lastErr = err
+		errs = append(errs, fmt.Errorf("with %q: %w", cert.Subject, err))
 	}
-	return nil, lastErr
+	if len(errs) == 0 {
+		return nil, errors.New("KeyInfo names a certificate that is not configured for this issuer")
+	}
+	return nil, errors.Join(errs...)
 }
 
-// keyInfoNames reports whether the signature's KeyInfo certificate is cert.
-// goxmldsig compares it too; checking first lets a rotation with several
-// certificates try each one cleanly.
+// keyInfoNames reports whether the signature's KeyInfo could name cert: it
+// carries no X509Certificate, or that certificate is cert.
 func keyInfoNames(sig *etree.Element, cert *x509.Certificate) bool {
 	xc := child(child(child(sig, nsDSig, "KeyInfo"), nsDSig, "X509Data"), nsDSig, "X509Certificate")
 	if xc == nil {
-		return true // no certificate in KeyInfo: goxmldsig uses the one configured
+		return true
 	}
 	text, _ := soap.Text(xc)
 	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
@@ -402,20 +410,26 @@ func (v *Verifier) checkConditions(a *etree.Element, p *Principal, now time.Time
 }
 
 // isDelegationType reports whether an xsi:type QName is the delegation
-// restriction type, resolving its prefix in scope.
+// restriction type, resolving its prefix in scope. Exclusive C14N without
+// the prefix in its InclusiveNamespaces list keeps the declaration only on
+// the del:Delegate children that use it visibly; when the prefix is unbound
+// on the Condition, the binding those signed children give it is used.
 func isDelegationType(el *etree.Element, qname string) bool {
 	prefix, local, ok := strings.Cut(qname, ":")
-	if !ok {
+	if !ok || local != "DelegationRestrictionType" {
 		return false
 	}
 	for e := el; e != nil; e = e.Parent() {
 		for _, a := range e.Attr {
 			if a.Space == "xmlns" && a.Key == prefix {
-				return a.Value == NSDelegation && local == "DelegationRestrictionType"
+				return a.Value == NSDelegation
 			}
 		}
 	}
-	return false
+	kids := el.ChildElements()
+	return len(kids) > 0 && !slices.ContainsFunc(kids, func(c *etree.Element) bool {
+		return c.Space != prefix || c.NamespaceURI() != NSDelegation
+	})
 }
 
 // readConfirmations collects the subject confirmation methods whose data is

@@ -76,7 +76,7 @@ func TestAssertionAttacks(t *testing.T) {
 		{"wrong audience", issuedWith(t, k, func(r *IssueRequest) { r.Audience = otherAud }), "InvalidSecurityToken", false},
 		{"not yet valid", issuedAt(t, k, now.Add(10*time.Minute)), "InvalidSecurityToken", false},
 		{"expired", issuedAt(t, k, now.Add(-time.Hour)), "MessageExpired", false},
-		{"SAML 1.1 assertion", `<saml1:Assertion xmlns:saml1="urn:oasis:names:tc:SAML:1.0:assertion" AssertionID="_a" MajorVersion="1" MinorVersion="1"/>`, "UnsupportedSecurityToken", false},
+		{"unsigned SAML 1.1 assertion", `<saml1:Assertion xmlns:saml1="urn:oasis:names:tc:SAML:1.0:assertion" AssertionID="_a" Issuer="` + stsEntity + `" MajorVersion="1" MinorVersion="1"/>`, "InvalidSecurityToken", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,5 +261,51 @@ func TestDelegationChain(t *testing.T) {
 	}
 	if len(p.Chain) != 1 || p.Chain[0] != r.Chain[0] || p.Subject != aliceNameID {
 		t.Errorf("principal %+v", p)
+	}
+}
+
+// TestSAML11: SAML 1.1 assertions from legacy consumers verify with the same
+// rules: signature, audience, times, confirmation; tampering is refused.
+func TestSAML11(t *testing.T) {
+	k := testKeys(t, now)
+	for name, kp := range map[string]keyPair{"rsa": k.stsRSA, "ecdsa": k.stsEC} {
+		t.Run(name, func(t *testing.T) {
+			el, err := issuer(kp).Issue11(bearerRequest())
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := serialize(t, el)
+			m := message(t, a, nil, false)
+			m.Caller, m.CallerCert = consumerID, k.client.cert
+			p, key, err := verifier(k).Verify(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Subject != aliceNameID || p.Roles[0] != "teller" || p.Attributes["racfUserId"][0] != "ALICE01" || p.Confirmation != CMBearer || key == nil {
+				t.Errorf("principal %+v", p)
+			}
+			for _, bad := range []string{
+				strings.Replace(a, "ALICE01", "ADMIN01", 1),
+				strings.Replace(a, audience, otherAud, 1),
+			} {
+				m := message(t, bad, nil, false)
+				m.Caller, m.CallerCert = consumerID, k.client.cert
+				if _, _, err := verifier(k).Verify(m); err == nil {
+					t.Error("tampered SAML 1.1 assertion accepted")
+				}
+			}
+			v := verifier(k)
+			v.Audience = otherAud
+			m = message(t, a, nil, false)
+			m.Caller, m.CallerCert = consumerID, k.client.cert
+			if _, _, err := v.Verify(m); err == nil {
+				t.Error("SAML 1.1 assertion accepted for another audience")
+			}
+		})
+	}
+	r := bearerRequest()
+	r.Chain = []string{"spiffe://x/y"}
+	if _, err := issuer(k.stsRSA).Issue11(r); err == nil {
+		t.Error("SAML 1.1 issued with a delegation chain it cannot express")
 	}
 }
