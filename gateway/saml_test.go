@@ -155,9 +155,18 @@ func mustToken(t *testing.T, e *env, audience string) string {
 }
 
 // TestSTSWorkloadAndBruteForce: the STS issues to an mTLS workload, refuses
-// unknown audiences, and locks out after repeated wrong passwords.
+// unknown audiences, and locks out after repeated wrong passwords. Its
+// metadata names its signing certificate.
 func TestSTSWorkloadAndBruteForce(t *testing.T) {
 	e := samlEnv(t, "2m")
+	resp, err := e.client.Get(e.base + "/sts/metadata")
+	must(t, err)
+	md := readAll(t, resp)
+	sts, err := os.ReadFile(filepath.Join(e.dir, "pki", demopki.STSCert))
+	must(t, err)
+	if resp.StatusCode != 200 || !strings.Contains(md, `entityID="`+stsEntity+`"`) || !strings.Contains(md, pemBody(sts)[:64]) {
+		t.Errorf("metadata %d:\n%s", resp.StatusCode, md)
+	}
 	tok, out := requestToken(t, e, "", audAccounts11, "")
 	if tok == "" || !strings.Contains(tok, demopki.ConsumerSPIFFEID) {
 		t.Fatalf("workload token: %s", out)
@@ -186,4 +195,15 @@ func TestSTSWorkloadAndBruteForce(t *testing.T) {
 	if !locked {
 		t.Error("no audit record says the requester is locked out")
 	}
+}
+
+// pemBody is the base64 of a PEM certificate on one line.
+func pemBody(p []byte) string {
+	var b strings.Builder
+	for _, l := range strings.Split(string(p), "\n") {
+		if !strings.HasPrefix(l, "-----") {
+			b.WriteString(strings.TrimSpace(l))
+		}
+	}
+	return b.String()
 }
