@@ -59,15 +59,23 @@ func (is *Issuer) Issue(r IssueRequest) (*etree.Element, error) {
 	return is.sign(el)
 }
 
-// build returns the unsigned assertion.
-func (is *Issuer) build(r IssueRequest) (*etree.Element, error) {
+// check refuses requests no assertion can be issued for.
+func (r *IssueRequest) check() error {
 	switch {
 	case r.Subject == "" || r.Audience == "" || r.Lifetime <= 0:
-		return nil, errors.New("samlsts: issue needs a subject, an audience and a lifetime")
+		return errors.New("samlsts: issue needs a subject, an audience and a lifetime")
 	case r.Method == CMHolderOfKey && r.HolderKey == nil:
-		return nil, errors.New("samlsts: holder-of-key needs the holder's certificate")
+		return errors.New("samlsts: holder-of-key needs the holder's certificate")
 	case r.Method != CMBearer && r.Method != CMHolderOfKey:
-		return nil, fmt.Errorf("samlsts: cannot issue with confirmation method %q", r.Method)
+		return fmt.Errorf("samlsts: cannot issue with confirmation method %q", r.Method)
+	}
+	return nil
+}
+
+// build returns the unsigned assertion.
+func (is *Issuer) build(r IssueRequest) (*etree.Element, error) {
+	if err := r.check(); err != nil {
+		return nil, err
 	}
 	now := is.Clock().UTC().Truncate(time.Millisecond)
 	var idb [20]byte

@@ -13,7 +13,6 @@ import (
 
 	"github.com/beevik/etree"
 
-	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
 )
 
@@ -137,26 +136,10 @@ func (v *Verifier) verifyAssertion11(el *etree.Element) (*Assertion, error) {
 // checkConditions11 applies SAML 1.1 section 2.3.2: the validity window and
 // every AudienceRestrictionCondition naming our audience.
 func (v *Verifier) checkConditions11(a *etree.Element, p *Principal, now time.Time) error {
-	conds := children(a, NSAssertion1, "Conditions")
-	if len(conds) != 1 {
-		return reject("assertion needs exactly one Conditions element")
-	}
-	c, skew := conds[0], v.skew()
-	nb, err := parseTime(attr(c, "NotBefore"), false)
+	c, err := v.window(children(a, NSAssertion1, "Conditions"), p, now)
 	if err != nil {
-		return reject("Conditions NotBefore: %v", err)
+		return err
 	}
-	noa, err := parseTime(attr(c, "NotOnOrAfter"), true)
-	if err != nil {
-		return reject("Conditions NotOnOrAfter: %v", err)
-	}
-	if !nb.IsZero() && now.Add(skew).Before(nb) {
-		return reject("assertion not valid before %s", nb.Format(time.RFC3339))
-	}
-	if !now.Add(-skew).Before(noa) {
-		return soap.SecurityFault(soap.FaultMessageExpired, "security token expired", fmt.Errorf("assertion expired at %s", noa.Format(time.RFC3339)))
-	}
-	p.NotOnOrAfter = noa
 	restrictions := 0
 	for _, cond := range c.ChildElements() {
 		switch {
@@ -195,13 +178,11 @@ func keyInfoCertificate(ki *etree.Element) (*x509.Certificate, error) {
 // the SAML 1.1 schema places it. Delegation chains are not expressible in
 // SAML 1.1 and are refused.
 func (is *Issuer) Issue11(r IssueRequest) (*etree.Element, error) {
-	switch {
-	case r.Subject == "" || r.Audience == "" || r.Lifetime <= 0:
-		return nil, errors.New("samlsts: issue needs a subject, an audience and a lifetime")
-	case len(r.Chain) > 0:
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	if len(r.Chain) > 0 {
 		return nil, errors.New("samlsts: SAML 1.1 cannot carry a delegation chain")
-	case r.Method == CMHolderOfKey && r.HolderKey == nil:
-		return nil, errors.New("samlsts: holder-of-key needs the holder's certificate")
 	}
 	cm := cm1Bearer
 	if r.Method == CMHolderOfKey {

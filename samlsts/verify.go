@@ -347,27 +347,10 @@ func keyInfoNames(sig *etree.Element, cert *x509.Certificate) bool {
 // chain; any other condition makes the assertion invalid for us.
 func (v *Verifier) checkConditions(a *etree.Element, p *Principal, now time.Time) error {
 	conds := children(a, NSAssertion, "Conditions")
-	if len(conds) != 1 {
-		return reject("assertion needs exactly one Conditions element")
-	}
-	c := conds[0]
-	skew := v.skew()
-	nb, err := parseTime(attr(c, "NotBefore"), false)
+	c, err := v.window(conds, p, now)
 	if err != nil {
-		return reject("Conditions NotBefore: %v", err)
+		return err
 	}
-	noa, err := parseTime(attr(c, "NotOnOrAfter"), true)
-	if err != nil {
-		return reject("Conditions NotOnOrAfter: %v", err)
-	}
-	if !nb.IsZero() && now.Add(skew).Before(nb) {
-		return reject("assertion not valid before %s", nb.Format(time.RFC3339))
-	}
-	if !now.Add(-skew).Before(noa) {
-		return soap.SecurityFault(soap.FaultMessageExpired, "security token expired",
-			fmt.Errorf("assertion expired at %s", noa.Format(time.RFC3339)))
-	}
-	p.NotOnOrAfter = noa
 	restrictions := 0
 	for _, cond := range c.ChildElements() {
 		ns := cond.NamespaceURI()
@@ -407,6 +390,33 @@ func (v *Verifier) checkConditions(a *etree.Element, p *Principal, now time.Time
 		return reject("assertion without AudienceRestriction")
 	}
 	return nil
+}
+
+// window checks the one Conditions element's NotBefore and NotOnOrAfter
+// (SAML 2.0 and 1.1 alike) with the allowed skew, notes the end of validity
+// in p and returns the element.
+func (v *Verifier) window(conds []*etree.Element, p *Principal, now time.Time) (*etree.Element, error) {
+	if len(conds) != 1 {
+		return nil, reject("assertion needs exactly one Conditions element")
+	}
+	c, skew := conds[0], v.skew()
+	nb, err := parseTime(attr(c, "NotBefore"), false)
+	if err != nil {
+		return nil, reject("Conditions NotBefore: %v", err)
+	}
+	noa, err := parseTime(attr(c, "NotOnOrAfter"), true)
+	if err != nil {
+		return nil, reject("Conditions NotOnOrAfter: %v", err)
+	}
+	if !nb.IsZero() && now.Add(skew).Before(nb) {
+		return nil, reject("assertion not valid before %s", nb.Format(time.RFC3339))
+	}
+	if !now.Add(-skew).Before(noa) {
+		return nil, soap.SecurityFault(soap.FaultMessageExpired, "security token expired",
+			fmt.Errorf("assertion expired at %s", noa.Format(time.RFC3339)))
+	}
+	p.NotOnOrAfter = noa
+	return c, nil
 }
 
 // isDelegationType reports whether an xsi:type QName is the delegation
