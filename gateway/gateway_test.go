@@ -222,6 +222,8 @@ func TestTransportErrors(t *testing.T) {
 		{"1.1 without SOAPAction", "POST", "/services/accounts", "text/xml", nil, envelope11(getBalance), 415, "Fault"},
 		{"latin-1 charset", "POST", "/services/accounts", "text/xml; charset=iso-8859-1", []string{`""`}, envelope11(getBalance), 415, "Fault"},
 		{"1.2 to a 1.1-only service", "POST", "/services/accounts11", "application/soap+xml", nil, envelope12(getBalance), 500, "VersionMismatch"},
+		{"SOAPAction spoofing another operation", "POST", "/services/accounts", "text/xml", []string{`"urn:gatehouse:demo:accounts:Transfer"`}, envelope11(getBalance), 500, "soap:Client"},
+		{"1.2 action parameter spoofing", "POST", "/services/accounts", `application/soap+xml; action="urn:gatehouse:demo:accounts:Transfer"`, nil, envelope12(getBalance), 400, "env:Sender"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

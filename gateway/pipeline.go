@@ -113,12 +113,20 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return soap.SenderFault("message does not match the service schema", redactValues(err))
 	}
 
-	// 6. Header blocks addressed to Gatehouse with mustUnderstand must be ones it processes.
+	// 6. The action the request claims must be the operation in its Body
+	// (authorization decides on the Body: a SOAPAction cannot spoof it).
+	if svc.sts == nil {
+		if err := checkAction(binding, env); err != nil {
+			return err
+		}
+	}
+
+	// 7. Header blocks addressed to Gatehouse with mustUnderstand must be ones it processes.
 	if err := env.CheckMustUnderstand(svc.actor, wssec.Understood); err != nil {
 		return err
 	}
 
-	// 7. WS-Security (lockout first), then SAML, then one replay check for
+	// 8. WS-Security (lockout first), then SAML, then one replay check for
 	// every nonce, signature, MessageID and bearer assertion (invariants 4–8).
 	var verified *wssec.Verified
 	if svc.verifier != nil {
@@ -142,12 +150,12 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		}
 	}
 
-	// 8. The STS answers itself.
+	// 9. The STS answers itself.
 	if svc.sts != nil {
 		return g.serveSTS(tx, w, r, svc, env, verified)
 	}
 
-	// 9. Proxy to the backend and answer with its response.
+	// 10. Proxy to the backend and answer with its response.
 	out := &outbound{env: env, action: binding.Action, hasAction: binding.HasAction, correlationID: tx.rec.CorrelationID}
 	callStart := g.now()
 	resp, err := svc.backend.call(r.Context(), out, svc.limits)
@@ -165,6 +173,23 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	tx.rec.Status = resp.status
 	tx.rec.BytesOut = int64(n)
 	tx.rec.Outcome = audit.OutcomeOK
+	return nil
+}
+
+// checkAction refuses a request whose SOAPAction (or 1.2 action parameter)
+// or wsa:Action names another operation than the Body's, or whose two
+// actions disagree (the WS-Addressing SOAP binding requires them equal).
+func checkAction(b soap.Binding, env *soap.Envelope) error {
+	op := env.Operation()
+	wsa := env.Addressing.Action
+	switch {
+	case !soap.ActionMatches(b.Action, op):
+		return soap.SenderFault("action does not match the operation", fmt.Errorf("SOAP action %q does not name operation %s", b.Action, op))
+	case !soap.ActionMatches(wsa, op):
+		return soap.SenderFault("action does not match the operation", fmt.Errorf("wsa:Action %q does not name operation %s", wsa, op))
+	case wsa != "" && b.Action != "" && wsa != b.Action:
+		return soap.SenderFault("action does not match the operation", fmt.Errorf("SOAP action %q and wsa:Action %q differ", b.Action, wsa))
+	}
 	return nil
 }
 

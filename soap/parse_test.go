@@ -248,3 +248,21 @@ func TestReadBinding(t *testing.T) {
 		}
 	}
 }
+
+func TestActionMatches(t *testing.T) {
+	op := QName{"urn:example:accounts", "GetBalance"}
+	for action, want := range map[string]bool{
+		"":                                       true,
+		"urn:example:accounts:GetBalance":        true,
+		"http://example.com/accounts/GetBalance": true,
+		"http://example.com/accounts#GetBalance": true,
+		"GetBalance":                             true,
+		"urn:example:accounts:Transfer":          false,
+		"http://example.com/GetBalanceX":         false,
+		"urn:example:accounts:":                  false,
+	} {
+		if got := ActionMatches(action, op); got != want {
+			t.Errorf("ActionMatches(%q) = %v, want %v", action, got, want)
+		}
+	}
+}

@@ -127,3 +127,16 @@ func unquoteAction(s string) string {
 	}
 	return s
 }
+
+// ActionMatches reports whether a SOAP action (SOAPAction, the SOAP 1.2
+// action parameter or wsa:Action) names the operation op: the empty action
+// says nothing and matches; otherwise its last segment (after the last '/',
+// ':' or '#') must be op's local name. Gatehouse decides on the operation
+// in the Body, so an action that claims another one is refused as spoofing.
+func ActionMatches(action string, op QName) bool {
+	if action == "" {
+		return true
+	}
+	i := strings.LastIndexAny(action, "/:#")
+	return action[i+1:] == op.Local
+}
