@@ -5,9 +5,11 @@ go 1.26.0
 require (
 	github.com/beevik/etree v1.8.1
 	github.com/crewjam/saml v0.5.1
+	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/russellhaering/goxmldsig v1.6.1
+	github.com/sony/gobreaker/v2 v2.4.0
 	golang.org/x/crypto v0.58.0
 )
 

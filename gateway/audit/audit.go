@@ -1,7 +1,3 @@
-// Package audit writes one record per invocation (AU-02): who called what,
-// what was decided, how it ended and why. Records never carry secrets,
-// tokens or message bodies; the internal reason of a fault is kept here and
-// nowhere in the response.
 package audit
 
 import (
@@ -10,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 )
@@ -39,6 +34,11 @@ type Record struct {
 	BytesIn       int64     `json:"bytesIn"`
 	BytesOut      int64     `json:"bytesOut"`
 	DurationMS    float64   `json:"durationMs"`
+
+	// Durable asks that the record be on stable storage before Write
+	// returns (see Syncer). The gateway sets it for denied and faulted
+	// requests, whose records matter most after a crash. It is not encoded.
+	Durable bool `json:"-"`
 }
 
 // Outcomes of a record.
@@ -48,9 +48,20 @@ const (
 )
 
 // Sink receives encoded records, one JSON object per call, newline included.
+// WriteRecord must not keep line after it returns.
 type Sink interface {
 	WriteRecord(line []byte) error
 	Close() error
+}
+
+// Syncer is implemented by sinks that accept a record before it is on stable
+// storage, such as the file sink, which fsyncs in batches. For a Durable
+// record Log.Write calls Sync after WriteRecord; Sync returns once every
+// record the sink accepted before the call is durable. It is a separate,
+// optional interface so that sinks with nothing to sync (stdout, writers,
+// Redis) need no change and existing Sink implementations keep compiling.
+type Syncer interface {
+	Sync() error
 }
 
 // Log fans records out to its sinks. It is safe for concurrent use.
@@ -64,17 +75,34 @@ type Log struct {
 func New(sinks ...Sink) *Log { return &Log{sinks: sinks} }
 
 // Write encodes r and hands it to every sink. Every sink is tried even when
-// one fails; the joined error is returned.
+// one fails; the joined error is returned and passed to OnError. For a
+// Durable record, sinks that implement Syncer are synced after all sinks
+// have the record, so a slow fsync does not delay the other sinks.
 func (l *Log) Write(r *Record) error {
 	line, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("audit: encode record: %w", err)
+		err = fmt.Errorf("audit: encode record: %w", err)
+		if l.OnError != nil {
+			l.OnError(err)
+		}
+		return err
 	}
 	line = append(line, '\n')
 	var errs []error
 	for _, s := range l.sinks {
 		if err := s.WriteRecord(line); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if r.Durable {
+		// Sync even after a WriteRecord error: the error may report an
+		// earlier background failure while this record was written.
+		for _, s := range l.sinks {
+			if sy, ok := s.(Syncer); ok {
+				if err := sy.Sync(); err != nil {
+					errs = append(errs, err)
+				}
+			}
 		}
 	}
 	err = errors.Join(errs...)
@@ -96,9 +124,8 @@ func (l *Log) Close() error {
 // writerSink writes each record with one Write call under a mutex, so lines
 // from concurrent requests never interleave.
 type writerSink struct {
-	mu     sync.Mutex
-	w      io.Writer
-	closer io.Closer
+	mu sync.Mutex
+	w  io.Writer
 }
 
 func (s *writerSink) WriteRecord(line []byte) error {
@@ -108,28 +135,11 @@ func (s *writerSink) WriteRecord(line []byte) error {
 	return err
 }
 
-func (s *writerSink) Close() error {
-	if s.closer == nil {
-		return nil
-	}
-	return s.closer.Close()
-}
+// Close does nothing: the writer belongs to the caller.
+func (s *writerSink) Close() error { return nil }
 
 // Stdout is a sink on standard output.
 func Stdout() Sink { return &writerSink{w: os.Stdout} }
 
 // Writer is a sink on any writer (tests, pipes).
 func Writer(w io.Writer) Sink { return &writerSink{w: w} }
-
-// File opens (creating, appending) a JSON-lines file sink. The file is
-// opened with O_APPEND so that each record lands whole at the end.
-func File(path string) (Sink, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	return &writerSink{w: f, closer: f}, nil
-}
