@@ -31,20 +31,20 @@ const (
 
 // Files written by Generate, relative to its directory.
 const (
-	CACert           = "ca.crt"
-	CAKey            = "ca.key"
-	ServerCert       = "server.crt"
-	ServerKey        = "server.key"
-	ConsumerCert     = "consumer.crt"
-	ConsumerKey      = "consumer.key"
-	UntrustedCACert  = "untrusted-ca.crt"
-	UntrustedCert    = "untrusted.crt"
-	UntrustedKey     = "untrusted.key"
-	STSCert          = "sts.crt"
-	STSKey           = "sts.key"
+	CACert          = "ca.crt"
+	CAKey           = "ca.key"
+	ServerCert      = "server.crt"
+	ServerKey       = "server.key"
+	ConsumerCert    = "consumer.crt"
+	ConsumerKey     = "consumer.key"
+	UntrustedCACert = "untrusted-ca.crt"
+	UntrustedCert   = "untrusted.crt"
+	UntrustedKey    = "untrusted.key"
+	STSCert         = "sts.crt"
+	STSKey          = "sts.key"
 	// TellerSecret is the demo UsernameToken user's password, random per
 	// demo PKI (the users file names it as the user's secretFile).
-	TellerSecret = "teller.secret"
+	TellerSecret     = "teller.secret"
 	leafValidity     = 365 * 24 * time.Hour
 	caValidity       = 3 * 365 * 24 * time.Hour
 	regenerateBefore = 7 * 24 * time.Hour
