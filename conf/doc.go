@@ -81,6 +81,27 @@
 //     (an attestingEntity without it is a warning); 0 < maxClockSkew <=
 //     10m (default 2m); required defaults to true.
 //
+// The policy section (Config.Policy; nil when absent, which authorizes no
+// service call) is checked the same way; package gateway/authz compiles
+// it:
+//
+//   - consumers, composites and services share one set of names; a
+//     consumer has exactly one of workload and prefix, not empty, and no
+//     two consumers share a workload or a prefix.
+//   - a flow leads from a consumer or a composite to a service or a
+//     composite, once, and never from a composite to itself.
+//   - rule ids are unique; a rule names a service, and an operation that
+//     is "*" or {absolute-URI}NCName (whether the service has that
+//     operation is not known here); an allow rule has at least one
+//     caller, subject, role or attribute condition, so that none allows
+//     everyone; a caller has exactly one of workload and prefix, not
+//     empty; an attribute condition has exactly one of equals, oneOf (at
+//     least one value) and prefix; an authentication method is x509,
+//     usernameToken, mtls or an absolute URI; a position is direct="true"
+//     or names a declared composite; nothing is listed twice. An allow rule that no flow can reach (no flow leads to
+//     its service, or its position's composite has no flow to it) is a
+//     warning.
+//
 // A secret file (passwordFile, secretFile) that group or others may read
 // loads with a warning; its trailing line ends are trimmed.
 //

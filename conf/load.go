@@ -187,6 +187,8 @@ func (c *checker) check(cfg *Config) {
 	// After the services: the STS's paths must not be theirs, and its
 	// delegations name their audiences.
 	c.checkSTS(cfg)
+	// After the services too: their names are parties of the flow graph.
+	c.checkPolicy(cfg)
 }
 
 func (c *checker) checkListeners(listeners []*Listener) {
@@ -513,6 +515,12 @@ func (c *checker) checkBackend(b *Backend, el string) {
 	if https && ok {
 		b.clientTLS = cfg
 	}
+	if sg := b.Sign; sg != nil {
+		sg.Certificate, sg.Key = c.resolve(sg.Certificate), c.resolve(sg.Key)
+		if cert, ok := c.keyPair(sg.Pos, el+"/sign", sg.Certificate, sg.Key); ok {
+			b.signing = &cert
+		}
+	}
 }
 
 // compileSchemas checks a service's payload schema files and compiles
@@ -624,6 +632,10 @@ func (c *Config) Summary() string {
 		plural(len(c.SAMLIssuers), "SAML issuer"))
 	if c.STS != nil {
 		sum += fmt.Sprintf(", STS at %s (%s)", c.STS.Path, plural(len(c.STS.Directory.entries()), "subject"))
+	}
+	if p := c.Policy; p != nil {
+		sum += fmt.Sprintf(", policy (%s, %s, %s, %s)", plural(len(p.Consumers), "consumer"), plural(len(p.Composites), "composite"),
+			plural(len(p.Flows), "flow"), plural(len(p.Rules), "rule"))
 	}
 	return sum
 }

@@ -1,7 +1,9 @@
 package conf
 
 import (
+	"crypto"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/xml"
 	"fmt"
 	"net/url"
@@ -67,6 +69,7 @@ type Config struct {
 	Users       *Users        `xml:"users"`      // nil: no UsernameToken user store
 	SAMLIssuers []*SAMLIssuer `xml:"samlIssuer"` // the issuers services may trust (SAML.Issuers)
 	STS         *STS          `xml:"sts"`        // nil: no built-in STS
+	Policy      *Policy       `xml:"policy"`     // nil: no policy section, which authorizes no service call (default deny)
 	Limits      Limits        `xml:"limits"`     // global defaults, fully resolved
 	Services    []*Service    `xml:"service"`
 
@@ -225,9 +228,31 @@ type Backend struct {
 	Timeout          time.Duration
 	MaxResponseBytes int64
 	TLS              *BackendTLS // nil when not configured
+	// Sign, when set, makes the gateway sign each outbound request
+	// (Timestamp, BinarySecurityToken, signature over Body and Timestamp)
+	// for backends that require WS-Security signatures.
+	Sign *BackendSign
 
 	rawURL    string
 	clientTLS *tls.Config
+	signing   *tls.Certificate
+}
+
+// BackendSign names the certificate and key the gateway signs outbound
+// requests with; Load checks that they belong together.
+type BackendSign struct {
+	Pos
+	Certificate string `xml:"certificate,attr"`
+	Key         string `xml:"key,attr"`
+}
+
+// SigningKey returns the key and certificate for outbound signatures, or
+// nils when the backend does not ask for signed requests. Never log them.
+func (b *Backend) SigningKey() (crypto.Signer, *x509.Certificate) {
+	if b.signing == nil {
+		return nil, nil
+	}
+	return b.signing.PrivateKey.(crypto.Signer), b.signing.Leaf
 }
 
 // ClientTLSConfig returns a new copy of the TLS configuration for calls to
@@ -373,11 +398,12 @@ func (s *Schema) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 
 func (b *Backend) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	var raw struct {
-		URL              string      `xml:"url,attr"`
-		ConnectTimeout   string      `xml:"connectTimeout,attr"`
-		Timeout          string      `xml:"timeout,attr"`
-		MaxResponseBytes int64       `xml:"maxResponseBytes,attr"`
-		TLS              *BackendTLS `xml:"tls"`
+		URL              string       `xml:"url,attr"`
+		ConnectTimeout   string       `xml:"connectTimeout,attr"`
+		Timeout          string       `xml:"timeout,attr"`
+		MaxResponseBytes int64        `xml:"maxResponseBytes,attr"`
+		TLS              *BackendTLS  `xml:"tls"`
+		Sign             *BackendSign `xml:"sign"`
 	}
 	*b = Backend{
 		Pos:              Pos{Line: startLine(d)},
@@ -391,7 +417,7 @@ func (b *Backend) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	// The URL is parsed by the checks, so that a bad one is reported
 	// together with every other problem.
 	b.rawURL = raw.URL
-	b.TLS = raw.TLS
+	b.TLS, b.Sign = raw.TLS, raw.Sign
 	if raw.MaxResponseBytes != 0 {
 		b.MaxResponseBytes = raw.MaxResponseBytes
 	}
@@ -399,6 +425,12 @@ func (b *Backend) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		parseDuration(&b.ConnectTimeout, raw.ConnectTimeout, b.Line, "connectTimeout"),
 		parseDuration(&b.Timeout, raw.Timeout, b.Line, "timeout"),
 	)
+}
+
+func (s *BackendSign) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain BackendSign
+	*s = BackendSign{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(s), &start)
 }
 
 func (t *BackendTLS) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
@@ -475,6 +507,9 @@ func (c *Config) setFile(file string) {
 		for i := range s.Delegations {
 			set(&s.Delegations[i].Pos)
 		}
+	}
+	if c.Policy != nil {
+		c.Policy.setFile(set)
 	}
 	for i := range c.Audit.Files {
 		set(&c.Audit.Files[i].Pos)
