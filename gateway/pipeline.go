@@ -286,6 +286,9 @@ func (g *Gateway) finish(tx *transaction) {
 		g.metrics.faults.WithLabelValues(svc, tx.rec.FaultCode).Inc()
 	}
 	g.metrics.latency.WithLabelValues(svc).Observe(d.Seconds())
+	// A refusal is on disk before the handler returns; other records are
+	// synced in batches.
+	tx.rec.Durable = tx.rec.Outcome == audit.OutcomeFault
 	_ = g.audit.Write(&tx.rec) // failures are counted through audit.Log.OnError
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/soap"
+	"github.com/gatehouse/gatehouse/soap/wssec"
 )
 
 const headerCorrelationID = "X-Correlation-ID"
@@ -25,9 +26,11 @@ type backend struct {
 	client      *http.Client
 	timeout     time.Duration
 	maxResponse int64
+	// signer signs outbound requests for backends that require it.
+	signer *wssec.Signer
 }
 
-func newBackend(b *conf.Backend) *backend {
+func newBackend(b *conf.Backend, clock func() time.Time) *backend {
 	dialer := &net.Dialer{Timeout: b.ConnectTimeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		// Never an environment proxy: the backend is where the configuration says.
@@ -41,8 +44,13 @@ func newBackend(b *conf.Backend) *backend {
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     b.URL.Scheme == "https",
 	}
+	var signer *wssec.Signer
+	if key, cert := b.SigningKey(); key != nil {
+		signer = &wssec.Signer{Key: key, Cert: cert, Clock: clock}
+	}
 	return &backend{
-		url: b.URL.String(),
+		signer: signer,
+		url:    b.URL.String(),
 		client: &http.Client{
 			Transport: tr,
 			// A redirect would send the request somewhere the configuration did not name.
@@ -74,7 +82,7 @@ type backendResponse struct {
 // consumer), within the response size limit and the timeout. Failures are
 // Receiver faults: 504 for a timeout, 502 otherwise.
 func (b *backend) call(ctx context.Context, out *outbound, lim soap.Limits) (*backendResponse, error) {
-	body, err := outboundEnvelope(out.env)
+	body, err := b.outboundEnvelope(out.env)
 	if err != nil {
 		return nil, soap.ReceiverFault("internal error", fmt.Errorf("serialize outbound envelope: %w", err))
 	}
@@ -146,19 +154,21 @@ func backendError(err error) error {
 
 // outboundEnvelope serializes a copy of the inbound envelope without any
 // wsse:Security header block (invariant 11): the inbound credentials and
-// signatures were for Gatehouse, not for the backend.
-func outboundEnvelope(in *soap.Envelope) ([]byte, error) {
-	doc := in.Doc.Copy()
-	root := doc.Root()
-	for _, h := range root.ChildElements() {
-		if h.Tag != "Header" || h.NamespaceURI() != in.Version.Namespace() {
-			continue
-		}
-		for _, b := range h.ChildElements() {
-			if b.Tag == "Security" && b.NamespaceURI() == soap.NSWSSE {
-				h.RemoveChild(b)
+// signatures were for Gatehouse, not for the backend. A backend that wants
+// signed requests gets the gateway's own signature.
+func (b *backend) outboundEnvelope(in *soap.Envelope) ([]byte, error) {
+	env := in.Copy()
+	if env.Header != nil {
+		for _, h := range env.Header.ChildElements() {
+			if h.Tag == "Security" && h.NamespaceURI() == soap.NSWSSE {
+				env.Header.RemoveChild(h)
 			}
 		}
 	}
-	return doc.WriteToBytes()
+	if b.signer != nil {
+		if err := b.signer.Sign(env); err != nil {
+			return nil, fmt.Errorf("sign outbound request: %w", err)
+		}
+	}
+	return env.Bytes()
 }

@@ -1,15 +1,20 @@
 package gateway_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/tls"
+	"crypto/x509"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/gateway/internal/demo"
 	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
 	"github.com/gatehouse/gatehouse/gateway/internal/redistest"
 	"github.com/gatehouse/gatehouse/soap"
@@ -227,5 +232,49 @@ func TestNonceReuse(t *testing.T) {
 		t.Fatalf("fresh nonce refused: %s", readAll(t, resp))
 	} else {
 		readAll(t, resp)
+	}
+}
+
+// TestSignedOutbound: a backend that requires WS-Security signatures gets a
+// request signed by the gateway's key (never the client's header), and the
+// signature verifies against the internal CA.
+func TestSignedOutbound(t *testing.T) {
+	var verified atomic.Value
+	var e *env
+	accounts := &demo.Accounts{}
+	e = newEnv(t, envOptions{
+		trust: trustInternal, security: signingPolicy,
+		backendTLS: `<sign certificate="pki/server.crt" key="pki/server.key"/>`,
+		backendHandler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			env, err := soap.Parse(body, soap.DefaultLimits())
+			if err == nil {
+				ca, _ := os.ReadFile(filepath.Join(e.dir, "pki", demopki.CACert))
+				pool := x509.NewCertPool()
+				pool.AppendCertsFromPEM(ca)
+				vr := &wssec.Verifier{Trust: wssec.NewTrustStore(pool, nil), Clock: time.Now, Policy: wssec.Policy{
+					RequireTimestamp: true, RequireSignature: true, SignedParts: []wssec.Part{{Kind: wssec.PartBody}, {Kind: wssec.PartTimestamp}}}}
+				var v *wssec.Verified
+				if v, err = vr.Verify(env); err == nil {
+					verified.Store(v.Principal)
+				}
+			}
+			if err != nil {
+				verified.Store("refused: " + err.Error())
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			accounts.ServeHTTP(w, r)
+		}),
+	})
+	resp := e.post(t, accountsPath, signedRequest(t, e.dir), "1.1")
+	if body := readAll(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	got, _ := verified.Load().(string)
+	if !strings.HasPrefix(got, "x509:") || !strings.Contains(got, "CN=gatehouse.") {
+		t.Errorf("backend saw %q; want the gateway's own signature", got)
+	}
+	if strings.Contains(string(accounts.LastRequest()), "teller-app") {
+		t.Error("the client's certificate reached the backend")
 	}
 }

@@ -125,6 +125,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	for _, f := range cfg.Audit.Files {
 		s, err := audit.File(f.Path)
 		if err != nil {
+			_ = audit.New(sinks...).Close()
 			g.closeSchemas()
 			return nil, err
 		}
@@ -166,7 +167,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			versions:    map[soap.Version]bool{},
 			versionList: sc.SOAPVersions,
 			payload:     sc.PayloadSchema(),
-			backend:     newBackend(&sc.Backend),
+			backend:     newBackend(&sc.Backend, g.now),
 			anonymousOK: l.cfg.TLS.ClientAuth == conf.ClientAuthInsecureNone,
 		}
 		if sc.Security != nil {

@@ -448,3 +448,24 @@ func Text(el *etree.Element) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// Copy returns a deep copy of the envelope, for building an outbound
+// message from an inbound one: edits to the copy never touch what was
+// verified. The copy has no ID index (it is not parsed input).
+func (e *Envelope) Copy() *Envelope {
+	doc := e.Doc.Copy()
+	cp := &Envelope{Version: e.Version, Doc: doc, Root: doc.Root(), Addressing: e.Addressing}
+	cp.Addressing.Elements = nil
+	for _, c := range cp.Root.ChildElements() {
+		if c.NamespaceURI() != e.Version.Namespace() {
+			continue
+		}
+		switch c.Tag {
+		case "Header":
+			cp.Header = c
+		case "Body":
+			cp.Body = c
+		}
+	}
+	return cp
+}
