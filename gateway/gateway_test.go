@@ -379,3 +379,43 @@ func TestHTTPSBackendWithClientCertificate(t *testing.T) {
 		t.Errorf("backend saw client certificate %q", got)
 	}
 }
+
+// TestAuthorization: default deny per operation, and the flow graph: a rule
+// that would allow a call is not enough without a flow edge.
+func TestAuthorization(t *testing.T) {
+	e := newEnv(t, envOptions{policy: `<policy>
+    <consumer name="tellers" prefix="spiffe://demo.gatehouse.internal/retail/"/>
+    <flow from="tellers" to="accounts"/>
+    <rule id="balance-only" effect="allow" service="accounts" operation="{urn:gatehouse:demo:accounts}GetBalance"><caller prefix="spiffe://demo.gatehouse.internal/retail/"/></rule>
+    <rule id="no-edge" effect="allow" service="accounts11" operation="*"><caller prefix="spiffe://demo.gatehouse.internal/retail/"/></rule>
+  </policy>`})
+	resp := e.post(t, "/services/accounts", envelope11(getBalance), "1.1")
+	readAll(t, resp)
+	if rec := e.record(t, resp.Header.Get("X-Correlation-ID")); resp.StatusCode != 200 || rec.Decision != "allow" || rec.Rule != "balance-only" {
+		t.Fatalf("allowed call: %d %+v", resp.StatusCode, rec)
+	}
+	transfer := `<a:Transfer xmlns:a="urn:gatehouse:demo:accounts"><a:FromAccount>1</a:FromAccount><a:ToAccount>2</a:ToAccount><a:Amount>1.00</a:Amount><a:Currency>EUR</a:Currency><a:Reference>r1</a:Reference></a:Transfer>`
+	req, _ := http.NewRequest("POST", e.base+"/services/accounts", strings.NewReader(envelope11(transfer)))
+	req.Header.Set("Content-Type", "text/xml")
+	req.Header.Set("SOAPAction", `""`)
+	resp, err := e.client.Do(req)
+	must(t, err)
+	id := expectFault(t, resp, http.StatusForbidden, "not authorized")
+	if rec := e.record(t, id); rec.Decision != "deny" || rec.Rule != "" || !strings.Contains(rec.Reason, "no rule allows") {
+		t.Errorf("transfer: %+v", rec)
+	}
+	id = expectFault(t, e.post(t, "/services/accounts11", envelope11(getBalance), "1.1"), http.StatusForbidden, "not authorized")
+	if rec := e.record(t, id); rec.Decision != "deny" || !strings.Contains(rec.Reason, "no flow edge") {
+		t.Errorf("call without a flow edge: %+v", rec)
+	}
+	if n := e.backend.Calls(); n != 1 {
+		t.Errorf("backend calls = %d, want 1", n)
+	}
+	// The admin endpoint replays the decision.
+	areq, _ := http.NewRequest("POST", "http://"+e.gw.AdminAddr().String()+"/explain?service=accounts&caller="+demopki.ConsumerSPIFFEID, strings.NewReader(envelope11(transfer)))
+	aresp, err := http.DefaultClient.Do(areq)
+	must(t, err)
+	if out := readAll(t, aresp); !strings.Contains(out, "flow: passed") || !strings.Contains(out, "decision: deny: no rule allows") {
+		t.Errorf("admin explain:\n%s", out)
+	}
+}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -48,6 +49,9 @@ type envOptions struct {
 	store, lockout, trust, users, security string
 	// SAML: issuers, the STS, and the two services' <saml> elements.
 	samlIssuers, sts, saml, saml11 string
+	// policy replaces the default test policy (every demo workload may
+	// call every operation of both services).
+	policy string
 	// backendTLS is the accounts backend's <tls> element.
 	backendTLS string
 	// backendServer, when set, is started by newEnv (for a TLS backend that
@@ -69,7 +73,7 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
   </listener>
   <admin address="127.0.0.1:0"/>
   <audit><file path="{{.Audit}}"/></audit>
-  {{.Store}}{{.Lockout}}{{.Trust}}{{.Users}}{{.SAMLIssuers}}{{.STS}}
+  {{.Store}}{{.Lockout}}{{.Trust}}{{.Users}}{{.SAMLIssuers}}{{.STS}}{{.Policy}}
   <service name="accounts" path="/services/accounts" soapVersions="1.1 1.2">
     <backend url="{{.Backend}}" connectTimeout="1s" timeout="{{.Timeout}}" maxResponseBytes="65536">{{.BackendTLS}}</backend>
     {{.Security}}{{.SAML}}
@@ -83,6 +87,14 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
   </service>
 </gatehouse>
 `
+
+const defaultTestPolicy = `<policy>
+    <consumer name="demo-workloads" prefix="spiffe://demo.gatehouse.internal/"/>
+    <flow from="demo-workloads" to="accounts"/>
+    <flow from="demo-workloads" to="accounts11"/>
+    <rule id="tests-accounts" effect="allow" service="accounts" operation="*"><caller prefix="spiffe://demo.gatehouse.internal/"/></rule>
+    <rule id="tests-accounts11" effect="allow" service="accounts11" operation="*"><caller prefix="spiffe://demo.gatehouse.internal/"/></rule>
+  </policy>`
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
@@ -130,6 +142,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		"Backend": o.backendURL, "Timeout": o.backendTimeout, "Limits": o.serviceLimits, "Audit": auditName,
 		"Store": o.store, "Lockout": o.lockout, "Trust": o.trust, "Users": o.users, "Security": o.security,
 		"BackendTLS": o.backendTLS, "SAMLIssuers": o.samlIssuers, "STS": o.sts, "SAML": o.saml, "SAML11": o.saml11,
+		"Policy": cmp.Or(o.policy, defaultTestPolicy),
 	}))
 	cfgPath := filepath.Join(e.dir, "gatehouse-"+auditName+".xml")
 	must(t, os.WriteFile(cfgPath, cfg.Bytes(), 0o644))

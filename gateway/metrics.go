@@ -19,6 +19,7 @@ type metrics struct {
 	authFailures *prometheus.CounterVec
 	lockouts     prometheus.Counter
 	replays      *prometheus.CounterVec
+	decisions    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -62,13 +63,17 @@ func newMetrics() *metrics {
 			Name: "gatehouse_lockouts_total",
 			Help: "Principals or callers locked out after repeated failures.",
 		}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_authz_decisions_total",
+			Help: "Authorization decisions by service, operation, outcome and deciding rule (\"\" = default deny or no flow edge).",
+		}, []string{"service", "operation", "outcome", "rule"}),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_replays_total",
 			Help: "Requests refused as replays, by kind of replayed value (nonce, sig, msgid).",
 		}, []string{"kind"}),
 	}
 	m.reg.MustRegister(m.requests, m.faults, m.latency, m.backend, m.auditErrors, m.inFlight, m.certNotAfter,
-		m.authFailures, m.lockouts, m.replays,
+		m.authFailures, m.lockouts, m.replays, m.decisions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/schemas"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
@@ -19,9 +20,9 @@ import (
 //
 //	identity (mTLS) → route → binding (Content-Type, SOAPAction) → body limit
 //	→ hardened parse → XSD validation → mustUnderstand → lockout check
-//	→ WS-Security → SAML → replay (one store round trip) → [authz]
-//	→ STS, or proxy to the backend (inbound Security removed) → response;
-//	audit always.
+//	→ WS-Security → SAML → replay (one store round trip) → STS, or
+//	authorization → proxy to the backend (inbound Security removed)
+//	→ response; audit always.
 //
 // serve lists the stages; each returns a *soap.Fault (or an error that
 // becomes a Receiver fault). The audit record is filled along the way and
@@ -129,6 +130,7 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	// 8. WS-Security (lockout first), then SAML, then one replay check for
 	// every nonce, signature, MessageID and bearer assertion (invariants 4–8).
 	var verified *wssec.Verified
+	var principal *samlsts.Principal
 	if svc.verifier != nil {
 		v, keys, err := g.authenticate(r.Context(), tx, svc, env)
 		if err != nil {
@@ -137,10 +139,11 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		verified = v
 		tx.rec.Subject = v.Principal
 		if svc.saml != nil {
-			key, err := g.verifySAML(tx, svc, env, v)
+			p, key, err := g.verifySAML(tx, svc, env, v)
 			if err != nil {
 				return err
 			}
+			principal = p
 			if key != nil {
 				keys = append(keys, *key)
 			}
@@ -150,12 +153,19 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		}
 	}
 
-	// 9. The STS answers itself.
+	// 9. The STS answers itself (it authorizes by its own rules: who may
+	// get a token for which audience).
 	if svc.sts != nil {
 		return g.serveSTS(tx, w, r, svc, env, verified)
 	}
 
-	// 10. Proxy to the backend and answer with its response.
+	// 10. Authorization of this transaction on its own: default deny, flow
+	// edge, deny overrides (invariant 9).
+	if err := g.authorize(tx, g.authzRequest(tx, svc, env, verified, principal)); err != nil {
+		return err
+	}
+
+	// 11. Proxy to the backend and answer with its response.
 	out := &outbound{env: env, action: binding.Action, hasAction: binding.HasAction, correlationID: tx.rec.CorrelationID}
 	callStart := g.now()
 	resp, err := svc.backend.call(r.Context(), out, svc.limits)

@@ -120,21 +120,21 @@ func stsResponse(req *soap.Envelope, payload *etree.Element, action string) ([]b
 }
 
 // verifySAML checks the request's SAML assertion against the service's
-// policy and returns its one-time replay key (bearer). The audit record
+// policy and returns the principal and its one-time replay key (bearer). The audit record
 // names the subject, issuer and roles.
-func (g *Gateway) verifySAML(tx *transaction, svc *service, env *soap.Envelope, v *wssec.Verified) (*store.ReplayKey, error) {
+func (g *Gateway) verifySAML(tx *transaction, svc *service, env *soap.Envelope, v *wssec.Verified) (*samlsts.Principal, *store.ReplayKey, error) {
 	if len(v.Assertions) == 0 && !svc.samlRequired {
-		return nil, nil
+		return nil, nil, nil
 	}
 	p, key, err := svc.saml.Verify(samlsts.Message{Envelope: env, Security: v, Caller: tx.caller.ID, CallerCert: tx.caller.Certificate})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tx.rec.Subject, tx.rec.Issuer, tx.rec.Roles = p.Subject, p.Issuer, p.Roles
 	if key == nil {
-		return nil, nil
+		return p, nil, nil
 	}
-	return &store.ReplayKey{Kind: key.Kind, Value: key.Value, TTL: key.TTL}, nil
+	return p, &store.ReplayKey{Kind: key.Kind, Value: key.Value, TTL: key.TTL}, nil
 }
 
 // serveSTS answers a WS-Trust request. The requester is the verified

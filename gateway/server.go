@@ -22,6 +22,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/authz"
 	"github.com/gatehouse/gatehouse/gateway/store"
 	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/schemas"
@@ -46,6 +47,7 @@ type Gateway struct {
 	metrics *metrics
 
 	store          store.Store
+	policy         *authz.Policy
 	envelopeSchema map[soap.Version]*schemas.Set
 	ownSchemas     []*schemas.Set // compiled here (not by conf), closed at shutdown
 	listeners      []*listener
@@ -137,6 +139,15 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		g.log.Error("audit write failed", "err", err)
 	}
 
+	policy, err := authz.Compile(cfg.Policy)
+	if err != nil {
+		g.closeSchemas()
+		return nil, fmt.Errorf("gateway: policy: %w", err)
+	}
+	g.policy = policy
+	if cfg.Policy == nil {
+		g.log.Warn("no <policy> configured: every service call is denied (default deny)")
+	}
 	users, err := newUsers(cfg)
 	if err != nil {
 		g.closeSchemas()
@@ -392,7 +403,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 }
 
 // adminHandler serves /healthz (the process is alive), /readyz (the
-// configuration is loaded and the listeners serve) and /metrics.
+// configuration is loaded, the listeners serve, the store answers),
+// /metrics, and POST /explain (replay an authorization decision).
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -416,6 +428,7 @@ func (g *Gateway) adminHandler() http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /explain", g.explainHandler)
 	return mux
 }
 

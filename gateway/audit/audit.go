@@ -23,6 +23,8 @@ type Record struct {
 	Roles         []string  `json:"roles,omitempty"`
 	Audience      string    `json:"audience,omitempty"`
 	TokenID       string    `json:"tokenId,omitempty"`
+	Decision      string    `json:"decision,omitempty"`
+	Rule          string    `json:"rule,omitempty"`
 	Service       string    `json:"service,omitempty"`
 	Operation     string    `json:"operation,omitempty"`
 	SOAPVersion   string    `json:"soapVersion,omitempty"`

@@ -84,8 +84,8 @@ func TestLogWritesWholeLinesConcurrently(t *testing.T) {
 func TestRecordJSONKeys(t *testing.T) {
 	want := []string{
 		"audience", "backendStatus", "bytesIn", "bytesOut", "caller", "correlationId",
-		"durationMs", "faultCode", "issuer", "listener", "messageId", "operation",
-		"outcome", "reason", "remote", "roles", "service", "soapVersion", "status",
+		"decision", "durationMs", "faultCode", "issuer", "listener", "messageId", "operation",
+		"outcome", "reason", "remote", "roles", "rule", "service", "soapVersion", "status",
 		"subject", "time", "tokenId",
 	}
 	var r Record

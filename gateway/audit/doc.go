@@ -6,8 +6,8 @@
 // A [Record] is encoded as one JSON object per line. Its keys are exactly:
 //
 //	time correlationId messageId listener remote caller subject issuer roles
-//	audience tokenId service operation soapVersion outcome status faultCode
-//	reason backendStatus bytesIn bytesOut durationMs
+//	audience tokenId service operation soapVersion decision rule outcome
+//	status faultCode reason backendStatus bytesIn bytesOut durationMs
 //
 // There is no field for message bodies, headers, tokens, passwords,
 // PassTickets or keys, so invariant 10 (secrets never appear in audit

@@ -4,6 +4,8 @@
 //	gatehouse check-config FILE       validate a configuration and exit
 //	gatehouse token …                 get a SAML token from a running STS
 //	gatehouse call …                  call a service with a token, optionally signed
+//	gatehouse explain …               replay an authorization decision, rule by rule
+//	gatehouse graph CONFIG            the information-flow graph as Graphviz DOT
 package main
 
 import (
@@ -32,6 +34,8 @@ func usage(w io.Writer) {
   gatehouse check-config FILE
   gatehouse token -sts URL -audience URI [-user NAME -password-file FILE] [-keytype bearer|publickey]
   gatehouse call -url URL -file REQUEST.xml [-token TOKEN.xml] [-sign] [-soap 1.1|1.2]
+  gatehouse explain -config FILE -service NAME -caller ID [-subject S -roles a,b -attr k=v -authn M -composite C] REQUEST.xml
+  gatehouse graph [-svg FILE] CONFIG
 `)
 }
 
@@ -49,6 +53,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return tokenCmd(args[1:], stdout, stderr)
 	case "call":
 		return callCmd(args[1:], stdout, stderr)
+	case "explain":
+		return explainCmd(args[1:], stdout, stderr)
+	case "graph":
+		return graphCmd(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return 0

@@ -297,9 +297,9 @@ func TestBinaryTokenFlow(t *testing.T) {
 
 	pki := filepath.Join(dir, "pki")
 	clientArgs := []string{"-cert", filepath.Join(pki, demopki.ConsumerCert), "-key", filepath.Join(pki, demopki.ConsumerKey), "-cacert", filepath.Join(pki, demopki.CACert)}
-	token := exec.Command(bin, append([]string{"token", "-sts", "https://" + edge + "/sts", "-audience", "urn:gatehouse:demo:accounts-secure",
-		"-user", "teller", "-password-file", filepath.Join(pki, demopki.TellerSecret)}, clientArgs...)...)
-	out, err := token.Output()
+	tokenArgs := append([]string{"token", "-sts", "https://" + edge + "/sts", "-audience", "urn:gatehouse:demo:accounts-secure",
+		"-user", "teller", "-password-file", filepath.Join(pki, demopki.TellerSecret)}, clientArgs...)
+	out, err := exec.Command(bin, tokenArgs...).Output()
 	if err != nil {
 		t.Fatalf("gatehouse token: %v\n%s", err, stderr.String())
 	}
@@ -321,10 +321,57 @@ func TestBinaryTokenFlow(t *testing.T) {
 	if out, err := call("-token", tokenFile); err == nil || !strings.Contains(out, "InvalidSecurity") {
 		t.Errorf("replayed token: %v\n%s", err, out)
 	}
+	// The same subject (role teller) on another operation: the policy
+	// wants a supervisor for transfers.
+	out, err = exec.Command(bin, tokenArgs...).Output()
+	if err == nil {
+		err = os.WriteFile(tokenFile, out, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	transfer := append([]string{"call", "-url", "https://" + edge + "/services/accounts-secure", "-file", "../../../conf/demo/requests/transfer-11.xml", "-token", tokenFile}, clientArgs...)
+	if out, err := exec.Command(bin, transfer...).Output(); err == nil || !strings.Contains(string(out), "HTTP 403") || !strings.Contains(string(out), "not authorized") {
+		t.Errorf("transfer by a teller: %v\n%s", err, out)
+	}
 	if out, err := call(); err == nil || !strings.Contains(out, "SecurityTokenUnavailable") {
 		t.Errorf("no token: %v\n%s", err, out)
 	}
 	if accounts.Calls() != 1 {
 		t.Errorf("backend calls = %d, want 1", accounts.Calls())
+	}
+}
+
+// TestExplainAndGraph runs gatehouse explain and gatehouse graph on the
+// demo configuration.
+func TestExplainAndGraph(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfgPath := writeDemo(t, dir, "http://127.0.0.1:1/accounts", "127.0.0.1:0", "127.0.0.1:0")
+	explain := func(file string, extra ...string) (string, int) {
+		args := append([]string{"explain", "-config", cfgPath, "-service", "accounts-secure",
+			"-caller", demopki.ConsumerSPIFFEID, "-subject", "alice@example.com"}, extra...)
+		out, err := exec.Command(bin, append(args, filepath.Join("../../../conf/demo/requests", file))...).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return string(out), code
+	}
+	out, code := explain("transfer-11.xml", "-roles", "teller")
+	if code != 1 || !strings.Contains(out, `rule "supervisor-transfer"`) || !strings.Contains(out, `does not have role "supervisor"`) || !strings.Contains(out, "decision: deny") {
+		t.Errorf("explain transfer (exit %d):\n%s", code, out)
+	}
+	out, code = explain("get-balance-11.xml", "-roles", "teller")
+	if code != 0 || !strings.Contains(out, `decision: allow`) || !strings.Contains(out, "teller-balance") {
+		t.Errorf("explain balance (exit %d):\n%s", code, out)
+	}
+	out, code = explain("get-balance-11.xml", "-roles", "teller", "-caller", "spiffe://other.example/app")
+	if code != 1 || !strings.Contains(out, "flow: refused") {
+		t.Errorf("explain from an unknown workload (exit %d):\n%s", code, out)
+	}
+	g, err := exec.Command(bin, "graph", cfgPath).Output()
+	if err != nil || !strings.Contains(string(g), `"retail-apps" -> "accounts-secure";`) || !strings.HasPrefix(string(g), "digraph policy {") {
+		t.Errorf("graph: %v\n%s", err, g)
 	}
 }
