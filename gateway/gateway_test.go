@@ -419,3 +419,55 @@ func TestAuthorization(t *testing.T) {
 		t.Errorf("admin explain:\n%s", out)
 	}
 }
+
+// TestAuditCountUnderLoad: with concurrent clients sending accepted,
+// malformed, unauthorized and unrouted requests, the audit log holds
+// exactly one record per request.
+func TestAuditCountUnderLoad(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	bodies := []struct{ path, body string }{
+		{"/services/accounts", envelope11(getBalance)},
+		{"/services/accounts", `<!DOCTYPE x []>` + envelope11(getBalance)},
+		{"/services/accounts", envelope11(`<a:DeleteAll xmlns:a="urn:gatehouse:demo:accounts"/>`)},
+		{"/services/nowhere", envelope11(getBalance)},
+	}
+	const workers, each = 8, 40
+	ids := make(chan string, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				b := bodies[(w+i)%len(bodies)]
+				req, _ := http.NewRequest(http.MethodPost, e.base+b.path, strings.NewReader(b.body))
+				req.Header.Set("Content-Type", "text/xml")
+				req.Header.Set("SOAPAction", `""`)
+				resp, err := e.client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				ids <- resp.Header.Get("X-Correlation-ID")
+			}
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	sent := map[string]bool{}
+	for id := range ids {
+		sent[id] = true
+	}
+	must(t, e.gw.Shutdown(context.Background())) // flushes the audit sinks
+	recs := e.records(t)
+	if len(recs) != workers*each || len(sent) != workers*each {
+		t.Fatalf("%d requests with %d distinct ids, %d audit records", workers*each, len(sent), len(recs))
+	}
+	for _, r := range recs {
+		if !sent[r.CorrelationID] {
+			t.Fatalf("audit record for an unknown request: %+v", r)
+		}
+	}
+}
