@@ -81,6 +81,30 @@
 //     (an attestingEntity without it is a warning); 0 < maxClockSkew <=
 //     10m (default 2m); required defaults to true.
 //
+// The sections that protect the gateway, its backends and the audit trail:
+//
+//   - rateLimits (Config.RateLimits; nil when absent: no rate limit): at
+//     least one of caller (per caller workload id) and subject (per
+//     authenticated subject). Each limit passes the checks of
+//     gateway/throttle's Limit.Validate, made here without importing it:
+//     rate and burst (default: rate) at least 1, 0 < per <= 366 days, at
+//     most one request per microsecond (per/rate), and a full burst earned
+//     back within 366 days (burst × per/rate).
+//   - backend bulkhead and breaker (Backend.MaxConcurrent, Backend.Breaker;
+//     defaults filled in, so every backend has both): maxConcurrent 1 to
+//     100000 (default 64); breaker failures 1 to 1000 (default 5), openFor
+//     1s to 1h (default 30s), halfOpenRequests 1 to 100 (default 1).
+//   - audit (Config.Audit): file paths are unique, their directories
+//     exist, and none is named like a backup (PATH.N) of a file that
+//     rotates; maxBytes (rotation, at least 1 MiB) needs maxBackups of 1
+//     to 1000, since rotation without a backup would delete records
+//     (maxBackups without maxBytes is a warning); syncEvery 1 to 100000
+//     (default 100), 0 < syncInterval <= 1m (default 1s). A redisStream
+//     (at most one) needs a store with redis, to which it writes; its
+//     stream defaults to the store's prefix followed by "audit", and
+//     maxLen, required, is at least 1000. As the only sink it is a
+//     warning: records written while Redis does not answer are lost.
+//
 // The policy section (Config.Policy; nil when absent, which authorizes no
 // service call) is checked the same way; package gateway/authz compiles
 // it:
@@ -125,7 +149,9 @@
 // insecureNonLoopback, insecureAllowSHA1) and produce Config.Warnings
 // rather than errors, for the caller to log at start-up; so do a few
 // settings that are probably mistakes (a certificate close to its expiry,
-// an unused attestingEntity, a directory username without a user).
+// an unused attestingEntity, a directory username without a user, an
+// audit file's maxBackups without maxBytes, a Redis stream as the only
+// audit sink).
 // Printing a Redis, a Users, a UserEntry or an STS (fmt, encoding/json,
 // log/slog) shows neither a password, a hash, a secret nor a private key.
 //

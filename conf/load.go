@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -175,9 +174,10 @@ func (c *checker) resolve(p string) string {
 func (c *checker) check(cfg *Config) {
 	c.checkListeners(cfg.Listeners)
 	c.checkAdmin(&cfg.Admin, cfg.Listeners)
-	c.checkAudit(&cfg.Audit)
+	c.checkAudit(cfg)
 	c.checkStore(cfg.Store)
 	c.checkLockout(&cfg.Lockout)
+	c.checkRateLimits(cfg.RateLimits)
 	c.checkTrust(cfg.Trust)
 	c.checkUsers(cfg.Users)
 	c.checkSAMLIssuers(cfg)
@@ -335,25 +335,6 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (c *checker) checkAudit(a *Audit) {
-	seen := map[string]int{}
-	for i := range a.Files {
-		f := &a.Files[i]
-		f.Path = c.resolve(f.Path)
-		if line, dup := seen[f.Path]; dup {
-			c.errorf(f.Pos, "audit/file", "%s is already an audit file (line %d)", f.Path, line)
-			continue
-		}
-		seen[f.Path] = f.Line
-		if fi, err := os.Stat(f.Path); err == nil && !fi.Mode().IsRegular() {
-			c.errorf(f.Pos, "audit/file", "%s exists and is not a regular file", f.Path)
-		}
-		if fi, err := os.Stat(filepath.Dir(f.Path)); err != nil || !fi.IsDir() {
-			c.errorf(f.Pos, "audit/file", "directory %s does not exist", filepath.Dir(f.Path))
-		}
-	}
-}
-
 // checkLimits checks the values a limits element sets (0 = not set).
 func (c *checker) checkLimits(l Limits, el string) {
 	for _, v := range []struct {
@@ -488,6 +469,7 @@ func (c *checker) checkBackend(b *Backend, el string) {
 	if b.MaxResponseBytes > maxResponseBytesMax {
 		c.errorf(b.Pos, el, "maxResponseBytes %d is above the maximum of %d", b.MaxResponseBytes, maxResponseBytesMax)
 	}
+	c.checkBulkhead(b, el)
 
 	https := b.URL != nil && b.URL.Scheme == "https"
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
@@ -521,6 +503,7 @@ func (c *checker) checkBackend(b *Backend, el string) {
 			b.signing = &cert
 		}
 	}
+	c.checkBreaker(&b.Breaker, el+"/breaker")
 }
 
 // compileSchemas checks a service's payload schema files and compiles

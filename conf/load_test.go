@@ -73,7 +73,9 @@ func TestLoadValid(t *testing.T) {
 	if cfg.Admin.Address != "[::1]:9091" {
 		t.Errorf("admin address = %q", cfg.Admin.Address)
 	}
-	wantAudit := Audit{Pos: Pos{path, 11}, Stdout: true, Files: []AuditFile{{Pos{path, 13}, abs("audit/audit.log")}}}
+	wantAudit := Audit{Pos: Pos{path, 11}, Stdout: true, Files: []AuditFile{
+		{Pos: Pos{path, 13}, Path: abs("audit/audit.log"), SyncEvery: DefaultAuditSyncEvery, SyncInterval: DefaultAuditSyncInterval},
+	}}
 	if !reflect.DeepEqual(cfg.Audit, wantAudit) {
 		t.Errorf("audit = %+v, want %+v", cfg.Audit, wantAudit)
 	}
@@ -162,8 +164,11 @@ func TestLoadDefaults(t *testing.T) {
 	if cfg.Admin.Address != DefaultAdminAddress {
 		t.Errorf("admin address = %q, want %q", cfg.Admin.Address, DefaultAdminAddress)
 	}
-	if !cfg.Audit.Stdout || len(cfg.Audit.Files) != 0 {
+	if !cfg.Audit.Stdout || len(cfg.Audit.Files) != 0 || cfg.Audit.RedisStream != nil {
 		t.Errorf("audit = %+v, want stdout only", cfg.Audit)
+	}
+	if cfg.RateLimits != nil {
+		t.Errorf("RateLimits = %+v, want nil", cfg.RateLimits)
 	}
 	if cfg.Limits != DefaultLimits() || cfg.Services[0].Limits != DefaultLimits() {
 		t.Errorf("limits = %+v and %+v, want the defaults", cfg.Limits, cfg.Services[0].Limits)
@@ -178,6 +183,11 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if !reflect.DeepEqual(s.SOAPVersions, []string{"1.1", "1.2"}) {
 		t.Errorf("soapVersions = %q", s.SOAPVersions)
+	}
+	// Every backend has a bulkhead and a breaker.
+	wantBreaker := Breaker{Failures: 5, OpenFor: 30 * time.Second, HalfOpenRequests: 1}
+	if s.Backend.MaxConcurrent != 64 || s.Backend.Breaker != wantBreaker {
+		t.Errorf("backend MaxConcurrent %d, Breaker %+v; want 64 and %+v", s.Backend.MaxConcurrent, s.Backend.Breaker, wantBreaker)
 	}
 	// https without a tls element: system roots, TLS 1.2 or later.
 	ct := s.Backend.ClientTLSConfig()
@@ -386,7 +396,7 @@ func TestErrorFormat(t *testing.T) {
 // never panic, and must return either a Config or Errors.
 func FuzzLoad(f *testing.F) {
 	inputs, _ := filepath.Glob("testdata/invalid/*.xml")
-	for _, in := range append(inputs, "testdata/valid.xml", "testdata/valid-saml.xml") {
+	for _, in := range append(inputs, "testdata/valid.xml", "testdata/valid-saml.xml", "testdata/valid-operations.xml") {
 		b, err := os.ReadFile(in)
 		if err != nil {
 			f.Fatal(err)

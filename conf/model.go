@@ -63,8 +63,9 @@ type Config struct {
 	Listeners   []*Listener   `xml:"listener"`
 	Admin       Admin         `xml:"admin"`
 	Audit       Audit         `xml:"audit"`
-	Store       *Store        `xml:"store"`   // nil: in memory, one instance only
-	Lockout     Lockout       `xml:"lockout"` // defaults filled in
+	Store       *Store        `xml:"store"`      // nil: in memory, one instance only
+	Lockout     Lockout       `xml:"lockout"`    // defaults filled in
+	RateLimits  *RateLimits   `xml:"rateLimits"` // nil: no rate limits
 	Trust       []*Trust      `xml:"trust"`
 	Users       *Users        `xml:"users"`      // nil: no UsernameToken user store
 	SAMLIssuers []*SAMLIssuer `xml:"samlIssuer"` // the issuers services may trust (SAML.Issuers)
@@ -127,19 +128,6 @@ type Admin struct {
 	Pos
 	Address             string `xml:"address,attr"`
 	InsecureNonLoopback bool   `xml:"insecureNonLoopback,attr"`
-}
-
-// Audit names the audit sinks; every record goes to each of them.
-type Audit struct {
-	Pos
-	Stdout bool
-	Files  []AuditFile
-}
-
-// AuditFile is an audit log file; Load makes Path absolute.
-type AuditFile struct {
-	Pos
-	Path string `xml:"path,attr"`
 }
 
 // Limits bound what the hardened parser accepts. In the XML an attribute
@@ -232,6 +220,12 @@ type Backend struct {
 	// (Timestamp, BinarySecurityToken, signature over Body and Timestamp)
 	// for backends that require WS-Security signatures.
 	Sign *BackendSign
+	// MaxConcurrent bounds the calls in flight to the backend (a
+	// bulkhead): DefaultMaxConcurrent unless written, 1 to 100000.
+	MaxConcurrent int
+	// Breaker is the backend's circuit breaker, defaults filled in: every
+	// backend has one.
+	Breaker Breaker
 
 	rawURL    string
 	clientTLS *tls.Config
@@ -328,28 +322,6 @@ func (a *Admin) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	return d.DecodeElement((*plain)(a), &start)
 }
 
-func (a *Audit) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
-	var raw struct {
-		Stdout []struct{}  `xml:"stdout"`
-		Files  []AuditFile `xml:"file"`
-	}
-	*a = Audit{Pos: Pos{Line: startLine(d)}}
-	if err := d.DecodeElement(&raw, &start); err != nil {
-		return err
-	}
-	// The schema allows the sinks in any order and number; a second
-	// <stdout/> changes nothing, so it is not worth an error.
-	a.Stdout = len(raw.Stdout) > 0
-	a.Files = raw.Files
-	return nil
-}
-
-func (f *AuditFile) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
-	type plain AuditFile
-	*f = AuditFile{Pos: Pos{Line: startLine(d)}}
-	return d.DecodeElement((*plain)(f), &start)
-}
-
 func (l *Limits) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	type plain Limits
 	*l = Limits{Pos: Pos{Line: startLine(d)}}
@@ -402,14 +374,18 @@ func (b *Backend) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		ConnectTimeout   string       `xml:"connectTimeout,attr"`
 		Timeout          string       `xml:"timeout,attr"`
 		MaxResponseBytes int64        `xml:"maxResponseBytes,attr"`
+		MaxConcurrent    int          `xml:"maxConcurrent,attr"`
 		TLS              *BackendTLS  `xml:"tls"`
 		Sign             *BackendSign `xml:"sign"`
+		Breaker          Breaker      `xml:"breaker"`
 	}
+	raw.Breaker = DefaultBreaker()
 	*b = Backend{
 		Pos:              Pos{Line: startLine(d)},
 		ConnectTimeout:   DefaultConnectTimeout,
 		Timeout:          DefaultBackendTimeout,
 		MaxResponseBytes: DefaultMaxResponseBytes,
+		MaxConcurrent:    DefaultMaxConcurrent,
 	}
 	if err := d.DecodeElement(&raw, &start); err != nil {
 		return err
@@ -417,9 +393,12 @@ func (b *Backend) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	// The URL is parsed by the checks, so that a bad one is reported
 	// together with every other problem.
 	b.rawURL = raw.URL
-	b.TLS, b.Sign = raw.TLS, raw.Sign
+	b.TLS, b.Sign, b.Breaker = raw.TLS, raw.Sign, raw.Breaker
 	if raw.MaxResponseBytes != 0 {
 		b.MaxResponseBytes = raw.MaxResponseBytes
+	}
+	if raw.MaxConcurrent != 0 { // the schema refuses maxConcurrent="0"
+		b.MaxConcurrent = raw.MaxConcurrent
 	}
 	return firstErr(
 		parseDuration(&b.ConnectTimeout, raw.ConnectTimeout, b.Line, "connectTimeout"),
@@ -478,6 +457,15 @@ func (c *Config) setFile(file string) {
 	set(&c.Admin.Pos)
 	set(&c.Audit.Pos)
 	set(&c.Lockout.Pos)
+	if r := c.RateLimits; r != nil {
+		set(&r.Pos)
+		if r.Caller != nil {
+			set(&r.Caller.Pos)
+		}
+		if r.Subject != nil {
+			set(&r.Subject.Pos)
+		}
+	}
 	set(&c.Limits.Pos)
 	if c.Store != nil {
 		set(&c.Store.Pos)
@@ -514,6 +502,12 @@ func (c *Config) setFile(file string) {
 	for i := range c.Audit.Files {
 		set(&c.Audit.Files[i].Pos)
 	}
+	if r := c.Audit.RedisStream; r != nil {
+		set(&r.Pos)
+	}
+	for i := range c.Audit.dupStreams {
+		set(&c.Audit.dupStreams[i])
+	}
 	for _, s := range c.Services {
 		set(&s.Pos)
 		set(&s.Backend.Pos)
@@ -527,6 +521,10 @@ func (c *Config) setFile(file string) {
 		if s.Backend.TLS != nil {
 			set(&s.Backend.TLS.Pos)
 		}
+		if s.Backend.Sign != nil {
+			set(&s.Backend.Sign.Pos)
+		}
+		set(&s.Backend.Breaker.Pos)
 		for i := range s.Schemas {
 			set(&s.Schemas[i].Pos)
 		}

@@ -49,6 +49,8 @@ type envOptions struct {
 	store, lockout, trust, users, security string
 	// SAML: issuers, the STS, and the two services' <saml> elements.
 	samlIssuers, sts, saml, saml11 string
+	// rateLimits is the <rateLimits> section.
+	rateLimits string
 	// policy replaces the default test policy (every demo workload may
 	// call every operation of both services).
 	policy string
@@ -73,7 +75,7 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
   </listener>
   <admin address="127.0.0.1:0"/>
   <audit><file path="{{.Audit}}"/></audit>
-  {{.Store}}{{.Lockout}}{{.Trust}}{{.Users}}{{.SAMLIssuers}}{{.STS}}{{.Policy}}
+  {{.Store}}{{.Lockout}}{{.RateLimits}}{{.Trust}}{{.Users}}{{.SAMLIssuers}}{{.STS}}{{.Policy}}
   <service name="accounts" path="/services/accounts" soapVersions="1.1 1.2">
     <backend url="{{.Backend}}" connectTimeout="1s" timeout="{{.Timeout}}" maxResponseBytes="65536">{{.BackendTLS}}</backend>
     {{.Security}}{{.SAML}}
@@ -142,7 +144,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		"Backend": o.backendURL, "Timeout": o.backendTimeout, "Limits": o.serviceLimits, "Audit": auditName,
 		"Store": o.store, "Lockout": o.lockout, "Trust": o.trust, "Users": o.users, "Security": o.security,
 		"BackendTLS": o.backendTLS, "SAMLIssuers": o.samlIssuers, "STS": o.sts, "SAML": o.saml, "SAML11": o.saml11,
-		"Policy": cmp.Or(o.policy, defaultTestPolicy),
+		"Policy": cmp.Or(o.policy, defaultTestPolicy), "RateLimits": o.rateLimits,
 	}))
 	cfgPath := filepath.Join(e.dir, "gatehouse-"+auditName+".xml")
 	must(t, os.WriteFile(cfgPath, cfg.Bytes(), 0o644))

@@ -20,6 +20,8 @@ type metrics struct {
 	lockouts     prometheus.Counter
 	replays      *prometheus.CounterVec
 	decisions    *prometheus.CounterVec
+	throttled    *prometheus.CounterVec
+	breakerState *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -67,13 +69,21 @@ func newMetrics() *metrics {
 			Name: "gatehouse_authz_decisions_total",
 			Help: "Authorization decisions by service, operation, outcome and deciding rule (\"\" = default deny or no flow edge).",
 		}, []string{"service", "operation", "outcome", "rule"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_throttled_total",
+			Help: "Requests refused by a rate limit, by service and limit (caller, subject).",
+		}, []string{"service", "limit"}),
+		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gatehouse_breaker_state",
+			Help: "Circuit breaker state per service backend: 0 closed, 1 half-open, 2 open.",
+		}, []string{"service"}),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_replays_total",
 			Help: "Requests refused as replays, by kind of replayed value (nonce, sig, msgid).",
 		}, []string{"kind"}),
 	}
 	m.reg.MustRegister(m.requests, m.faults, m.latency, m.backend, m.auditErrors, m.inFlight, m.certNotAfter,
-		m.authFailures, m.lockouts, m.replays, m.decisions,
+		m.authFailures, m.lockouts, m.replays, m.decisions, m.throttled, m.breakerState,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -18,10 +18,12 @@ import (
 
 // This file is the request pipeline of ../shared/ARCHITECTURE.md, in order:
 //
-//	identity (mTLS) → route → binding (Content-Type, SOAPAction) → body limit
+//	identity (mTLS) → route → binding (Content-Type, SOAPAction) → caller
+//	rate limit → body limit
 //	→ hardened parse → XSD validation → mustUnderstand → lockout check
 //	→ WS-Security → SAML → replay (one store round trip) → STS, or
-//	authorization → proxy to the backend (inbound Security removed)
+//	subject rate limit → authorization → bulkhead and breaker → proxy to
+//	the backend (inbound Security removed)
 //	→ response; audit always.
 //
 // serve lists the stages; each returns a *soap.Fault (or an error that
@@ -82,14 +84,21 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 			Err: fmt.Errorf("service accepts SOAP %v, request is SOAP %v", svc.versionList, binding.Version)}
 	}
 
-	// 3. Body, bounded while reading.
+	// 3. Per-caller rate limit, before any work on the body.
+	if g.rates != nil {
+		if err := g.throttle(r.Context(), w, svc, "caller", tx.caller.ID, g.rates.caller); err != nil {
+			return err
+		}
+	}
+
+	// 4. Body, bounded while reading.
 	body, err := readBody(w, r, svc.limits.MaxBytes)
 	tx.rec.BytesIn = int64(len(body))
 	if err != nil {
 		return err
 	}
 
-	// 4. Hardened parse (invariants 1–3).
+	// 5. Hardened parse (invariants 1–3).
 	env, err := soap.Parse(body, svc.limits)
 	if err != nil {
 		return err
@@ -107,14 +116,14 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		}
 	}
 
-	// 5. XSD validation: the envelope against its SOAP schema, the Body's
+	// 6. XSD validation: the envelope against its SOAP schema, the Body's
 	// children against the service's payload schema. libxml2 reads the same
 	// bytes the hardened parser accepted.
 	if err := schemas.ValidateEnvelope(body, g.envelopeSchema[env.Version], svc.payload); err != nil {
 		return soap.SenderFault("message does not match the service schema", redactValues(err))
 	}
 
-	// 6. The action the request claims must be the operation in its Body
+	// 7. The action the request claims must be the operation in its Body
 	// (authorization decides on the Body: a SOAPAction cannot spoof it).
 	if svc.sts == nil {
 		if err := checkAction(binding, env); err != nil {
@@ -122,12 +131,12 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		}
 	}
 
-	// 7. Header blocks addressed to Gatehouse with mustUnderstand must be ones it processes.
+	// 8. Header blocks addressed to Gatehouse with mustUnderstand must be ones it processes.
 	if err := env.CheckMustUnderstand(svc.actor, wssec.Understood); err != nil {
 		return err
 	}
 
-	// 8. WS-Security (lockout first), then SAML, then one replay check for
+	// 9. WS-Security (lockout first), then SAML, then one replay check for
 	// every nonce, signature, MessageID and bearer assertion (invariants 4–8).
 	var verified *wssec.Verified
 	var principal *samlsts.Principal
@@ -153,22 +162,36 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		}
 	}
 
-	// 9. The STS answers itself (it authorizes by its own rules: who may
+	// 10. The STS answers itself (it authorizes by its own rules: who may
 	// get a token for which audience).
 	if svc.sts != nil {
 		return g.serveSTS(tx, w, r, svc, env, verified)
 	}
 
-	// 10. Authorization of this transaction on its own: default deny, flow
-	// edge, deny overrides (invariant 9).
-	if err := g.authorize(tx, g.authzRequest(tx, svc, env, verified, principal)); err != nil {
+	// 11. Per-subject rate limit, then authorization of this transaction
+	// on its own: default deny, flow edge, deny overrides (invariant 9).
+	areq := g.authzRequest(tx, svc, env, verified, principal)
+	if g.rates != nil {
+		if err := g.throttle(r.Context(), w, svc, "subject", areq.Subject, g.rates.subject); err != nil {
+			return err
+		}
+	}
+	if err := g.authorize(tx, areq); err != nil {
 		return err
 	}
 
-	// 11. Proxy to the backend and answer with its response.
+	// 12. Proxy to the backend and answer with its response.
 	out := &outbound{env: env, action: binding.Action, hasAction: binding.HasAction, correlationID: tx.rec.CorrelationID}
 	callStart := g.now()
-	resp, err := svc.backend.call(r.Context(), out, svc.limits)
+	var resp *backendResponse
+	err = svc.guard.call(r.Context(), func() (int, error) {
+		var err error
+		resp, err = svc.backend.call(r.Context(), out, svc.limits)
+		if resp == nil {
+			return 0, err
+		}
+		return resp.status, err
+	})
 	g.metrics.backend.WithLabelValues(svc.name).Observe(g.now().Sub(callStart).Seconds())
 	if resp != nil {
 		tx.rec.BackendStatus = resp.status

@@ -48,6 +48,8 @@ type Gateway struct {
 
 	store          store.Store
 	policy         *authz.Policy
+	rates          *rateLimits
+	auditSinks     []audit.Sink
 	envelopeSchema map[soap.Version]*schemas.Set
 	ownSchemas     []*schemas.Set // compiled here (not by conf), closed at shutdown
 	listeners      []*listener
@@ -79,6 +81,7 @@ type service struct {
 	versionList []string
 	payload     *schemas.Set
 	backend     *backend
+	guard       *guard
 	anonymousOK bool
 	// actor is the actor/role URI of Gatehouse's Security header.
 	actor string
@@ -114,8 +117,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	for v, name := range map[soap.Version]string{soap.V11: schemas.SOAP11Envelope, soap.V12: schemas.SOAP12Envelope} {
 		set, err := schemas.CompileEmbedded(name)
 		if err != nil {
-			g.closeSchemas()
-			return nil, fmt.Errorf("gateway: compile %s: %w", name, err)
+			return g.fail(fmt.Errorf("gateway: compile %s: %w", name, err))
 		}
 		g.envelopeSchema[v] = set
 	}
@@ -125,24 +127,20 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		sinks = append(sinks, audit.Stdout())
 	}
 	for _, f := range cfg.Audit.Files {
-		s, err := audit.File(f.Path)
+		s, err := audit.FileWithOptions(f.Path, audit.FileOptions{
+			SyncEvery: f.SyncEvery, SyncInterval: f.SyncInterval, MaxBytes: f.MaxBytes, MaxBackups: f.MaxBackups,
+		})
 		if err != nil {
-			_ = audit.New(sinks...).Close()
-			g.closeSchemas()
-			return nil, err
+			g.auditSinks = sinks
+			return g.fail(err)
 		}
 		sinks = append(sinks, s)
 	}
-	g.audit = audit.New(sinks...)
-	g.audit.OnError = func(err error) {
-		g.metrics.auditErrors.Inc()
-		g.log.Error("audit write failed", "err", err)
-	}
+	g.auditSinks = sinks
 
 	policy, err := authz.Compile(cfg.Policy)
 	if err != nil {
-		g.closeSchemas()
-		return nil, fmt.Errorf("gateway: policy: %w", err)
+		return g.fail(fmt.Errorf("gateway: policy: %w", err))
 	}
 	g.policy = policy
 	if cfg.Policy == nil {
@@ -150,13 +148,26 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	}
 	users, err := newUsers(cfg)
 	if err != nil {
-		g.closeSchemas()
-		return nil, err
+		return g.fail(err)
 	}
 	if g.store, err = newStore(cfg, g.log, g.now); err != nil {
-		g.closeSchemas()
-		return nil, err
+		return g.fail(err)
 	}
+	// The Redis stream sink needs the store's client.
+	if rs := cfg.Audit.RedisStream; rs != nil {
+		c := g.redisClient()
+		if c == nil {
+			return g.fail(errors.New("gateway: audit redisStream needs a Redis store"))
+		}
+		g.auditSinks = append(g.auditSinks, audit.RedisStream(c, rs.Stream, rs.MaxLen, cfg.Store.Redis.Timeout))
+	}
+	g.audit = audit.New(g.auditSinks...)
+	g.audit.OnError = func(err error) {
+		g.metrics.auditErrors.Inc()
+		g.log.Error("audit write failed", "err", err)
+	}
+
+	g.rates = g.newRateLimits(cfg)
 
 	byName := map[string]*listener{}
 	for _, lc := range cfg.Listeners {
@@ -170,7 +181,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	for _, sc := range cfg.Services {
 		l := byName[sc.Listener]
 		if l == nil {
-			return nil, fmt.Errorf("gateway: service %s names unknown listener %q", sc.Name, sc.Listener)
+			return g.fail(fmt.Errorf("gateway: service %s names unknown listener %q", sc.Name, sc.Listener))
 		}
 		s := &service{
 			name:        sc.Name,
@@ -180,6 +191,9 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			payload:     sc.PayloadSchema(),
 			backend:     newBackend(&sc.Backend, g.now),
 			anonymousOK: l.cfg.TLS.ClientAuth == conf.ClientAuthInsecureNone,
+		}
+		if s.guard, err = g.newGuard(sc.Name, &sc.Backend); err != nil {
+			return g.fail(err)
 		}
 		if sc.Security != nil {
 			s.actor = sc.Security.Actor
@@ -204,8 +218,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	}
 	if cfg.STS != nil {
 		if err := g.addSTS(cfg, byName, users); err != nil {
-			g.closeSchemas()
-			return nil, err
+			return g.fail(err)
 		}
 	}
 	return g, nil
@@ -255,6 +268,20 @@ func soapLimits(l conf.Limits) soap.Limits {
 		MaxNameLength: l.MaxNameLength,
 		MaxTextBytes:  l.MaxTextBytes,
 	}
+}
+
+// fail releases what New built so far and returns err.
+func (g *Gateway) fail(err error) (*Gateway, error) {
+	if g.audit != nil {
+		_ = g.audit.Close()
+	} else {
+		_ = audit.New(g.auditSinks...).Close()
+	}
+	if g.store != nil {
+		_ = g.store.Close()
+	}
+	g.closeSchemas()
+	return nil, err
 }
 
 func (g *Gateway) closeSchemas() {

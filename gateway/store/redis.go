@@ -304,3 +304,8 @@ func ceilMillisecond(d time.Duration) time.Duration {
 	}
 	return d
 }
+
+// Client returns the store's Redis client, so that the rate limiter and the
+// audit stream share its connections and its settings (timeouts, no
+// CLIENT SETINFO). Closing the store closes it.
+func (r *Redis) Client() redis.UniversalClient { return r.client }

@@ -1,0 +1,118 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/conf"
+	"github.com/gatehouse/gatehouse/gateway/store"
+	"github.com/gatehouse/gatehouse/gateway/throttle"
+	"github.com/gatehouse/gatehouse/soap"
+)
+
+// rateLimits are the compiled <rateLimits>: a shared (Redis) or
+// single-instance limiter and the two limits.
+type rateLimits struct {
+	limiter         throttle.Limiter
+	caller, subject *throttle.Limit
+}
+
+// redisClient is the shared store's client, or nil for the memory store.
+func (g *Gateway) redisClient() redis.UniversalClient {
+	if r, ok := g.store.(*store.Redis); ok {
+		return r.Client()
+	}
+	return nil
+}
+
+func (g *Gateway) newRateLimits(cfg *conf.Config) *rateLimits {
+	rl := cfg.RateLimits
+	if rl == nil {
+		return nil
+	}
+	out := &rateLimits{}
+	if c := g.redisClient(); c != nil {
+		r := cfg.Store.Redis
+		out.limiter = throttle.NewRedisLimiter(c, r.Prefix, r.Timeout)
+	} else {
+		out.limiter = throttle.NewMemoryLimiter(g.now, 0)
+	}
+	if rl.Caller != nil {
+		out.caller = &throttle.Limit{Rate: rl.Caller.Rate, Per: rl.Caller.Per, Burst: rl.Caller.Burst}
+	}
+	if rl.Subject != nil {
+		out.subject = &throttle.Limit{Rate: rl.Subject.Rate, Per: rl.Subject.Per, Burst: rl.Subject.Burst}
+	}
+	return out
+}
+
+// throttle takes one request from the limit of key; over the limit the
+// answer is 429 with Retry-After, and a store that cannot answer refuses
+// the request (fail closed).
+func (g *Gateway) throttle(ctx context.Context, w http.ResponseWriter, svc *service, kind, key string, limit *throttle.Limit) error {
+	if g.rates == nil || limit == nil || key == "" {
+		return nil
+	}
+	res, err := g.rates.limiter.Allow(ctx, throttle.Take{Key: kind + ":" + key, Limit: *limit})
+	if err != nil {
+		return storeUnavailable(err)
+	}
+	if res.Allowed {
+		return nil
+	}
+	g.metrics.throttled.WithLabelValues(svc.name, kind).Inc()
+	secs := int((res.RetryAfter + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	return soap.SenderFault("too many requests", fmt.Errorf("rate limit for %s %q: retry after %v", kind, key, res.RetryAfter)).
+		WithStatus(http.StatusTooManyRequests)
+}
+
+// guard is the per-backend protection: a bulkhead on concurrent calls and
+// a circuit breaker that answers at once while the backend is failing.
+type guard struct {
+	bulkhead *throttle.Bulkhead
+	breaker  *throttle.Breaker
+}
+
+func (g *Gateway) newGuard(name string, b *conf.Backend) (*guard, error) {
+	br, err := throttle.NewBreaker(name, throttle.BreakerSettings{
+		ConsecutiveFailures: b.Breaker.Failures, OpenFor: b.Breaker.OpenFor, HalfOpenRequests: b.Breaker.HalfOpenRequests,
+		OnStateChange: func(name, _, to string) { g.metrics.breakerState.WithLabelValues(name).Set(breakerValue(to)) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: service %s: breaker: %w", name, err)
+	}
+	g.metrics.breakerState.WithLabelValues(name).Set(0)
+	return &guard{bulkhead: throttle.NewBulkhead(b.MaxConcurrent), breaker: br}, nil
+}
+
+func breakerValue(state string) float64 {
+	switch state {
+	case "open":
+		return 2
+	case "half-open":
+		return 1
+	}
+	return 0
+}
+
+// call runs fn inside the bulkhead and the breaker. A full bulkhead or an
+// open breaker is a Receiver fault with 503, at once, without calling.
+func (gd *guard) call(ctx context.Context, fn func() (int, error)) error {
+	release, err := gd.bulkhead.Acquire(ctx)
+	if err != nil {
+		return soap.ReceiverFault("backend busy", fmt.Errorf("bulkhead: %w", err)).WithStatus(http.StatusServiceUnavailable)
+	}
+	defer release()
+	_, err = gd.breaker.Do(ctx, fn)
+	if errors.Is(err, throttle.ErrOpen) {
+		return soap.ReceiverFault("backend unavailable", fmt.Errorf("circuit open: %w", err)).WithStatus(http.StatusServiceUnavailable)
+	}
+	return err
+}
