@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +53,7 @@ func samlEnv(t *testing.T, skew string) *env {
 
 // requestToken asks the STS for a bearer token for audience, as the
 // teller user (password) or, with an empty password, as the TLS workload.
-func requestToken(t *testing.T, e *env, password, audience, lifetime string) (string, string) {
+func requestToken(t *testing.T, e *env, password, audience, lifetime string, extra ...string) (string, string) {
 	t.Helper()
 	sec := ""
 	if password != "" {
@@ -66,7 +67,7 @@ func requestToken(t *testing.T, e *env, password, audience, lifetime string) (st
 	body := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">` + sec + `<soap:Body>` +
 		`<wst:RequestSecurityToken xmlns:wst="` + samlsts.NSTrust + `"><wst:RequestType>` + samlsts.RequestIssue + `</wst:RequestType>` +
 		`<wsp:AppliesTo xmlns:wsp="` + samlsts.NSPolicy + `"><wsa:EndpointReference xmlns:wsa="` + soap.NSWSA + `"><wsa:Address>` + audience +
-		`</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>` + lt + `</wst:RequestSecurityToken></soap:Body></soap:Envelope>`
+		`</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>` + lt + strings.Join(extra, "") + `</wst:RequestSecurityToken></soap:Body></soap:Envelope>`
 	resp := e.post(t, "/sts", body, "1.1")
 	out := readAll(t, resp)
 	if resp.StatusCode != 200 {
@@ -206,4 +207,27 @@ func pemBody(p []byte) string {
 		}
 	}
 	return b.String()
+}
+
+// TestHolderOfKeyThroughGateway: a holder-of-key token bound to the client's
+// TLS certificate passes the envelope schema (its KeyInfoConfirmationDataType
+// is resolved) and the confirmation over the same mTLS key.
+func TestHolderOfKeyThroughGateway(t *testing.T) {
+	e := samlEnv(t, "2m")
+	hok, out := requestToken(t, e, tellerSecret, audAccounts, "", `<wst:KeyType>`+samlsts.KeyTypePublic+`</wst:KeyType>`)
+	if hok == "" || !strings.Contains(hok, "KeyInfoConfirmationDataType") {
+		t.Fatalf("holder-of-key token: %s", out)
+	}
+	resp := e.post(t, accountsPath, withToken(hok), "1.1")
+	if body := readAll(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("call with holder-of-key token: %d %s", resp.StatusCode, body)
+	}
+	// The same token from another client key is refused.
+	other := e.clientWith(demopki.ServerCert, demopki.ServerKey)
+	req, _ := http.NewRequest(http.MethodPost, e.base+accountsPath, strings.NewReader(withToken(hok)))
+	req.Header.Set("Content-Type", "text/xml")
+	req.Header.Set("SOAPAction", `""`)
+	resp, err := other.Do(req)
+	must(t, err)
+	expectFault(t, resp, 500, "InvalidSecurityToken")
 }

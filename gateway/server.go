@@ -113,9 +113,15 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		g.log.Warn("insecure setting", "where", w)
 	}
 
+	// The envelope schema of each version, with the schemas of the header
+	// blocks Gatehouse processes, so that their content (laxly reached
+	// from the envelope's open Header) is validated too, xsi:type values
+	// included.
+	headers := []string{schemas.WSSecext10, schemas.WSUtility10, schemas.WSSecext11, schemas.XMLDSig,
+		schemas.SAML20, schemas.SAML11, schemas.WSAddressing}
 	g.envelopeSchema = map[soap.Version]*schemas.Set{}
 	for v, name := range map[soap.Version]string{soap.V11: schemas.SOAP11Envelope, soap.V12: schemas.SOAP12Envelope} {
-		set, err := schemas.CompileEmbedded(name)
+		set, err := schemas.CompileEmbedded(append([]string{name}, headers...)...)
 		if err != nil {
 			return g.fail(fmt.Errorf("gateway: compile %s: %w", name, err))
 		}

@@ -14,18 +14,31 @@ type CompileOptions struct {
 	AllowedDirs []string
 }
 
-// CompileEmbedded compiles one of the embedded schema documents by file
-// name (e.g. SOAP11Envelope). Its imports resolve to embedded documents only.
-func CompileEmbedded(name string) (*Set, error) {
-	if _, ok := embedded(name); !ok {
-		return nil, fmt.Errorf("schemas: no embedded schema named %q", name)
+// CompileEmbedded compiles embedded schema documents by file name (e.g.
+// SOAP11Envelope) as one set; several names are brought together by a
+// generated wrapper schema, as CompileFiles does. Imports resolve to
+// embedded documents only.
+func CompileEmbedded(names ...string) (*Set, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("schemas: no embedded schema named")
 	}
+	name := strings.Join(names, ", ")
 	r := newResolver()
-	d, err := r.fetch(source{kind: embeddedScheme, key: name})
-	if err != nil {
-		return nil, &CompileError{Name: name, Problems: []CompileProblem{docProblem(embeddedScheme+":/"+name, err)}}
+	docs := make([]*schemaDoc, 0, len(names))
+	for _, n := range names {
+		if _, ok := embedded(n); !ok {
+			return nil, fmt.Errorf("schemas: no embedded schema named %q", n)
+		}
+		d, err := r.fetch(source{kind: embeddedScheme, key: n})
+		if err != nil {
+			return nil, &CompileError{Name: name, Problems: []CompileProblem{docProblem(embeddedScheme+":/"+n, err)}}
+		}
+		docs = append(docs, d)
 	}
-	return compile(name, d, r)
+	if len(docs) == 1 {
+		return compile(name, docs[0], r)
+	}
+	return compile(name, r.wrap(docs), r)
 }
 
 // CompileFiles compiles local schema files (absolute paths) as one set.
