@@ -184,6 +184,7 @@ func (c *checker) check(cfg *Config) {
 	c.checkLimits(cfg.Limits, "limits")
 	cfg.Limits = cfg.Limits.inherit(DefaultLimits())
 	c.checkServices(cfg)
+	c.checkCredentialMaps(cfg)
 	// After the services: the STS's paths must not be theirs, and its
 	// delegations name their audiences.
 	c.checkSTS(cfg)

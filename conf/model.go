@@ -71,8 +71,10 @@ type Config struct {
 	SAMLIssuers []*SAMLIssuer `xml:"samlIssuer"` // the issuers services may trust (SAML.Issuers)
 	STS         *STS          `xml:"sts"`        // nil: no built-in STS
 	Policy      *Policy       `xml:"policy"`     // nil: no policy section, which authorizes no service call (default deny)
-	Limits      Limits        `xml:"limits"`     // global defaults, fully resolved
-	Services    []*Service    `xml:"service"`
+	// CredentialMaps map principals to users of legacy security domains.
+	CredentialMaps []*CredentialMap `xml:"credentialMap"`
+	Limits         Limits           `xml:"limits"` // global defaults, fully resolved
+	Services       []*Service       `xml:"service"`
 
 	// Warnings lists settings that weaken a check (named insecure…), one
 	// "FILE:LINE: element: message" string each, for logging at start-up.
@@ -181,10 +183,11 @@ type Service struct {
 	Listener     string   // the listener's name; filled in when there is only one
 	SOAPVersions []string // "1.1", "1.2"
 	Backend      Backend
-	Security     *Security // WS-Security policy; nil when not configured
-	SAML         *SAML     // SAML policy; nil when not configured
-	Schemas      []Schema  // payload schemas; Load makes their paths absolute
-	Limits       Limits    // resolved: service override ← global ← defaults
+	Security     *Security           // WS-Security policy; nil when not configured
+	SAML         *SAML               // SAML policy; nil when not configured
+	Credentials  *ServiceCredentials // legacy credentials for the backend; nil when none
+	Schemas      []Schema            // payload schemas; Load makes their paths absolute
+	Limits       Limits              // resolved: service override ← global ← defaults
 
 	payloadSchema *schemas.Set
 }
@@ -330,15 +333,16 @@ func (l *Limits) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 
 func (s *Service) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	var raw struct {
-		Name         string    `xml:"name,attr"`
-		Path         string    `xml:"path,attr"`
-		Listener     string    `xml:"listener,attr"`
-		SOAPVersions string    `xml:"soapVersions,attr"`
-		Backend      Backend   `xml:"backend"`
-		Security     *Security `xml:"security"`
-		SAML         *SAML     `xml:"saml"`
-		Schemas      []Schema  `xml:"schema"`
-		Limits       Limits    `xml:"limits"`
+		Name         string              `xml:"name,attr"`
+		Path         string              `xml:"path,attr"`
+		Listener     string              `xml:"listener,attr"`
+		SOAPVersions string              `xml:"soapVersions,attr"`
+		Backend      Backend             `xml:"backend"`
+		Security     *Security           `xml:"security"`
+		SAML         *SAML               `xml:"saml"`
+		Credentials  *ServiceCredentials `xml:"credentials"`
+		Schemas      []Schema            `xml:"schema"`
+		Limits       Limits              `xml:"limits"`
 	}
 	line := startLine(d)
 	if err := d.DecodeElement(&raw, &start); err != nil {
@@ -356,6 +360,7 @@ func (s *Service) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Backend:      raw.Backend,
 		Security:     raw.Security,
 		SAML:         raw.SAML,
+		Credentials:  raw.Credentials,
 		Schemas:      raw.Schemas,
 		Limits:       raw.Limits,
 	}
@@ -449,6 +454,7 @@ func (c *Config) setFile(file string) {
 			p.File = file
 		}
 	}
+	c.setCredentialFiles(set)
 	for _, l := range c.Listeners {
 		set(&l.Pos)
 		set(&l.TLS.Pos)
