@@ -49,6 +49,9 @@ type envOptions struct {
 	store, lockout, trust, users, security string
 	// SAML: issuers, the STS, and the two services' <saml> elements.
 	samlIssuers, sts, saml, saml11 string
+	// credMaps are <credentialMap> sections; credentials is the accounts
+	// service's <credentials> element.
+	credMaps, credentials string
 	// rateLimits is the <rateLimits> section.
 	rateLimits string
 	// policy replaces the default test policy (every demo workload may
@@ -75,10 +78,10 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
   </listener>
   <admin address="127.0.0.1:0"/>
   <audit><file path="{{.Audit}}"/></audit>
-  {{.Store}}{{.Lockout}}{{.RateLimits}}{{.Trust}}{{.Users}}{{.SAMLIssuers}}{{.STS}}{{.Policy}}
+  {{.Store}}{{.Lockout}}{{.RateLimits}}{{.Trust}}{{.Users}}{{.SAMLIssuers}}{{.STS}}{{.Policy}}{{.CredMaps}}
   <service name="accounts" path="/services/accounts" soapVersions="1.1 1.2">
     <backend url="{{.Backend}}" connectTimeout="1s" timeout="{{.Timeout}}" maxResponseBytes="65536">{{.BackendTLS}}</backend>
-    {{.Security}}{{.SAML}}
+    {{.Security}}{{.SAML}}{{.Credentials}}
     <schema file="accounts.xsd"/>
     <limits maxBytes="65536" {{.Limits}}/>
   </service>
@@ -145,6 +148,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		"Store": o.store, "Lockout": o.lockout, "Trust": o.trust, "Users": o.users, "Security": o.security,
 		"BackendTLS": o.backendTLS, "SAMLIssuers": o.samlIssuers, "STS": o.sts, "SAML": o.saml, "SAML11": o.saml11,
 		"Policy": cmp.Or(o.policy, defaultTestPolicy), "RateLimits": o.rateLimits,
+		"CredMaps": o.credMaps, "Credentials": o.credentials,
 	}))
 	cfgPath := filepath.Join(e.dir, "gatehouse-"+auditName+".xml")
 	must(t, os.WriteFile(cfgPath, cfg.Bytes(), 0o644))

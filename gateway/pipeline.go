@@ -22,8 +22,8 @@ import (
 //	rate limit → body limit
 //	→ hardened parse → XSD validation → mustUnderstand → lockout check
 //	→ WS-Security → SAML → replay (one store round trip) → STS, or
-//	subject rate limit → authorization → bulkhead and breaker → proxy to
-//	the backend (inbound Security removed)
+//	subject rate limit → authorization → legacy credentials → bulkhead and
+//	breaker → proxy to the backend (inbound Security removed)
 //	→ response; audit always.
 //
 // serve lists the stages; each returns a *soap.Fault (or an error that
@@ -180,8 +180,18 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return err
 	}
 
-	// 12. Proxy to the backend and answer with its response.
+	// 12. Credentials of the backend's legacy domain for the verified
+	// principal (a PassTicket, a mapped password); no mapping refuses.
 	out := &outbound{env: env, action: binding.Action, hasAction: binding.HasAction, correlationID: tx.rec.CorrelationID}
+	if svc.creds != nil {
+		cred, err := g.mapCredential(r.Context(), tx, svc.creds, verified, principal)
+		if err != nil {
+			return err
+		}
+		out.cred, out.render, out.header = cred, svc.creds.render, svc.creds.header
+	}
+
+	// 13. Proxy to the backend and answer with its response.
 	callStart := g.now()
 	var resp *backendResponse
 	err = svc.guard.call(r.Context(), func() (int, error) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/conf"
+	"github.com/gatehouse/gatehouse/credmap"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
 )
@@ -69,6 +70,10 @@ type outbound struct {
 	action        string
 	hasAction     bool
 	correlationID string
+	// cred is the legacy credential for the backend, rendered as render
+	// says (usernameToken in the envelope; basic or header on HTTP).
+	cred           *credmap.Credential
+	render, header string
 }
 
 type backendResponse struct {
@@ -82,7 +87,7 @@ type backendResponse struct {
 // consumer), within the response size limit and the timeout. Failures are
 // Receiver faults: 504 for a timeout, 502 otherwise.
 func (b *backend) call(ctx context.Context, out *outbound, lim soap.Limits) (*backendResponse, error) {
-	body, err := b.outboundEnvelope(out.env)
+	body, err := b.outboundEnvelope(out)
 	if err != nil {
 		return nil, soap.ReceiverFault("internal error", fmt.Errorf("serialize outbound envelope: %w", err))
 	}
@@ -104,6 +109,9 @@ func (b *backend) call(ctx context.Context, out *outbound, lim soap.Limits) (*ba
 		req.Header.Set("SOAPAction", strconv.Quote(out.action))
 	}
 	req.Header.Set(headerCorrelationID, out.correlationID)
+	if err := renderHeaders(req.Header, out.render, out.header, out.cred); err != nil {
+		return nil, soap.ReceiverFault("internal error", fmt.Errorf("render credential: %w", err))
+	}
 
 	resp, err := b.client.Do(req)
 	if err != nil {
@@ -156,14 +164,17 @@ func backendError(err error) error {
 // wsse:Security header block (invariant 11): the inbound credentials and
 // signatures were for Gatehouse, not for the backend. A backend that wants
 // signed requests gets the gateway's own signature.
-func (b *backend) outboundEnvelope(in *soap.Envelope) ([]byte, error) {
-	env := in.Copy()
+func (b *backend) outboundEnvelope(out *outbound) ([]byte, error) {
+	env := out.env.Copy()
 	if env.Header != nil {
 		for _, h := range env.Header.ChildElements() {
 			if h.Tag == "Security" && h.NamespaceURI() == soap.NSWSSE {
 				env.Header.RemoveChild(h)
 			}
 		}
+	}
+	if err := renderEnvelope(env, out.render, out.cred); err != nil {
+		return nil, fmt.Errorf("render credential: %w", err)
 	}
 	if b.signer != nil {
 		if err := b.signer.Sign(env); err != nil {

@@ -29,7 +29,7 @@ const (
 )
 
 // samlEnv starts a gateway with the STS and both services requiring SAML.
-func samlEnv(t *testing.T, skew string) *env {
+func samlEnv(t *testing.T, skew string, extra ...func(*envOptions)) *env {
 	t.Helper()
 	srv := redistest.Start(t)
 	dir := t.TempDir()
@@ -40,7 +40,7 @@ func samlEnv(t *testing.T, skew string) *env {
 	saml := func(aud string) string {
 		return `<saml audience="` + aud + `" maxClockSkew="` + skew + `"><issuer entityID="` + stsEntity + `"/></saml>`
 	}
-	return newEnv(t, envOptions{
+	o := envOptions{
 		dir: dir, store: redisStore(srv, "gh-saml-test:"), lockout: fastLockout,
 		trust:       `<trust name="sts-signing"><certificate file="pki/sts.crt"/></trust>`,
 		users:       usersSection,
@@ -48,7 +48,11 @@ func samlEnv(t *testing.T, skew string) *env {
 		sts: `<sts path="/sts" entityID="` + stsEntity + `" signingCertificate="pki/sts.crt" signingKey="pki/sts.key">` +
 			`<directory file="directory.xml"/><authentication usernameToken="true" certificate="true"/></sts>`,
 		saml: saml(audAccounts), saml11: saml(audAccounts11),
-	})
+	}
+	for _, f := range extra {
+		f(&o)
+	}
+	return newEnv(t, o)
 }
 
 // requestToken asks the STS for a bearer token for audience, as the

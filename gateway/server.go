@@ -82,6 +82,7 @@ type service struct {
 	payload     *schemas.Set
 	backend     *backend
 	guard       *guard
+	creds       *serviceCredentials // nil: no legacy credentials
 	anonymousOK bool
 	// actor is the actor/role URI of Gatehouse's Security header.
 	actor string
@@ -174,6 +175,10 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	}
 
 	g.rates = g.newRateLimits(cfg)
+	cmaps, err := newCredentialMaps(cfg)
+	if err != nil {
+		return g.fail(err)
+	}
 
 	byName := map[string]*listener{}
 	for _, lc := range cfg.Listeners {
@@ -197,6 +202,12 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			payload:     sc.PayloadSchema(),
 			backend:     newBackend(&sc.Backend, g.now),
 			anonymousOK: l.cfg.TLS.ClientAuth == conf.ClientAuthInsecureNone,
+		}
+		if c := sc.Credentials; c != nil {
+			s.creds = &serviceCredentials{cm: cmaps[c.Map], render: c.Render, header: c.Header}
+			if c.Render == "usernameToken" && s.backend.signer != nil {
+				return g.fail(fmt.Errorf("gateway: service %s: a UsernameToken credential and backend signing in one Security header are not supported yet", sc.Name))
+			}
 		}
 		if s.guard, err = g.newGuard(sc.Name, &sc.Backend); err != nil {
 			return g.fail(err)

@@ -23,6 +23,9 @@ type Record struct {
 	Roles         []string  `json:"roles,omitempty"`
 	Audience      string    `json:"audience,omitempty"`
 	TokenID       string    `json:"tokenId,omitempty"`
+	LegacyDomain  string    `json:"legacyDomain,omitempty"`
+	LegacyUser    string    `json:"legacyUser,omitempty"`
+	Mapping       string    `json:"mapping,omitempty"`
 	Decision      string    `json:"decision,omitempty"`
 	Rule          string    `json:"rule,omitempty"`
 	Service       string    `json:"service,omitempty"`

@@ -6,7 +6,8 @@
 // A [Record] is encoded as one JSON object per line. Its keys are exactly:
 //
 //	time correlationId messageId listener remote caller subject issuer roles
-//	audience tokenId service operation soapVersion decision rule outcome
+//	audience tokenId legacyDomain legacyUser mapping service operation
+//	soapVersion decision rule outcome
 //	status faultCode reason backendStatus bytesIn bytesOut durationMs
 //
 // There is no field for message bodies, headers, tokens, passwords,

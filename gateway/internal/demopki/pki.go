@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -44,7 +45,10 @@ const (
 	STSKey          = "sts.key"
 	// TellerSecret is the demo UsernameToken user's password, random per
 	// demo PKI (the users file names it as the user's secretFile).
-	TellerSecret     = "teller.secret"
+	TellerSecret = "teller.secret"
+	// RACFKey is the demo CICS region's secured signon key (enhanced
+	// PassTicket, 64 bytes, hex), shared by Gatehouse and the demo CICS.
+	RACFKey          = "racf-cicsprod.key"
 	leafValidity     = 365 * 24 * time.Hour
 	caValidity       = 3 * 365 * 24 * time.Hour
 	regenerateBefore = 7 * 24 * time.Hour
@@ -175,7 +179,7 @@ func Current(dir string) bool {
 			return false
 		}
 	}
-	for _, name := range []string{CAKey, ServerKey, ConsumerKey, UntrustedKey, STSKey, TellerSecret} {
+	for _, name := range []string{CAKey, ServerKey, ConsumerKey, UntrustedKey, STSKey, TellerSecret, RACFKey} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			return false
 		}
@@ -235,6 +239,11 @@ func Generate(dir string) error {
 		{STSCert, func(p string) error { return WriteCert(p, sts) }},
 		{STSKey, func(p string) error { return WriteKey(p, stsKey) }},
 		{TellerSecret, func(p string) error { return os.WriteFile(p, []byte(rand.Text()+"\n"), 0o600) }},
+		{RACFKey, func(p string) error {
+			k := make([]byte, 64)
+			_, _ = rand.Read(k)
+			return os.WriteFile(p, []byte(hex.EncodeToString(k)+"\n"), 0o600)
+		}},
 	} {
 		if err := w.fn(filepath.Join(dir, w.name)); err != nil {
 			return fmt.Errorf("demopki: write %s: %w", w.name, err)
