@@ -1,20 +1,24 @@
 // Command gatehouse-demo runs the pieces of the Gatehouse demo:
 //
 //	gatehouse-demo pki -dir DIR [-force]      create the demo PKI if absent or expiring
-//	gatehouse-demo backend -listen ADDR        the demo accounts service (plain HTTP on loopback)
+//	gatehouse-demo backend -listen ADDR        the demo accounts service and the demo CICS region
+//	                                           (/accounts, /cics; plain HTTP on loopback)
 package main
 
 import (
 	"context"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/gatehouse/gatehouse/credmap"
 	"github.com/gatehouse/gatehouse/gateway/internal/demo"
 	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
 )
@@ -59,9 +63,24 @@ func pki(args []string) error {
 func backend(args []string, log *slog.Logger) error {
 	fs := flag.NewFlagSet("backend", flag.ExitOnError)
 	addr := fs.String("listen", "127.0.0.1:8081", "address of the demo accounts service")
+	racfKey := fs.String("racf-key", "conf/demo/pki/racf-cicsprod.key", "the demo CICS region's secured signon key (hex)")
 	_ = fs.Parse(args)
+	data, err := os.ReadFile(*racfKey)
+	if err != nil {
+		return err
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil {
+		return fmt.Errorf("%s: %w", *racfKey, err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /accounts", &demo.Accounts{Log: log})
+	// The demo "legacy CICS" region: RACF users ALICE01 and BATCH01,
+	// application CICSPROD, enhanced PassTickets.
+	mux.Handle("POST /cics", &demo.CICS{
+		Generator:   credmap.Generator{Algorithm: credmap.Enhanced, Key: key},
+		Application: "CICSPROD", Users: map[string]bool{"ALICE01": true, "BATCH01": true}, Log: log,
+	})
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,12 +15,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/credmap"
 	"github.com/gatehouse/gatehouse/gateway/internal/demo"
 	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
 )
@@ -71,7 +74,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // writeDemo lays out a configuration like conf/demo in dir.
-func writeDemo(t *testing.T, dir, backendURL, edge, admin string) string {
+func writeDemo(t *testing.T, dir, backendURL, edge, admin string, replace ...string) string {
 	t.Helper()
 	if err := demopki.Generate(filepath.Join(dir, "pki")); err != nil {
 		t.Fatal(err)
@@ -102,12 +105,12 @@ func writeDemo(t *testing.T, dir, backendURL, edge, admin string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.NewReplacer(
+	cfg := strings.NewReplacer(append([]string{
 		"127.0.0.1:8443", edge,
 		"127.0.0.1:9090", admin,
 		"http://127.0.0.1:8081/accounts", backendURL,
 		`path="/sts"`, `path="/sts"`,
-		"<stdout/>", "",
+		"<stdout/>", ""}, replace...)...,
 	).Replace(string(demoCfg))
 	path := filepath.Join(dir, "gatehouse.xml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -373,5 +376,104 @@ func TestExplainAndGraph(t *testing.T) {
 	g, err := exec.Command(bin, "graph", cfgPath).Output()
 	if err != nil || !strings.Contains(string(g), `"retail-apps" -> "accounts-secure";`) || !strings.HasPrefix(string(g), "digraph policy {") {
 		t.Errorf("graph: %v\n%s", err, g)
+	}
+}
+
+// TestBinaryMainframe: the SAML subject alice@example.com reaches the demo
+// CICS backend as ALICE01 with a valid PassTicket; a subject without a
+// mapping is refused; the audit record names the mapping; no password or
+// PassTicket appears in the gateway's logs or audit records.
+func TestBinaryMainframe(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	var (
+		mu      sync.Mutex
+		tickets []string
+		cics    *demo.CICS
+	)
+	cicsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if i := strings.Index(string(body), "PasswordText\">"); i >= 0 {
+			rest := string(body)[i+len("PasswordText\">"):]
+			mu.Lock()
+			tickets = append(tickets, rest[:strings.Index(rest, "<")])
+			mu.Unlock()
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		cics.ServeHTTP(w, r)
+	}))
+	defer cicsSrv.Close()
+	edge, admin := freeAddr(t), freeAddr(t)
+	cfgPath := writeDemo(t, dir, "http://127.0.0.1:1/accounts", edge, admin, "http://127.0.0.1:8081/cics", cicsSrv.URL+"/cics")
+	keyHex, err := os.ReadFile(filepath.Join(dir, "pki", demopki.RACFKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := hex.DecodeString(strings.TrimSpace(string(keyHex)))
+	cics = &demo.CICS{Generator: credmap.Generator{Algorithm: credmap.Enhanced, Key: key}, Application: "CICSPROD", Users: map[string]bool{"ALICE01": true}}
+
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "serve", "-config", cfgPath)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waitReady(t, "http://"+admin+"/readyz", done, &stderr)
+
+	pki := filepath.Join(dir, "pki")
+	clientArgs := []string{"-cert", filepath.Join(pki, demopki.ConsumerCert), "-key", filepath.Join(pki, demopki.ConsumerKey), "-cacert", filepath.Join(pki, demopki.CACert)}
+	token := func(user ...string) string {
+		args := append([]string{"token", "-sts", "https://" + edge + "/sts", "-audience", "urn:gatehouse:demo:cics-accounts"}, clientArgs...)
+		if len(user) > 0 {
+			args = append(args, "-user", user[0], "-password-file", filepath.Join(pki, demopki.TellerSecret))
+		}
+		out, err := exec.Command(bin, args...).Output()
+		if err != nil {
+			t.Fatalf("token: %v", err)
+		}
+		f := filepath.Join(dir, "token-"+strconv.Itoa(len(user))+".xml")
+		if err := os.WriteFile(f, out, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	call := func(tokenFile string) (string, error) {
+		args := append([]string{"call", "-url", "https://" + edge + "/services/cics-accounts", "-file", "../../../conf/demo/requests/get-balance-11.xml", "-token", tokenFile}, clientArgs...)
+		out, err := exec.Command(bin, args...).Output()
+		return string(out), err
+	}
+	if out, err := call(token("teller")); err != nil || !strings.Contains(out, "GetBalanceResponse") {
+		t.Fatalf("alice to CICS: %v\n%s\n%s", err, out, stderr.String())
+	}
+	if got := cics.SignOns(); len(got) != 1 || got[0] != "ALICE01" {
+		t.Errorf("CICS sign-ons %v, want [ALICE01]", got)
+	}
+	if out, err := call(token()); err == nil || !strings.Contains(out, "HTTP 403") {
+		t.Errorf("unmapped workload subject: %v\n%s", err, out)
+	}
+
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	<-done
+	auditLog, err := os.ReadFile(filepath.Join(dir, "run", "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(auditLog), `"legacyUser":"ALICE01"`) || !strings.Contains(string(auditLog), `"mapping":"attribute:racfUserId"`) {
+		t.Errorf("audit log does not name the mapping:\n%s", auditLog)
+	}
+	secret, _ := os.ReadFile(filepath.Join(pki, demopki.TellerSecret))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(tickets) != 1 || len(tickets[0]) != 8 {
+		t.Fatalf("captured tickets %q", tickets)
+	}
+	for _, s := range append(tickets, strings.TrimSpace(string(secret))) {
+		for name, text := range map[string]string{"audit log": string(auditLog), "gateway log": stderr.String()} {
+			if strings.Contains(text, s) {
+				t.Errorf("a credential appears in the %s", name)
+			}
+		}
 	}
 }
