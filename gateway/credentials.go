@@ -163,3 +163,18 @@ func renderHeaders(h http.Header, render, header string, c *credmap.Credential) 
 	}
 	return nil
 }
+
+// ReloadCredentialTables re-reads every credential-map table file. A table
+// that fails to load keeps its previous contents; the errors are joined.
+// The gatehouse binary calls it on SIGHUP.
+func (g *Gateway) ReloadCredentialTables() error {
+	var errs []error
+	for _, cm := range g.credMaps {
+		for _, t := range cm.tables {
+			if err := t.Reload(); err != nil {
+				errs = append(errs, fmt.Errorf("credential map %s: %w", cm.m.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -117,3 +117,43 @@ func TestPassTicketsAcrossInstances(t *testing.T) {
 		t.Errorf("CICS accepted %d sign-ons, want %d", n, 2*each)
 	}
 }
+
+// TestCredentialTableReload: a mapping table changed on disk takes effect
+// after ReloadCredentialTables (SIGHUP), without a restart; a broken file
+// keeps the previous table.
+func TestCredentialTableReload(t *testing.T) {
+	dir := t.TempDir()
+	must(t, demopki.Generate(filepath.Join(dir, "pki")))
+	table := filepath.Join(dir, "map.csv")
+	must(t, os.WriteFile(table, []byte("kind,name,user\nworkload,"+demopki.ConsumerSPIFFEID+",BATCH01\n"), 0o644))
+	cics := cicsFor(t, dir, "BATCH01", "BATCH02")
+	e := newEnv(t, envOptions{
+		dir: dir, backendHandler: cics,
+		credMaps: `<credentialMap name="batch" domain="RACF-PROD"><table file="map.csv"/>` +
+			`<passTicket algorithm="enhanced" keyFile="pki/racf-cicsprod.key" application="CICSPROD"/></credentialMap>`,
+		credentials: `<credentials map="batch"/>`,
+	})
+	callAs := func() string {
+		resp := e.post(t, accountsPath, envelope11(getBalance), "1.1")
+		readAll(t, resp)
+		return e.record(t, resp.Header.Get("X-Correlation-ID")).LegacyUser
+	}
+	if u := callAs(); u != "BATCH01" {
+		t.Fatalf("mapped to %q", u)
+	}
+	must(t, os.WriteFile(table, []byte("kind,name,user\nworkload,"+demopki.ConsumerSPIFFEID+",BATCH02\n"), 0o644))
+	if u := callAs(); u != "BATCH01" {
+		t.Fatalf("table changed before the reload: %q", u)
+	}
+	must(t, e.gw.ReloadCredentialTables())
+	if u := callAs(); u != "BATCH02" {
+		t.Fatalf("after reload mapped to %q", u)
+	}
+	must(t, os.WriteFile(table, []byte("not,a,table\n"), 0o644))
+	if err := e.gw.ReloadCredentialTables(); err == nil {
+		t.Fatal("a broken table reloaded without error")
+	}
+	if u := callAs(); u != "BATCH02" {
+		t.Fatalf("a failed reload changed the mapping: %q", u)
+	}
+}

@@ -49,6 +49,7 @@ type Gateway struct {
 	store          store.Store
 	policy         *authz.Policy
 	rates          *rateLimits
+	credMaps       map[string]*credentialMap
 	auditSinks     []audit.Sink
 	envelopeSchema map[soap.Version]*schemas.Set
 	ownSchemas     []*schemas.Set // compiled here (not by conf), closed at shutdown
@@ -179,6 +180,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	if err != nil {
 		return g.fail(err)
 	}
+	g.credMaps = cmaps
 
 	byName := map[string]*listener{}
 	for _, lc := range cfg.Listeners {

@@ -1,6 +1,6 @@
 // Command gatehouse runs the Gatehouse SOAP security gateway.
 //
-//	gatehouse serve -config FILE      start serving (SIGTERM drains, then exits)
+//	gatehouse serve -config FILE      start serving (SIGTERM drains, then exits; SIGHUP reloads mapping tables)
 //	gatehouse check-config FILE       validate a configuration and exit
 //	gatehouse token …                 get a SAML token from a running STS
 //	gatehouse call …                  call a service with a token, optionally signed
@@ -123,14 +123,28 @@ func serve(args []string, stderr io.Writer) int {
 	log.Info("gatehouse started", "config", cfg.Path, "summary", cfg.Summary())
 
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	code := 0
-	select {
-	case s := <-sig:
-		log.Info("draining", "signal", s.String(), "timeout", drain.String())
-	case err := <-g.Errors():
-		log.Error("listener failed", "err", err)
-		code = 1
+wait:
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				// Mapping tables change without a restart.
+				if err := g.ReloadCredentialTables(); err != nil {
+					log.Error("reload of credential mapping tables failed; the previous tables stay in force", "err", err)
+				} else {
+					log.Info("credential mapping tables reloaded")
+				}
+				continue
+			}
+			log.Info("draining", "signal", s.String(), "timeout", drain.String())
+			break wait
+		case err := <-g.Errors():
+			log.Error("listener failed", "err", err)
+			code = 1
+			break wait
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *drain)
 	defer cancel()
