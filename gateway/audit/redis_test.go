@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/gatehouse/gatehouse/gateway/internal/redistest"
 )
@@ -19,19 +18,7 @@ import (
 // sink's deadline bounds dial and retries.
 func newRedisClient(t *testing.T, addr string, timeout time.Duration) redis.UniversalClient {
 	t.Helper()
-	c := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:                    []string{addr},
-		ContextTimeoutEnabled:    true,
-		DialTimeout:              timeout,
-		ReadTimeout:              timeout,
-		WriteTimeout:             timeout,
-		PoolTimeout:              timeout,
-		DialerRetries:            1,
-		DisableIdentity:          true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	})
-	t.Cleanup(func() { c.Close() })
-	return c
+	return redistest.Client(t, []string{addr}, timeout)
 }
 
 func testStream(t *testing.T, c redis.UniversalClient) string {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/gateway/internal/redistest"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 func randomPrefix() string {
@@ -24,20 +23,7 @@ func randomPrefix() string {
 // test.
 func newTestClient(tb testing.TB, addrs []string, timeout time.Duration) redis.UniversalClient {
 	tb.Helper()
-	c := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:                    addrs,
-		ClientName:               "gatehouse-test",
-		ContextTimeoutEnabled:    true,
-		DialTimeout:              timeout,
-		ReadTimeout:              timeout,
-		WriteTimeout:             timeout,
-		PoolTimeout:              timeout,
-		DialerRetries:            1,
-		DisableIdentity:          true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	})
-	tb.Cleanup(func() { c.Close() })
-	return c
+	return redistest.Client(tb, addrs, timeout)
 }
 
 // The suite's timeout is generous (-race, parallel subtests); the fail-closed test uses

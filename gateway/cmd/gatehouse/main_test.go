@@ -137,20 +137,8 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Fatalf("check-config: %v\n%s", err, out)
 	}
 
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "serve", "-config", cfgPath, "-drain", "5s")
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-		}
-	}()
-	waitReady(t, "http://"+admin+"/readyz", done, &stderr)
+	srv := serveDemo(t, bin, cfgPath, admin, "-drain", "5s")
+	cmd, done, stderr := srv.cmd, srv.done, srv.stderr
 
 	client := mtlsClient(t, filepath.Join(dir, "pki"))
 	call := func(file string) (*http.Response, string) {
@@ -237,6 +225,39 @@ func TestCheckConfigReportsLocation(t *testing.T) {
 	}
 }
 
+// running is a gatehouse serve process started by a test.
+type running struct {
+	cmd    *exec.Cmd
+	done   chan error
+	stderr *bytes.Buffer
+}
+
+// serveDemo starts the binary on cfgPath and waits until /readyz answers;
+// the process is killed at the end of the test if still running.
+func serveDemo(t *testing.T, bin, cfgPath, admin string, args ...string) *running {
+	t.Helper()
+	r := &running{done: make(chan error, 1), stderr: &bytes.Buffer{}}
+	r.cmd = exec.Command(bin, append([]string{"serve", "-config", cfgPath}, args...)...)
+	r.cmd.Stderr = r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.done <- r.cmd.Wait() }()
+	t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			_ = r.cmd.Process.Kill()
+			<-r.done
+		}
+	})
+	waitReady(t, "http://"+admin+"/readyz", r.done, r.stderr)
+	return r
+}
+
+// clientArgs are the mTLS flags of gatehouse token and call for the demo consumer.
+func clientArgs(pki string) []string {
+	return []string{"-cert", filepath.Join(pki, demopki.ConsumerCert), "-key", filepath.Join(pki, demopki.ConsumerKey), "-cacert", filepath.Join(pki, demopki.CACert)}
+}
+
 func waitReady(t *testing.T, url string, done chan error, stderr *bytes.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -287,24 +308,14 @@ func TestBinaryTokenFlow(t *testing.T) {
 	edge, admin := freeAddr(t), freeAddr(t)
 	cfgPath := writeDemo(t, dir, backend.URL+"/accounts", edge, admin)
 
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "serve", "-config", cfgPath)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); <-done }()
-	waitReady(t, "http://"+admin+"/readyz", done, &stderr)
-
+	srv := serveDemo(t, bin, cfgPath, admin)
 	pki := filepath.Join(dir, "pki")
-	clientArgs := []string{"-cert", filepath.Join(pki, demopki.ConsumerCert), "-key", filepath.Join(pki, demopki.ConsumerKey), "-cacert", filepath.Join(pki, demopki.CACert)}
+	clientArgs := clientArgs(pki)
 	tokenArgs := append([]string{"token", "-sts", "https://" + edge + "/sts", "-audience", "urn:gatehouse:demo:accounts-secure",
 		"-user", "teller", "-password-file", filepath.Join(pki, demopki.TellerSecret)}, clientArgs...)
 	out, err := exec.Command(bin, tokenArgs...).Output()
 	if err != nil {
-		t.Fatalf("gatehouse token: %v\n%s", err, stderr.String())
+		t.Fatalf("gatehouse token: %v\n%s", err, srv.stderr.String())
 	}
 	if !strings.Contains(string(out), "alice@example.com") {
 		t.Fatalf("token: %s", out)
@@ -412,18 +423,10 @@ func TestBinaryMainframe(t *testing.T) {
 	key, _ := hex.DecodeString(strings.TrimSpace(string(keyHex)))
 	cics = &demo.CICS{Generator: credmap.Generator{Algorithm: credmap.Enhanced, Key: key}, Application: "CICSPROD", Users: map[string]bool{"ALICE01": true}}
 
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "serve", "-config", cfgPath)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	waitReady(t, "http://"+admin+"/readyz", done, &stderr)
-
+	srv := serveDemo(t, bin, cfgPath, admin)
+	cmd, done, stderr := srv.cmd, srv.done, srv.stderr
 	pki := filepath.Join(dir, "pki")
-	clientArgs := []string{"-cert", filepath.Join(pki, demopki.ConsumerCert), "-key", filepath.Join(pki, demopki.ConsumerKey), "-cacert", filepath.Join(pki, demopki.CACert)}
+	clientArgs := clientArgs(pki)
 	token := func(user ...string) string {
 		args := append([]string{"token", "-sts", "https://" + edge + "/sts", "-audience", "urn:gatehouse:demo:cics-accounts"}, clientArgs...)
 		if len(user) > 0 {

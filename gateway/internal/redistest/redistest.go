@@ -190,3 +190,25 @@ func SharedAddr(tb testing.TB) string {
 	}
 	return Start(tb).Addr
 }
+
+// Client returns a go-redis client configured like the gateway's own
+// (per-operation timeouts, one dial attempt, no CLIENT SETINFO or
+// maintenance-notification handshakes that Redis 7.0 refuses), closed when
+// the test ends.
+func Client(tb testing.TB, addrs []string, timeout time.Duration) redis.UniversalClient {
+	tb.Helper()
+	c := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:                    addrs,
+		ClientName:               "gatehouse-test",
+		ContextTimeoutEnabled:    true,
+		DialTimeout:              timeout,
+		ReadTimeout:              timeout,
+		WriteTimeout:             timeout,
+		PoolTimeout:              timeout,
+		DialerRetries:            1,
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
