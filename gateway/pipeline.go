@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -84,9 +85,15 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 			Err: fmt.Errorf("service accepts SOAP %v, request is SOAP %v", svc.versionList, binding.Version)}
 	}
 
-	// 3. Per-caller rate limit, before any work on the body.
+	// 3. Per-caller rate limit, before any work on the body (an anonymous
+	// caller, on an insecure-none listener, is limited by its address).
 	if g.rates != nil {
-		if err := g.throttle(r.Context(), w, svc, "caller", tx.caller.ID, g.rates.caller); err != nil {
+		who := tx.caller.ID
+		if who == "" {
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			who = "address:" + host
+		}
+		if err := g.throttle(r.Context(), w, svc, "caller", who, g.rates.caller); err != nil {
 			return err
 		}
 	}
