@@ -331,8 +331,9 @@ func TestAdmin(t *testing.T) {
 		"/healthz": "ok",
 		"/readyz":  "ready",
 		"/metrics": `gatehouse_requests_total{outcome="ok",service="accounts"} 1`,
+		"/metrics?": `gatehouse_backend_in_flight{service="accounts"} 0`,
 	} {
-		resp, err := http.Get(admin + path)
+		resp, err := http.Get(admin + strings.TrimSuffix(path, "?"))
 		must(t, err)
 		body := readAll(t, resp)
 		if resp.StatusCode != 200 || !strings.Contains(body, want) {

@@ -22,6 +22,7 @@ type metrics struct {
 	decisions    *prometheus.CounterVec
 	throttled    *prometheus.CounterVec
 	breakerState *prometheus.GaugeVec
+	backendBusy  *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -77,13 +78,17 @@ func newMetrics() *metrics {
 			Name: "gatehouse_breaker_state",
 			Help: "Circuit breaker state per service backend: 0 closed, 1 half-open, 2 open.",
 		}, []string{"service"}),
+		backendBusy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gatehouse_backend_in_flight",
+			Help: "Calls inside each service backend's bulkhead.",
+		}, []string{"service"}),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_replays_total",
 			Help: "Requests refused as replays, by kind of replayed value (nonce, sig, msgid).",
 		}, []string{"kind"}),
 	}
 	m.reg.MustRegister(m.requests, m.faults, m.latency, m.backend, m.auditErrors, m.inFlight, m.certNotAfter,
-		m.authFailures, m.lockouts, m.replays, m.decisions, m.throttled, m.breakerState,
+		m.authFailures, m.lockouts, m.replays, m.decisions, m.throttled, m.breakerState, m.backendBusy,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

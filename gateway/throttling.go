@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/conf"
@@ -78,6 +79,7 @@ func (g *Gateway) throttle(ctx context.Context, w http.ResponseWriter, svc *serv
 type guard struct {
 	bulkhead *throttle.Bulkhead
 	breaker  *throttle.Breaker
+	inFlight prometheus.Gauge
 }
 
 func (g *Gateway) newGuard(name string, b *conf.Backend) (*guard, error) {
@@ -89,7 +91,7 @@ func (g *Gateway) newGuard(name string, b *conf.Backend) (*guard, error) {
 		return nil, fmt.Errorf("gateway: service %s: breaker: %w", name, err)
 	}
 	g.metrics.breakerState.WithLabelValues(name).Set(0)
-	return &guard{bulkhead: throttle.NewBulkhead(b.MaxConcurrent), breaker: br}, nil
+	return &guard{bulkhead: throttle.NewBulkhead(b.MaxConcurrent), breaker: br, inFlight: g.metrics.backendBusy.WithLabelValues(name)}, nil
 }
 
 func breakerValue(state string) float64 {
@@ -109,7 +111,11 @@ func (gd *guard) call(ctx context.Context, fn func() (int, error)) error {
 	if err != nil {
 		return soap.ReceiverFault("backend busy", fmt.Errorf("bulkhead: %w", err)).WithStatus(http.StatusServiceUnavailable)
 	}
-	defer release()
+	gd.inFlight.Inc()
+	defer func() {
+		gd.inFlight.Dec()
+		release()
+	}()
 	_, err = gd.breaker.Do(ctx, fn)
 	if errors.Is(err, throttle.ErrOpen) {
 		return soap.ReceiverFault("backend unavailable", fmt.Errorf("circuit open: %w", err)).WithStatus(http.StatusServiceUnavailable)
