@@ -328,9 +328,9 @@ func TestAdmin(t *testing.T) {
 	readAll(t, e.post(t, "/services/accounts", envelope11(getBalance), "1.1"))
 	admin := "http://" + e.gw.AdminAddr().String()
 	for path, want := range map[string]string{
-		"/healthz": "ok",
-		"/readyz":  "ready",
-		"/metrics": `gatehouse_requests_total{outcome="ok",service="accounts"} 1`,
+		"/healthz":  "ok",
+		"/readyz":   "ready",
+		"/metrics":  `gatehouse_requests_total{outcome="ok",service="accounts"} 1`,
 		"/metrics?": `gatehouse_backend_in_flight{service="accounts"} 0`,
 	} {
 		resp, err := http.Get(admin + strings.TrimSuffix(path, "?"))
