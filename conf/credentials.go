@@ -153,6 +153,9 @@ func (c *Config) setCredentialFiles(set func(*Pos)) {
 		if s.Credentials != nil {
 			set(&s.Credentials.Pos)
 		}
+		if s.Composite != nil {
+			set(&s.Composite.Pos)
+		}
 	}
 }
 

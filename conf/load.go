@@ -414,7 +414,17 @@ func (c *checker) checkServices(cfg *Config) {
 			}
 		}
 
-		c.checkBackend(&s.Backend, el+"/backend")
+		if s.Composite != nil {
+			s.Composite.Definition = c.resolve(s.Composite.Definition)
+			if err := checkReadable(s.Composite.Definition); err != nil {
+				c.errorf(s.Composite.Pos, el+"/composite", "%v", err)
+			}
+			if s.Credentials != nil {
+				c.errorf(s.Credentials.Pos, el+"/credentials", "a composite has no backend of its own to present credentials to (its steps' services do)")
+			}
+		} else {
+			c.checkBackend(&s.Backend, el+"/backend")
+		}
 		if s.Security != nil {
 			c.checkSecurity(cfg, s.Security, el+"/security")
 		}

@@ -186,8 +186,11 @@ type Service struct {
 	Security     *Security           // WS-Security policy; nil when not configured
 	SAML         *SAML               // SAML policy; nil when not configured
 	Credentials  *ServiceCredentials // legacy credentials for the backend; nil when none
-	Schemas      []Schema            // payload schemas; Load makes their paths absolute
-	Limits       Limits              // resolved: service override ← global ← defaults
+	// Composite, when set, makes the service a composite: the definition
+	// runs instead of a backend (Backend is then unused).
+	Composite *CompositeRef
+	Schemas   []Schema // payload schemas; Load makes their paths absolute
+	Limits    Limits   // resolved: service override ← global ← defaults
 
 	payloadSchema *schemas.Set
 }
@@ -233,6 +236,19 @@ type Backend struct {
 	rawURL    string
 	clientTLS *tls.Config
 	signing   *tls.Certificate
+}
+
+// CompositeRef names a composite service's orchestration definition
+// (absolute after Load).
+type CompositeRef struct {
+	Pos
+	Definition string `xml:"definition,attr"`
+}
+
+func (c *CompositeRef) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain CompositeRef
+	*c = CompositeRef{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(c), &start)
 }
 
 // BackendSign names the certificate and key the gateway signs outbound
@@ -341,6 +357,7 @@ func (s *Service) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Security     *Security           `xml:"security"`
 		SAML         *SAML               `xml:"saml"`
 		Credentials  *ServiceCredentials `xml:"credentials"`
+		Composite    *CompositeRef       `xml:"composite"`
 		Schemas      []Schema            `xml:"schema"`
 		Limits       Limits              `xml:"limits"`
 	}
@@ -361,6 +378,7 @@ func (s *Service) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Security:     raw.Security,
 		SAML:         raw.SAML,
 		Credentials:  raw.Credentials,
+		Composite:    raw.Composite,
 		Schemas:      raw.Schemas,
 		Limits:       raw.Limits,
 	}

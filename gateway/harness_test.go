@@ -52,6 +52,8 @@ type envOptions struct {
 	// credMaps are <credentialMap> sections; credentials is the accounts
 	// service's <credentials> element.
 	credMaps, credentials string
+	// extraServices are more <service> elements, after the two.
+	extraServices string
 	// rateLimits is the <rateLimits> section.
 	rateLimits string
 	// policy replaces the default test policy (every demo workload may
@@ -90,6 +92,7 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
     {{.SAML11}}
     <schema file="accounts.xsd"/>
   </service>
+  {{.ExtraServices}}
 </gatehouse>
 `
 
@@ -148,7 +151,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		"Store": o.store, "Lockout": o.lockout, "Trust": o.trust, "Users": o.users, "Security": o.security,
 		"BackendTLS": o.backendTLS, "SAMLIssuers": o.samlIssuers, "STS": o.sts, "SAML": o.saml, "SAML11": o.saml11,
 		"Policy": cmp.Or(o.policy, defaultTestPolicy), "RateLimits": o.rateLimits,
-		"CredMaps": o.credMaps, "Credentials": o.credentials,
+		"CredMaps": o.credMaps, "Credentials": o.credentials, "ExtraServices": o.extraServices,
 	}))
 	cfgPath := filepath.Join(e.dir, "gatehouse-"+auditName+".xml")
 	must(t, os.WriteFile(cfgPath, cfg.Bytes(), 0o644))

@@ -187,7 +187,13 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return err
 	}
 
-	// 12. Credentials of the backend's legacy domain for the verified
+	// 12. A composite runs its definition; each of its calls is a hop
+	// authorized on its own (hopInvoker).
+	if svc.composite != nil {
+		return g.runComposite(tx, w, r, svc, env, areq, verified, principal)
+	}
+
+	// 13. Credentials of the backend's legacy domain for the verified
 	// principal (a PassTicket, a mapped password); no mapping refuses.
 	out := &outbound{env: env, action: binding.Action, hasAction: binding.HasAction, correlationID: tx.rec.CorrelationID}
 	if svc.creds != nil {
@@ -198,7 +204,7 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		out.cred, out.render, out.header = cred, svc.creds.render, svc.creds.header
 	}
 
-	// 13. Proxy to the backend and answer with its response.
+	// 14. Proxy to the backend and answer with its response.
 	callStart := g.now()
 	var resp *backendResponse
 	err = svc.guard.call(r.Context(), func() (int, error) {

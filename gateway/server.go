@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/authz"
 	"github.com/gatehouse/gatehouse/gateway/store"
+	"github.com/gatehouse/gatehouse/orchestration"
 	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/schemas"
 	"github.com/gatehouse/gatehouse/soap"
@@ -50,6 +51,7 @@ type Gateway struct {
 	policy         *authz.Policy
 	rates          *rateLimits
 	credMaps       map[string]*credentialMap
+	services       map[string]*service // by name, for composite hops
 	auditSinks     []audit.Sink
 	envelopeSchema map[soap.Version]*schemas.Set
 	ownSchemas     []*schemas.Set // compiled here (not by conf), closed at shutdown
@@ -94,6 +96,9 @@ type service struct {
 	samlRequired bool
 	// sts is set for the STS endpoint, which answers itself (no backend).
 	sts *samlsts.STS
+	// composite is set for a composite service, which runs its definition
+	// instead of calling one backend.
+	composite *orchestration.Composite
 }
 
 // New compiles cfg into a gateway. It does not listen yet; see Start.
@@ -181,6 +186,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		return g.fail(err)
 	}
 	g.credMaps = cmaps
+	g.services = map[string]*service{}
 
 	byName := map[string]*listener{}
 	for _, lc := range cfg.Listeners {
@@ -202,17 +208,20 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			versions:    map[soap.Version]bool{},
 			versionList: sc.SOAPVersions,
 			payload:     sc.PayloadSchema(),
-			backend:     newBackend(&sc.Backend, g.now),
 			anonymousOK: l.cfg.TLS.ClientAuth == conf.ClientAuthInsecureNone,
 		}
-		if c := sc.Credentials; c != nil {
-			s.creds = &serviceCredentials{cm: cmaps[c.Map], render: c.Render, header: c.Header}
-			if c.Render == "usernameToken" && s.backend.signer != nil {
-				return g.fail(fmt.Errorf("gateway: service %s: a UsernameToken credential and backend signing in one Security header are not supported yet", sc.Name))
+		if sc.Composite == nil {
+			s.backend = newBackend(&sc.Backend, g.now)
+			if s.guard, err = g.newGuard(sc.Name, &sc.Backend); err != nil {
+				return g.fail(err)
 			}
 		}
-		if s.guard, err = g.newGuard(sc.Name, &sc.Backend); err != nil {
-			return g.fail(err)
+		g.services[sc.Name] = s
+		if c := sc.Credentials; c != nil {
+			s.creds = &serviceCredentials{cm: cmaps[c.Map], render: c.Render, header: c.Header}
+			if c.Render == "usernameToken" && s.backend != nil && s.backend.signer != nil {
+				return g.fail(fmt.Errorf("gateway: service %s: a UsernameToken credential and backend signing in one Security header are not supported yet", sc.Name))
+			}
 		}
 		if sc.Security != nil {
 			s.actor = sc.Security.Actor
@@ -234,6 +243,17 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			s.versions[v] = true
 		}
 		l.services[sc.Path] = s
+	}
+	// Composites last: their definitions name the other services.
+	for _, sc := range cfg.Services {
+		if sc.Composite == nil {
+			continue
+		}
+		c, err := orchestration.Load(sc.Composite.Definition, catalog{g.services})
+		if err != nil {
+			return g.fail(fmt.Errorf("gateway: service %s: %w", sc.Name, err))
+		}
+		g.services[sc.Name].composite = c
 	}
 	if cfg.STS != nil {
 		if err := g.addSTS(cfg, byName, users); err != nil {

@@ -469,3 +469,41 @@ func (e *Envelope) Copy() *Envelope {
 	}
 	return cp
 }
+
+// Detach copies el and declares on the copy every namespace in scope at el
+// that an ancestor declared, so that the copy means the same on its own
+// (a canonicalization input, a payload handed to another document).
+func Detach(el *etree.Element) *etree.Element {
+	cp := el.Copy()
+	declared := map[string]bool{}
+	for _, a := range el.Attr {
+		if p, ok := nsDeclPrefix(a); ok {
+			declared[p] = true
+		}
+	}
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			prefix, ok := nsDeclPrefix(a)
+			if !ok || declared[prefix] {
+				continue
+			}
+			declared[prefix] = true
+			if prefix == "" {
+				cp.CreateAttr("xmlns", a.Value)
+			} else {
+				cp.CreateAttr("xmlns:"+prefix, a.Value)
+			}
+		}
+	}
+	return cp
+}
+
+func nsDeclPrefix(a etree.Attr) (string, bool) {
+	switch {
+	case a.Space == "xmlns":
+		return a.Key, true
+	case a.Space == "" && a.Key == "xmlns":
+		return "", true
+	}
+	return "", false
+}

@@ -14,6 +14,7 @@ import (
 type Record struct {
 	Time          time.Time `json:"time"`
 	CorrelationID string    `json:"correlationId"`
+	Hop           int       `json:"hop,omitempty"` // 0 for the invocation, n for the n-th call of a composite
 	MessageID     string    `json:"messageId,omitempty"`
 	Listener      string    `json:"listener,omitempty"`
 	Remote        string    `json:"remote,omitempty"`

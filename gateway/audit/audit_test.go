@@ -84,7 +84,7 @@ func TestLogWritesWholeLinesConcurrently(t *testing.T) {
 func TestRecordJSONKeys(t *testing.T) {
 	want := []string{
 		"audience", "backendStatus", "bytesIn", "bytesOut", "caller", "correlationId",
-		"decision", "durationMs", "faultCode", "issuer", "legacyDomain", "legacyUser", "listener", "mapping", "messageId", "operation",
+		"decision", "durationMs", "faultCode", "hop", "issuer", "legacyDomain", "legacyUser", "listener", "mapping", "messageId", "operation",
 		"outcome", "reason", "remote", "roles", "rule", "service", "soapVersion", "status",
 		"subject", "time", "tokenId",
 	}

@@ -30,42 +30,8 @@ func canonicalize(el *etree.Element, alg, prefixList string) ([]byte, error) {
 	}
 }
 
-// detach copies el and declares on the copy every namespace that is in
-// scope at el but declared on an ancestor.
-func detach(el *etree.Element) *etree.Element {
-	cp := el.Copy()
-	declared := map[string]bool{}
-	for _, a := range el.Attr {
-		if p, ok := nsDeclPrefix(a); ok {
-			declared[p] = true
-		}
-	}
-	for p := el.Parent(); p != nil; p = p.Parent() {
-		for _, a := range p.Attr {
-			prefix, ok := nsDeclPrefix(a)
-			if !ok || declared[prefix] {
-				continue
-			}
-			declared[prefix] = true
-			if prefix == "" {
-				cp.CreateAttr("xmlns", a.Value)
-			} else {
-				cp.CreateAttr("xmlns:"+prefix, a.Value)
-			}
-		}
-	}
-	return cp
-}
-
-func nsDeclPrefix(a etree.Attr) (string, bool) {
-	switch {
-	case a.Space == "xmlns":
-		return a.Key, true
-	case a.Space == "" && a.Key == "xmlns":
-		return "", true
-	}
-	return "", false
-}
+// detach is soap.Detach: the element with its in-scope namespaces.
+func detach(el *etree.Element) *etree.Element { return soap.Detach(el) }
 
 // isAncestorOrSelf reports whether a is el or one of its ancestors.
 func isAncestorOrSelf(a, el *etree.Element) bool {

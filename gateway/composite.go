@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/beevik/etree"
+
+	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/authz"
+	"github.com/gatehouse/gatehouse/orchestration"
+	"github.com/gatehouse/gatehouse/samlsts"
+	"github.com/gatehouse/gatehouse/schemas"
+	"github.com/gatehouse/gatehouse/soap"
+	"github.com/gatehouse/gatehouse/soap/wssec"
+)
+
+// catalog answers the orchestration loader from the configured services.
+// Operations are not listed per service in the configuration, so every
+// operation is accepted at load (the target's payload schema still checks
+// each request) and none is idempotent: composites never retry.
+type catalog struct{ services map[string]*service }
+
+func (c catalog) Service(name string) bool {
+	s, ok := c.services[name]
+	return ok && s.composite == nil && s.sts == nil
+}
+
+func (c catalog) Operation(service string, _ soap.QName) (bool, bool) {
+	return false, c.Service(service)
+}
+
+// runComposite runs a composite service for one request and answers with
+// its reply. Every invoke is a hop through hopInvoker.
+func (g *Gateway) runComposite(tx *transaction, w http.ResponseWriter, r *http.Request, svc *service, env *soap.Envelope,
+	areq *authz.Request, v *wssec.Verified, p *samlsts.Principal) error {
+	payload := env.Payload()
+	if payload == nil {
+		return soap.SenderFault("message does not match the service schema", errors.New("empty Body"))
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(soap.Detach(payload))
+	input, err := doc.WriteToBytes()
+	if err != nil {
+		return soap.ReceiverFault("internal error", err)
+	}
+	inv := &hopInvoker{g: g, tx: tx, composite: svc.composite.Name(), version: env.Version, areq: areq, verified: v, principal: p}
+	reply, err := svc.composite.Run(r.Context(), input, inv)
+	if err != nil {
+		return err
+	}
+	body := fmt.Appendf(nil, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<soap:Envelope xmlns:soap="%s"><soap:Body>%s</soap:Body></soap:Envelope>`,
+		env.Version.Namespace(), reply)
+	w.Header().Set("Content-Type", env.Version.ContentType())
+	w.WriteHeader(http.StatusOK)
+	n, _ := w.Write(body)
+	tx.written = true
+	tx.rec.Status, tx.rec.BytesOut, tx.rec.Outcome = http.StatusOK, int64(n), audit.OutcomeOK
+	return nil
+}
+
+// hopInvoker makes the calls of one composite run. Every hop is a
+// transaction of its own (invariant 9): the flow edge composite → service
+// and the policy are checked again for the original subject with the hop's
+// position, the target's legacy credentials are mapped, the call runs in
+// the target's bulkhead and breaker, the response must pass the hardened
+// parser and the target's schema, and the hop gets its own audit record
+// with the request's correlation id and its hop number.
+type hopInvoker struct {
+	g         *Gateway
+	tx        *transaction
+	composite string
+	version   soap.Version
+	areq      *authz.Request
+	verified  *wssec.Verified
+	principal *samlsts.Principal
+}
+
+func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp []byte, err error) {
+	g := h.g
+	start := g.now()
+	target := g.services[call.Service]
+	rec := &audit.Record{
+		CorrelationID: h.tx.rec.CorrelationID, Hop: call.Hop, Listener: h.tx.rec.Listener, Caller: h.tx.caller.ID,
+		Subject: h.tx.rec.Subject, Issuer: h.tx.rec.Issuer, Roles: h.tx.rec.Roles,
+		Service: call.Service, Operation: call.Operation.String(), SOAPVersion: h.version.String(),
+		BytesIn: int64(len(call.Request)),
+	}
+	defer func() {
+		rec.Time, rec.DurationMS = start.UTC(), float64(g.now().Sub(start).Microseconds())/1000
+		rec.Outcome, rec.Status = audit.OutcomeOK, http.StatusOK
+		if err != nil {
+			f := soap.AsFault(err)
+			rec.Outcome, rec.Status, rec.FaultCode, rec.Reason, rec.Durable = audit.OutcomeFault, f.HTTPStatus(h.version), f.CodeName(h.version), f.Reason(), true
+		}
+		_ = g.audit.Write(rec)
+	}()
+	if target == nil {
+		return nil, soap.ReceiverFault("internal error", fmt.Errorf("composite %s: unknown service %q", h.composite, call.Service))
+	}
+
+	// Authorization of this hop on its own: flow edge composite → service
+	// and the rules for the original subject, as a hop of the composite.
+	req := *h.areq
+	req.Service, req.Operation, req.Composite = call.Service, call.Operation.String(), h.composite
+	d := g.policy.Decide(&req)
+	rec.Decision, rec.Rule = map[bool]string{true: "allow", false: "deny"}[d.Allow], d.Rule
+	g.metrics.decisions.WithLabelValues(req.Service, req.Operation, rec.Decision, d.Rule).Inc()
+	if !d.Allow {
+		return nil, soap.SenderFault("not authorized", fmt.Errorf("hop %d of %s: authorization: %s", call.Hop, h.composite, d.Reason)).WithStatus(http.StatusForbidden)
+	}
+
+	raw := fmt.Appendf(nil, `<soap:Envelope xmlns:soap="%s"><soap:Body>%s</soap:Body></soap:Envelope>`, h.version.Namespace(), call.Request)
+	env, err := soap.Parse(raw, target.limits)
+	if err != nil {
+		return nil, soap.ReceiverFault("internal error", fmt.Errorf("hop request: %w", err))
+	}
+	out := &outbound{env: env, correlationID: h.tx.rec.CorrelationID}
+	if target.creds != nil {
+		hopTx := &transaction{caller: h.tx.caller, rec: audit.Record{}}
+		cred, err := g.mapCredential(ctx, hopTx, target.creds, h.verified, h.principal)
+		rec.LegacyDomain, rec.LegacyUser, rec.Mapping = hopTx.rec.LegacyDomain, hopTx.rec.LegacyUser, hopTx.rec.Mapping
+		if err != nil {
+			return nil, err
+		}
+		out.cred, out.render, out.header = cred, target.creds.render, target.creds.header
+	}
+	var br *backendResponse
+	err = target.guard.call(ctx, func() (int, error) {
+		var err error
+		br, err = target.backend.call(ctx, out, target.limits)
+		if br == nil {
+			return 0, err
+		}
+		return br.status, err
+	})
+	if br != nil {
+		rec.BackendStatus = br.status
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := schemas.ValidateEnvelope(br.body, g.envelopeSchema[h.version], target.payload); err != nil && br.status == http.StatusOK {
+		return nil, soap.ReceiverFault("backend response invalid", fmt.Errorf("hop %d response: %w", call.Hop, redactValues(err))).WithStatus(http.StatusBadGateway)
+	}
+	renv, err := soap.Parse(br.body, target.limits)
+	if err != nil {
+		return nil, soap.ReceiverFault("backend response invalid", err)
+	}
+	p := renv.Payload()
+	if p == nil {
+		return nil, soap.ReceiverFault("backend response invalid", errors.New("empty response Body"))
+	}
+	if br.status != http.StatusOK || (p.Tag == "Fault" && p.NamespaceURI() == h.version.Namespace()) {
+		return nil, soap.ReceiverFault("a step failed", fmt.Errorf("hop %d: %s answered %d with a fault", call.Hop, call.Service, br.status))
+	}
+	d2 := etree.NewDocument()
+	d2.SetRoot(soap.Detach(p))
+	b, err := d2.WriteToBytes()
+	rec.BytesOut = int64(len(b))
+	return b, err
+}
+
+var _ orchestration.Invoker = (*hopInvoker)(nil)

@@ -1,0 +1,123 @@
+package gateway_test
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
+)
+
+const summaryXSD = `<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:gatehouse:test:summary" elementFormDefault="qualified">
+  <xs:element name="Summary"><xs:complexType><xs:sequence>
+    <xs:element name="First" type="xs:int"/><xs:element name="Second" type="xs:int"/>
+  </xs:sequence></xs:complexType></xs:element>
+  <xs:element name="SummaryResponse"><xs:complexType><xs:sequence>
+    <xs:element name="Balance" type="xs:string" maxOccurs="2"/>
+  </xs:sequence></xs:complexType></xs:element>
+</xs:schema>`
+
+const summaryComposite = `<composite xmlns="urn:gatehouse:orchestration:1" xmlns:s="urn:gatehouse:test:summary" xmlns:a="urn:gatehouse:demo:accounts"
+    name="balance-summary" deadline="5s">
+  <input element="{urn:gatehouse:test:summary}Summary"/>
+  <output element="{urn:gatehouse:test:summary}SummaryResponse"/>
+  <sequence>
+    <invoke name="first" service="accounts" operation="{urn:gatehouse:demo:accounts}GetBalance" result="one" timeout="2s">
+      <request><a:GetBalance><a:AccountId><value-of select="$input/s:First"/></a:AccountId></a:GetBalance></request>
+    </invoke>
+    <invoke name="second" service="accounts" operation="{urn:gatehouse:demo:accounts}GetBalance" result="two" timeout="2s">
+      <request><a:GetBalance><a:AccountId><value-of select="$input/s:Second"/></a:AccountId></a:GetBalance></request>
+    </invoke>
+    <reply><s:SummaryResponse><s:Balance><value-of select="$one/a:Balance"/></s:Balance><s:Balance><value-of select="$two/a:Balance"/></s:Balance></s:SummaryResponse></reply>
+  </sequence>
+</composite>`
+
+// compositePolicy lets demo workloads call the composite, and the
+// composite call accounts only when withEdge.
+func compositePolicy(withEdge bool) string {
+	edge := ""
+	if withEdge {
+		edge = `<flow from="balance-summary" to="accounts"/>`
+	}
+	return `<policy>
+    <consumer name="demo-workloads" prefix="spiffe://demo.gatehouse.internal/"/>
+    <composite name="balance-summary"/>
+    <flow from="demo-workloads" to="summary"/>` + edge + `
+    <rule id="summary" effect="allow" service="summary" operation="*"><caller prefix="spiffe://demo.gatehouse.internal/"/></rule>
+    <rule id="summary-hops" effect="allow" service="accounts" operation="{urn:gatehouse:demo:accounts}GetBalance">
+      <caller prefix="spiffe://demo.gatehouse.internal/"/><position composite="balance-summary"/>
+    </rule>
+  </policy>`
+}
+
+func compositeEnv(t *testing.T, withEdge bool) *env {
+	t.Helper()
+	dir := t.TempDir()
+	must(t, demopki.Generate(filepath.Join(dir, "pki")))
+	must(t, os.WriteFile(filepath.Join(dir, "summary.xsd"), []byte(summaryXSD), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "summary.xml"), []byte(summaryComposite), 0o644))
+	return newEnv(t, envOptions{dir: dir, policy: compositePolicy(withEdge), extraServices: `<service name="summary" path="/services/summary" soapVersions="1.1 1.2">
+    <composite definition="summary.xml"/>
+    <schema file="summary.xsd"/>
+  </service>`})
+}
+
+// postSummary sends the composite's request with an empty SOAPAction.
+func postSummary(t *testing.T, e *env) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/services/summary", strings.NewReader(envelope11(summaryRequest)))
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	req.Header.Set("SOAPAction", `""`)
+	resp, err := e.client.Do(req)
+	must(t, err)
+	return resp
+}
+
+const summaryRequest = `<s:Summary xmlns:s="urn:gatehouse:test:summary"><s:First>17</s:First><s:Second>23</s:Second></s:Summary>`
+
+// TestCompositeHops: a composite runs its steps as hops, each authorized on
+// its own and audited with the request's correlation id and its hop number;
+// a hop whose flow edge is not listed is denied although the consumer may
+// call the composite, and the consumer gets one clear fault.
+func TestCompositeHops(t *testing.T) {
+	e := compositeEnv(t, true)
+	resp := postSummary(t, e)
+	body := readAll(t, resp)
+	if resp.StatusCode != 200 || strings.Count(body, "<s:Balance>") != 2 {
+		t.Fatalf("composite: %d %s", resp.StatusCode, body)
+	}
+	id := resp.Header.Get("X-Correlation-ID")
+	hops := map[int]string{}
+	for _, r := range e.records(t) {
+		if r.CorrelationID == id && r.Hop > 0 {
+			hops[r.Hop] = r.Decision + "/" + r.Rule + "/" + r.Service
+		}
+	}
+	if len(hops) != 2 || hops[1] != "allow/summary-hops/accounts" || hops[2] != "allow/summary-hops/accounts" {
+		t.Errorf("hop audit records %v", hops)
+	}
+	if e.backend.Calls() != 2 {
+		t.Errorf("backend calls %d, want 2", e.backend.Calls())
+	}
+
+	// The same subject may not call accounts directly: the rule wants a hop.
+	expectFault(t, e.post(t, accountsPath, envelope11(getBalance), "1.1"), 403, "not authorized")
+
+	denied := compositeEnv(t, false)
+	resp = postSummary(t, denied)
+	fid := expectFault(t, resp, 500, "composite service refused the request")
+	var hop1 string
+	for _, r := range denied.records(t) {
+		if r.CorrelationID == fid && r.Hop == 1 {
+			hop1 = r.Decision + ": " + r.Reason
+		}
+	}
+	if !strings.HasPrefix(hop1, "deny: ") || !strings.Contains(hop1, "no flow edge") {
+		t.Errorf("hop 1 record %q", hop1)
+	}
+	if denied.backend.Calls() != 0 {
+		t.Errorf("a hop without a flow edge reached the backend")
+	}
+}
