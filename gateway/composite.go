@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -118,6 +119,9 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 		return nil, soap.ReceiverFault("internal error", fmt.Errorf("hop request: %w", err))
 	}
 	out := &outbound{env: env, correlationID: h.tx.rec.CorrelationID}
+	if out.tokens, err = h.hopAssertion(target); err != nil {
+		return nil, err
+	}
 	if target.creds != nil {
 		hopTx := &transaction{caller: h.tx.caller, rec: audit.Record{}}
 		cred, err := g.mapCredential(ctx, hopTx, target.creds, h.verified, h.principal)
@@ -164,3 +168,37 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 }
 
 var _ orchestration.Invoker = (*hopInvoker)(nil)
+
+// hopLifetime is how long a per-hop assertion lives: one call.
+const hopLifetime = 2 * time.Minute
+
+// hopAssertion gives a hop to a SAML-protected service (an enforcement
+// point in front of the backend) a fresh assertion from the STS: the
+// original subject, the composite added to the delegation chain, the
+// target's audience only, a short lifetime. The target verifies and
+// authorizes it again; trust is not inherited.
+func (h *hopInvoker) hopAssertion(target *service) ([]*etree.Element, error) {
+	if target.saml == nil || h.g.hopIssuer == nil {
+		return nil, nil
+	}
+	if target.creds != nil && target.creds.render == "usernameToken" {
+		return nil, soap.ReceiverFault("internal error", errors.New("a hop assertion and a UsernameToken credential in one Security header are not supported yet"))
+	}
+	req := samlsts.IssueRequest{
+		Subject: h.areq.Subject, Audience: target.saml.Audience, Lifetime: hopLifetime, Method: samlsts.CMBearer,
+		AuthnContext: h.areq.AuthnMethod, AuthnInstant: h.g.now(), Roles: h.areq.Roles, Attributes: h.areq.Attributes,
+		Chain: []string{"composite:" + h.composite},
+	}
+	if p := h.principal; p != nil {
+		req.Format, req.AuthnInstant = p.Format, p.AuthnInstant
+		req.Chain = append(append([]string(nil), p.Chain...), req.Chain...)
+	}
+	if req.Subject == "" {
+		req.Subject = h.tx.caller.ID
+	}
+	a, err := h.g.hopIssuer.Issue(req)
+	if err != nil {
+		return nil, soap.ReceiverFault("internal error", fmt.Errorf("hop assertion: %w", err))
+	}
+	return []*etree.Element{a}, nil
+}

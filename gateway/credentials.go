@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/beevik/etree"
-
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/credmap"
 	"github.com/gatehouse/gatehouse/gateway/store"
@@ -143,11 +141,7 @@ func renderEnvelope(env *soap.Envelope, render string, c *credmap.Credential) er
 	if c == nil || render != "usernameToken" {
 		return nil
 	}
-	if env.Header == nil {
-		env.Header = etree.NewElement("Header")
-		env.Header.Space = env.Root.Space
-		env.Root.InsertChildAt(env.Body.Index(), env.Header)
-	}
+	env.EnsureHeader()
 	return credmap.RenderUsernameToken(env.Header, env.Version.Namespace(), *c)
 }
 

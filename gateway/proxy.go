@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/credmap"
 	"github.com/gatehouse/gatehouse/soap"
@@ -74,6 +75,8 @@ type outbound struct {
 	// says (usernameToken in the envelope; basic or header on HTTP).
 	cred           *credmap.Credential
 	render, header string
+	// tokens go in the outbound Security header (a per-hop assertion).
+	tokens []*etree.Element
 }
 
 type backendResponse struct {
@@ -177,9 +180,20 @@ func (b *backend) outboundEnvelope(out *outbound) ([]byte, error) {
 		return nil, fmt.Errorf("render credential: %w", err)
 	}
 	if b.signer != nil {
-		if err := b.signer.Sign(env); err != nil {
+		s := *b.signer
+		s.Tokens, s.SignTokens = out.tokens, len(out.tokens) > 0
+		if err := s.Sign(env); err != nil {
 			return nil, fmt.Errorf("sign outbound request: %w", err)
 		}
+	}
+	if b.signer == nil && len(out.tokens) > 0 {
+		env.EnsureHeader()
+		sec := etree.NewElement("wsse:Security")
+		sec.CreateAttr("xmlns:wsse", soap.NSWSSE)
+		for _, t := range out.tokens {
+			sec.AddChild(t.Copy())
+		}
+		env.Header.InsertChildAt(0, sec)
 	}
 	return env.Bytes()
 }

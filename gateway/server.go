@@ -52,6 +52,7 @@ type Gateway struct {
 	rates          *rateLimits
 	credMaps       map[string]*credentialMap
 	services       map[string]*service // by name, for composite hops
+	hopIssuer      *samlsts.Issuer     // the STS's issuer, for per-hop assertions; nil without an STS
 	auditSinks     []audit.Sink
 	envelopeSchema map[soap.Version]*schemas.Set
 	ownSchemas     []*schemas.Set // compiled here (not by conf), closed at shutdown
@@ -274,6 +275,7 @@ func (g *Gateway) addSTS(cfg *conf.Config, byName map[string]*listener, users *w
 	if err != nil {
 		return err
 	}
+	g.hopIssuer = sts.Issuer
 	payload, err := schemas.CompileEmbedded(schemas.WSTrust13)
 	if err != nil {
 		return fmt.Errorf("gateway: compile WS-Trust schema: %w", err)

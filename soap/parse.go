@@ -507,3 +507,14 @@ func nsDeclPrefix(a etree.Attr) (string, bool) {
 	}
 	return "", false
 }
+
+// EnsureHeader returns the envelope's Header, creating an empty one before
+// the Body (in the envelope's prefix) when there is none.
+func (e *Envelope) EnsureHeader() *etree.Element {
+	if e.Header == nil {
+		e.Header = etree.NewElement("Header")
+		e.Header.Space = e.Root.Space
+		e.Root.InsertChildAt(e.Body.Index(), e.Header)
+	}
+	return e.Header
+}

@@ -46,11 +46,7 @@ func (s *Signer) Sign(env *soap.Envelope, headers ...*etree.Element) error {
 	if err != nil {
 		return err
 	}
-	if env.Header == nil {
-		env.Header = etree.NewElement("Header")
-		env.Header.Space = env.Root.Space
-		env.Root.InsertChildAt(env.Body.Index(), env.Header)
-	}
+	env.EnsureHeader()
 	envPrefix := env.Root.Space
 	for _, h := range headers {
 		if h.Parent() != env.Header {

@@ -98,11 +98,7 @@ func (c *Client) Secure(body []byte, sign bool, tokens ...*etree.Element) ([]byt
 	if len(tokens) == 0 {
 		return body, nil
 	}
-	if env.Header == nil {
-		env.Header = etree.NewElement("Header")
-		env.Header.Space = env.Root.Space
-		env.Root.InsertChildAt(env.Body.Index(), env.Header)
-	}
+	env.EnsureHeader()
 	sec := env.Header.CreateElement("wsse:Security")
 	sec.CreateAttr("xmlns:wsse", soap.NSWSSE)
 	for _, t := range tokens {
