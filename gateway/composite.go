@@ -54,11 +54,8 @@ func (g *Gateway) runComposite(tx *transaction, w http.ResponseWriter, r *http.R
 	}
 	body := fmt.Appendf(nil, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<soap:Envelope xmlns:soap="%s"><soap:Body>%s</soap:Body></soap:Envelope>`,
 		env.Version.Namespace(), reply)
-	w.Header().Set("Content-Type", env.Version.ContentType())
-	w.WriteHeader(http.StatusOK)
-	n, _ := w.Write(body)
-	tx.written = true
-	tx.rec.Status, tx.rec.BytesOut, tx.rec.Outcome = http.StatusOK, int64(n), audit.OutcomeOK
+	tx.write(w, env.Version, http.StatusOK, body)
+	tx.rec.Outcome = audit.OutcomeOK
 	return nil
 }
 

@@ -222,12 +222,7 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", env.Version.ContentType())
-	w.WriteHeader(resp.status)
-	n, _ := w.Write(resp.body)
-	tx.written = true
-	tx.rec.Status = resp.status
-	tx.rec.BytesOut = int64(n)
+	tx.write(w, env.Version, resp.status, resp.body)
 	tx.rec.Outcome = audit.OutcomeOK
 	return nil
 }
@@ -284,12 +279,17 @@ func (g *Gateway) writeFault(tx *transaction, w http.ResponseWriter, err error) 
 	if tx.written {
 		return // the response is already on its way; the record says what failed
 	}
-	body := f.Marshal(v)
+	tx.write(w, v, status, f.Marshal(v))
+}
+
+// write sends the response in SOAP version v and notes its status and size
+// in the audit record.
+func (tx *transaction) write(w http.ResponseWriter, v soap.Version, status int, body []byte) {
 	w.Header().Set("Content-Type", v.ContentType())
 	w.WriteHeader(status)
 	n, _ := w.Write(body)
 	tx.written = true
-	tx.rec.BytesOut = int64(n)
+	tx.rec.Status, tx.rec.BytesOut = status, int64(n)
 }
 
 // safeID returns id if it can serve as a correlation id in logs and HTTP

@@ -163,10 +163,7 @@ func (g *Gateway) serveSTS(tx *transaction, w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return soap.ReceiverFault("internal error", err)
 	}
-	w.Header().Set("Content-Type", env.Version.ContentType())
-	w.WriteHeader(http.StatusOK)
-	n, _ := w.Write(body)
-	tx.written = true
-	tx.rec.Status, tx.rec.BytesOut, tx.rec.Outcome = http.StatusOK, int64(n), audit.OutcomeOK
+	tx.write(w, env.Version, http.StatusOK, body)
+	tx.rec.Outcome = audit.OutcomeOK
 	return nil
 }
