@@ -10,6 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/gatehouse/gatehouse/gateway/internal/redisscript"
 )
 
 // DefaultPrefix is the key prefix used when RedisOptions.Prefix is empty.
@@ -52,7 +54,7 @@ var _ Store = (*Redis)(nil)
 // ARGV: threshold, window ms, base backoff ms, max backoff ms, calm ms.
 // A subject that is locked is not counted further; the script reports the lock.
 // Returns {locked 0|1, remaining lock ms}.
-var failScript = redis.NewScript(`
+const failLua = `
 local pttl = redis.call('PTTL', KEYS[2])
 if pttl > 0 then
   return {1, pttl}
@@ -76,7 +78,9 @@ if backoff > max then backoff = max end
 redis.call('SET', KEYS[2], '1', 'PX', backoff)
 redis.call('PEXPIRE', KEYS[3], backoff + tonumber(ARGV[5]))
 return {1, backoff}
-`)
+`
+
+var failScript = redis.NewScript(failLua)
 
 // NewRedis returns a Redis store. It does not connect: use Ping to check readiness.
 func NewRedis(opts RedisOptions, policy LockoutPolicy) (*Redis, error) {
@@ -228,26 +232,11 @@ func (r *Redis) Fail(ctx context.Context, subjects ...string) (bool, time.Time, 
 		r.policy.calm().Milliseconds(),
 	}
 
-	cmds := make([]*redis.Cmd, len(sums))
-	pipe := r.client.Pipeline()
+	calls := make([]redisscript.Call, len(sums))
 	for i := range sums {
-		cmds[i] = failScript.EvalSha(ctx, pipe, keys[i], args...)
+		calls[i] = redisscript.Call{SHA: failScript.Hash(), Src: failLua, Keys: keys[i], Args: args}
 	}
-	_, _ = pipe.Exec(ctx) // errors are read per command below
-
-	var retry []int
-	for i, cmd := range cmds {
-		if isNoScript(cmd.Err()) {
-			retry = append(retry, i)
-		}
-	}
-	if len(retry) > 0 {
-		pipe := r.client.Pipeline()
-		for _, i := range retry {
-			cmds[i] = failScript.Eval(ctx, pipe, keys[i], args...)
-		}
-		_, _ = pipe.Exec(ctx)
-	}
+	cmds := redisscript.Run(ctx, r.client, calls)
 
 	var longest time.Duration
 	for _, cmd := range cmds {
@@ -263,10 +252,6 @@ func (r *Redis) Fail(ctx context.Context, subjects ...string) (bool, time.Time, 
 		return false, time.Time{}, nil
 	}
 	return true, time.Now().Add(longest), nil
-}
-
-func isNoScript(err error) bool {
-	return errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")
 }
 
 // failResult decodes the script's {locked, remaining ms} reply.

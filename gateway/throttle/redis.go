@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/gateway/internal/redisscript"
 )
 
 // DefaultPrefix is the key prefix used when NewRedisLimiter is given none; it matches
@@ -69,7 +71,7 @@ func (r *redisLimiter) Allow(ctx context.Context, reqs ...Take) (Result, error) 
 	defer cancel()
 
 	names := make([]string, len(reqs))
-	calls := make([]scriptCall, len(reqs))
+	calls := make([]redisscript.Call, len(reqs))
 	for i, t := range reqs {
 		names[i] = limitKeyName(r.prefix, t.Key)
 		rec := &recorder{}
@@ -82,7 +84,7 @@ func (r *redisLimiter) Allow(ctx context.Context, reqs ...Take) (Result, error) 
 		calls[i] = rec.call
 	}
 
-	replies := r.run(ctx, calls)
+	replies := redisscript.Run(ctx, r.client, calls)
 
 	var v verdict
 	for i, t := range reqs {
@@ -98,37 +100,6 @@ func (r *redisLimiter) Allow(ctx context.Context, reqs ...Take) (Result, error) 
 		}
 	}
 	return v.result(), nil
-}
-
-// run sends the recorded calls in one pipeline of EVALSHA and, for those the server
-// answered NOSCRIPT (after a restart or SCRIPT FLUSH), in a second one of EVAL.
-// Errors stay on the commands.
-func (r *redisLimiter) run(ctx context.Context, calls []scriptCall) []*redis.Cmd {
-	cmds := make([]*redis.Cmd, len(calls))
-	pipe := r.client.Pipeline()
-	for i, c := range calls {
-		cmds[i] = pipe.EvalSha(ctx, c.sha, c.keys, c.args...)
-	}
-	_, _ = pipe.Exec(ctx) // errors are read per command
-
-	var retry []int
-	for i, cmd := range cmds {
-		if isNoScript(cmd.Err()) {
-			retry = append(retry, i)
-		}
-	}
-	if len(retry) > 0 {
-		pipe := r.client.Pipeline()
-		for _, i := range retry {
-			cmds[i] = pipe.Eval(ctx, calls[i].src, calls[i].keys, calls[i].args...)
-		}
-		_, _ = pipe.Exec(ctx)
-	}
-	return cmds
-}
-
-func isNoScript(err error) bool {
-	return errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")
 }
 
 func rateLimit(l Limit) redis_rate.Limit {
@@ -157,13 +128,6 @@ func checkReply(cmd *redis.Cmd) error {
 	return nil
 }
 
-// scriptCall is one script call that redis_rate asked for.
-type scriptCall struct {
-	sha, src string
-	keys     []string
-	args     []any
-}
-
 var errUnexpectedCall = errors.New("redis_rate made an unexpected call")
 
 // recorder is the rediser handed to redis_rate. Without a reply it records: it keeps
@@ -173,14 +137,14 @@ var errUnexpectedCall = errors.New("redis_rate made an unexpected call")
 type recorder struct {
 	reply *redis.Cmd
 
-	call          scriptCall
+	call          redisscript.Call
 	evalSha, eval int
 	unexpected    bool
 }
 
 // recorded reports whether exactly the expected calls were recorded.
 func (r *recorder) recorded() error {
-	if r.unexpected || r.evalSha != 1 || r.eval != 1 || len(r.call.keys) != 1 || r.call.src == "" {
+	if r.unexpected || r.evalSha != 1 || r.eval != 1 || len(r.call.Keys) != 1 || r.call.Src == "" {
 		return errUnexpectedCall
 	}
 	return nil
@@ -194,7 +158,7 @@ func (r *recorder) EvalSha(ctx context.Context, sha1 string, keys []string, args
 		}
 		return r.reply
 	}
-	r.call.sha, r.call.keys, r.call.args = sha1, keys, args
+	r.call.SHA, r.call.Keys, r.call.Args = sha1, keys, args
 	return errCmd(ctx, redis.ErrNoScript)
 }
 
@@ -203,7 +167,7 @@ func (r *recorder) Eval(ctx context.Context, script string, keys []string, args 
 	if r.reply != nil {
 		return errCmd(ctx, errUnexpectedCall)
 	}
-	r.call.src = script
+	r.call.Src = script
 	cmd := redis.NewCmd(ctx)
 	cmd.SetVal([]any{int64(1), int64(0), "-1", "0"}) // allowed; never read by us
 	return cmd
