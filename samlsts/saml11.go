@@ -42,17 +42,9 @@ func (v *Verifier) verifyAssertion11(el *etree.Element) (*Assertion, error) {
 	if id == "" {
 		return nil, reject("SAML 1.1 assertion without AssertionID")
 	}
-	certs := v.Issuers[claimed]
-	if len(certs) == 0 {
-		return nil, reject("issuer %q is not trusted by this service", claimed)
-	}
-	sig, err := checkSignatureShape(el, id, v.AllowSHA1)
+	verified, err := v.verifySigned(el, claimed, id, "AssertionID", now)
 	if err != nil {
-		return nil, reject("%v", err)
-	}
-	verified, err := v.validate(el, sig, certs, now, "AssertionID")
-	if err != nil {
-		return nil, reject("assertion signature: %v", err)
+		return nil, err
 	}
 
 	// From here on, only the verified element is read.

@@ -218,17 +218,9 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	// compared with the verified issuer below.
 	claimed, _ := soap.Text(child(el, NSAssertion, "Issuer"))
 	claimed = strings.TrimSpace(claimed)
-	certs := v.Issuers[claimed]
-	if len(certs) == 0 {
-		return nil, reject("issuer %q is not trusted by this service", claimed)
-	}
-	sig, err := checkSignatureShape(el, id, v.AllowSHA1)
+	verified, err := v.verifySigned(el, claimed, id, "ID", now)
 	if err != nil {
-		return nil, reject("%v", err)
-	}
-	verified, err := v.validate(el, sig, certs, now, "ID")
-	if err != nil {
-		return nil, reject("assertion signature: %v", err)
+		return nil, err
 	}
 
 	// From here on, only the verified element is read.
@@ -291,6 +283,25 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	}
 	p.Roles = p.Attributes[RoleAttribute]
 	return a, nil
+}
+
+// verifySigned checks the enveloped signature of the assertion el (whose
+// ID attribute idAttr holds id) against the certificates configured for the
+// issuer it claims, and returns the element as verified.
+func (v *Verifier) verifySigned(el *etree.Element, claimed, id, idAttr string, now time.Time) (*etree.Element, error) {
+	certs := v.Issuers[claimed]
+	if len(certs) == 0 {
+		return nil, reject("issuer %q is not trusted by this service", claimed)
+	}
+	sig, err := checkSignatureShape(el, id, v.AllowSHA1)
+	if err != nil {
+		return nil, reject("%v", err)
+	}
+	verified, err := v.validate(el, sig, certs, now, idAttr)
+	if err != nil {
+		return nil, reject("assertion signature: %v", err)
+	}
+	return verified, nil
 }
 
 // validate runs goxmldsig on the assertion with one of the issuer's
