@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/gateway/internal/fakeclock"
 	"github.com/gatehouse/gatehouse/gateway/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -482,37 +483,15 @@ func wantUntil(t *testing.T, until, before, after time.Time, backoff time.Durati
 	}
 }
 
-// fakeClock is a clock the tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Sleep(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // fakeTimedMemory is a Memory whose time the suite controls.
 type fakeTimedMemory struct {
 	*Memory
-	*fakeClock
+	*fakeclock.Clock
 }
 
 func TestMemoryConformance(t *testing.T) {
 	runConformance(t, func(t *testing.T, p LockoutPolicy) Store {
-		clk := newFakeClock()
+		clk := fakeclock.New()
 		m := NewMemory(p, clk.Now)
 		t.Cleanup(func() { m.Close() })
 		return fakeTimedMemory{m, clk}

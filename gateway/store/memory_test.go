@@ -6,10 +6,12 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/gateway/internal/fakeclock"
 )
 
 func TestMemoryLimitRefusesThenEvictsExpired(t *testing.T) {
-	clk := newFakeClock()
+	clk := fakeclock.New()
 	m := NewMemoryLimit(fastPolicy, clk.Now, 3)
 	ctx := context.Background()
 	key := func(v string, ttl time.Duration) ReplayKey {
@@ -51,7 +53,7 @@ func TestMemoryLimitRefusesThenEvictsExpired(t *testing.T) {
 }
 
 func TestMemoryDropsExpiredEntries(t *testing.T) {
-	clk := newFakeClock()
+	clk := fakeclock.New()
 	m := NewMemory(calmPolicy, clk.Now)
 	ctx := context.Background()
 	for i := range 1000 {
@@ -99,7 +101,7 @@ func TestMemoryInvalidPolicyFailsEveryOperation(t *testing.T) {
 }
 
 func TestMemoryUsesTheClock(t *testing.T) {
-	clk := newFakeClock()
+	clk := fakeclock.New()
 	m := NewMemory(fastPolicy, clk.Now)
 	before := clk.Now()
 	until := failTimes(t, m, fastPolicy.Threshold, "user:alice")
@@ -111,7 +113,7 @@ func TestMemoryUsesTheClock(t *testing.T) {
 // BenchmarkMemoryRemember measures one request's replay check, three keys, with keys
 // expiring as fast as they arrive (steady state).
 func BenchmarkMemoryRemember(b *testing.B) {
-	clk := newFakeClock()
+	clk := fakeclock.New()
 	m := NewMemory(fastPolicy, clk.Now)
 	ctx := context.Background()
 	keys := []ReplayKey{

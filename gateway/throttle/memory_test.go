@@ -5,18 +5,20 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/gateway/internal/fakeclock"
 )
 
 func TestMemoryLimiterConformance(t *testing.T) {
 	runConformance(t, func(t *testing.T) (Limiter, testClock) {
-		clk := newFakeClock()
+		clk := fakeclock.New()
 		return NewMemoryLimiter(clk.Now, 0), clk
 	})
 }
 
 // TestMemoryLimiterGCRA checks the exact schedule on a fixed clock.
 func TestMemoryLimiterGCRA(t *testing.T) {
-	clk := newFakeClock()
+	clk := fakeclock.New()
 	l := NewMemoryLimiter(clk.Now, 0)
 	k := Take{Key: "caller:steady", Limit: Limit{Rate: 10, Per: time.Second, Burst: 1}}
 
@@ -55,7 +57,7 @@ func TestMemoryLimiterGCRA(t *testing.T) {
 }
 
 func TestMemoryLimiterDropsIdleKeys(t *testing.T) {
-	clk := newFakeClock()
+	clk := fakeclock.New()
 	l := NewMemoryLimiter(clk.Now, 100).(*memoryLimiter)
 	for i := range 5 {
 		wantAllowed(t, l, Take{Key: fmt.Sprint("subject:", i), Limit: perMinute1})
@@ -71,7 +73,7 @@ func TestMemoryLimiterDropsIdleKeys(t *testing.T) {
 }
 
 func TestMemoryLimiterKeyBound(t *testing.T) {
-	clk := newFakeClock()
+	clk := fakeclock.New()
 	l := NewMemoryLimiter(clk.Now, 2).(*memoryLimiter)
 	a := Take{Key: "subject:a", Limit: perMinute1} // full again at +60s
 	b := Take{Key: "subject:b", Limit: perMinute1}
