@@ -41,9 +41,7 @@ func (g *Gateway) runComposite(tx *transaction, w http.ResponseWriter, r *http.R
 	if payload == nil {
 		return soap.SenderFault("message does not match the service schema", errors.New("empty Body"))
 	}
-	doc := etree.NewDocument()
-	doc.SetRoot(soap.Detach(payload))
-	input, err := doc.WriteToBytes()
+	input, err := detachedBytes(payload)
 	if err != nil {
 		return soap.ReceiverFault("internal error", err)
 	}
@@ -157,11 +155,17 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	if br.status != http.StatusOK || (p.Tag == "Fault" && p.NamespaceURI() == h.version.Namespace()) {
 		return nil, soap.ReceiverFault("a step failed", fmt.Errorf("hop %d: %s answered %d with a fault", call.Hop, call.Service, br.status))
 	}
-	d2 := etree.NewDocument()
-	d2.SetRoot(soap.Detach(p))
-	b, err := d2.WriteToBytes()
+	b, err := detachedBytes(p)
 	rec.BytesOut = int64(len(b))
 	return b, err
+}
+
+// detachedBytes serializes el on its own, with the namespaces it uses from
+// its ancestors declared on it.
+func detachedBytes(el *etree.Element) ([]byte, error) {
+	doc := etree.NewDocument()
+	doc.SetRoot(soap.Detach(el))
+	return doc.WriteToBytes()
 }
 
 var _ orchestration.Invoker = (*hopInvoker)(nil)
