@@ -351,6 +351,17 @@ func TestBinaryTokenFlow(t *testing.T) {
 	if out, err := call(); err == nil || !strings.Contains(out, "SecurityTokenUnavailable") {
 		t.Errorf("no token: %v\n%s", err, out)
 	}
+	// An empty token file (a failed "gatehouse token > file") is a clear
+	// error, not a crash.
+	empty := filepath.Join(dir, "empty.xml")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"call", "-url", "https://" + edge + "/services/accounts-secure", "-file", "../../../conf/demo/requests/get-balance-11.xml", "-token", empty}, clientArgs...)
+	out, err = exec.Command(bin, args...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "holds no XML element") || strings.Contains(string(out), "panic") {
+		t.Errorf("empty token file: %v\n%s", err, out)
+	}
 	if accounts.Calls() != 1 {
 		t.Errorf("backend calls = %d, want 1", accounts.Calls())
 	}

@@ -165,6 +165,10 @@ func callCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "gatehouse call: token:", err)
 			return 1
 		}
+		if doc.Root() == nil {
+			fmt.Fprintf(stderr, "gatehouse call: token: %s holds no XML element (did gatehouse token fail?)\n", *tokenFile)
+			return 1
+		}
 		tokens = append(tokens, doc.Root())
 	}
 	if body, err = c.Secure(body, *sign, tokens...); err != nil {
