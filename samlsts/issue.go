@@ -43,7 +43,9 @@ type IssueRequest struct {
 	AuthnContext string
 	AuthnInstant time.Time
 	Roles        []string
-	Attributes   map[string][]string
+	// Attributes are the other attributes; an entry for RoleAttribute is
+	// ignored (Roles says the roles).
+	Attributes map[string][]string
 	// Chain lists the actors acting for the subject, oldest first; the
 	// assertion records it as a DelegationRestriction condition.
 	Chain []string
@@ -104,7 +106,11 @@ func (is *Issuer) build(r IssueRequest) (*etree.Element, error) {
 	}
 	names := make([]string, 0, len(r.Attributes))
 	for n := range r.Attributes {
-		names = append(names, n)
+		// Roles is the one source of the role attribute: a request built
+		// from a verified Principal has the roles in both.
+		if n != RoleAttribute {
+			names = append(names, n)
+		}
 	}
 	slices.Sort(names)
 	for _, n := range names {

@@ -41,6 +41,32 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 	}
 }
 
+// An assertion issued again from a verified principal (a hop assertion, a
+// renewal) has the roles once: the principal holds them both as Roles and
+// as the role attribute.
+func TestReissueFromPrincipalKeepsRolesOnce(t *testing.T) {
+	k := testKeys(t, now)
+	verify := func(assertion string) *Principal {
+		m := message(t, assertion, nil, false)
+		m.Caller, m.CallerCert = consumerID, k.client.cert
+		p, _, err := verifier(k).Verify(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := verify(issued(t, issuer(k.stsRSA), bearerRequest()))
+	r := bearerRequest()
+	r.Roles, r.Attributes = p.Roles, p.Attributes
+	again := issued(t, issuer(k.stsRSA), r)
+	if n := strings.Count(again, `Name="`+RoleAttribute+`"`); n != 1 {
+		t.Errorf("%d role attributes in the re-issued assertion", n)
+	}
+	if p2 := verify(again); len(p2.Roles) != 1 || p2.Roles[0] != "teller" || p2.Attributes["racfUserId"][0] != "ALICE01" {
+		t.Errorf("re-issued principal roles %v attributes %v", p2.Roles, p2.Attributes)
+	}
+}
+
 // TestAssertionAttacks: each variant of a correctly issued bearer assertion
 // must be refused.
 func TestAssertionAttacks(t *testing.T) {
