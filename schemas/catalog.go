@@ -19,6 +19,7 @@ const (
 	XMLEnc         = "xenc-schema.xsd"
 	SAML20         = "saml-schema-assertion-2.0.xsd"
 	SAML11         = "cs-sstc-schema-assertion-1.1.xsd"
+	SAMLDelegation = "sstc-saml-delegation.xsd"
 	WSSecext10     = "oasis-200401-wss-wssecurity-secext-1.0.xsd"
 	WSUtility10    = "oasis-200401-wss-wssecurity-utility-1.0.xsd"
 	WSSecext11     = "oasis-wss-wssecurity-secext-1.1.xsd"
@@ -66,6 +67,8 @@ func catalogURL(location string) (string, bool) {
 		return XMLEnc, true
 	case "http://docs.oasis-open.org/security/saml/v2.0/saml-schema-assertion-2.0.xsd":
 		return SAML20, true
+	case "http://docs.oasis-open.org/security/saml/Post2.0/sstc-saml-delegation.xsd":
+		return SAMLDelegation, true
 	case "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd":
 		return WSSecext10, true
 	case "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd":
@@ -102,6 +105,8 @@ func catalogNamespace(ns string) (string, bool) {
 		return SAML20, true
 	case "urn:oasis:names:tc:SAML:1.0:assertion":
 		return SAML11, true
+	case "urn:oasis:names:tc:SAML:2.0:conditions:delegation":
+		return SAMLDelegation, true
 	case "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd":
 		return WSSecext10, true
 	case "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd":

@@ -10,7 +10,7 @@ import (
 // from the embedded catalog only.
 func TestEveryEmbeddedSchemaCompiles(t *testing.T) {
 	names := embeddedNames()
-	want := []string{SOAP11Envelope, SOAP12Envelope, XML, XMLDSig, XMLEnc, SAML20, SAML11,
+	want := []string{SOAP11Envelope, SOAP12Envelope, XML, XMLDSig, XMLEnc, SAML20, SAMLDelegation, SAML11,
 		WSSecext10, WSUtility10, WSSecext11, WSAddressing, WSTrust13, WSTrust14}
 	for _, w := range want {
 		if !contains(names, w) {
@@ -147,6 +147,39 @@ func TestSAML20Assertion(t *testing.T) {
 	bad = strings.Replace(assertion, `<saml:Issuer>https://sts.example.com</saml:Issuer>`, "", 1)
 	bad = strings.Replace(bad, `</saml:Subject>`, `</saml:Subject><saml:Issuer>x</saml:Issuer>`, 1)
 	asValidation(t, saml.Validate([]byte(bad)))
+}
+
+// A delegation chain (the STS's ActAs assertions and the gateway's hop
+// assertions carry one) is a Condition of xsi:type
+// del:DelegationRestrictionType: it validates only with the delegation
+// schema in the set, and its content is checked.
+func TestSAMLDelegationCondition(t *testing.T) {
+	assertion := `<saml:Assertion xmlns:saml="` + samlNS + `" xmlns:del="urn:oasis:names:tc:SAML:2.0:conditions:delegation"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="_a1" IssueInstant="2024-01-01T00:00:00Z" Version="2.0">
+  <saml:Issuer>https://sts.example.com</saml:Issuer>
+  <saml:Subject><saml:NameID>alice</saml:NameID></saml:Subject>
+  <saml:Conditions NotBefore="2024-01-01T00:00:00Z" NotOnOrAfter="2024-01-01T00:05:00Z">
+    <saml:Condition xsi:type="del:DelegationRestrictionType">
+      <del:Delegate DelegationInstant="2024-01-01T00:00:00Z"><saml:NameID>composite:open-account</saml:NameID></del:Delegate>
+    </saml:Condition>
+    <saml:AudienceRestriction><saml:Audience>urn:service:orders</saml:Audience></saml:AudienceRestriction>
+  </saml:Conditions>
+</saml:Assertion>`
+	set, err := CompileEmbedded(SAML20, SAMLDelegation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	if err := set.Validate([]byte(assertion)); err != nil {
+		t.Fatalf("assertion with a delegation chain: %v", err)
+	}
+	// Without the delegation schema the xsi:type names no known type.
+	asValidation(t, mustEmbedded(t, SAML20).Validate([]byte(assertion)))
+	// A Delegate names exactly one identifier.
+	bad := strings.Replace(assertion, `<saml:NameID>composite:open-account</saml:NameID>`, "", 1)
+	asValidation(t, set.Validate([]byte(bad)))
+	bad = strings.Replace(assertion, `DelegationInstant="2024-01-01T00:00:00Z"`, `DelegationInstant="yesterday"`, 1)
+	asValidation(t, set.Validate([]byte(bad)))
 }
 
 func TestWSSecurityHeader(t *testing.T) {
