@@ -68,6 +68,36 @@ func TestMessageIDBecomesCorrelationID(t *testing.T) {
 	e.record(t, "urn:uuid:7d1e-test")
 }
 
+// TestUpstreamCorrelationID: a correlation id that comes with the request
+// (from the edge Gatehouse in front of an enforcement point, or from a
+// consumer) is kept over the WS-Addressing MessageID, so one id follows a
+// chain; one that cannot serve as an id is replaced by a fresh one.
+func TestUpstreamCorrelationID(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	body := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:wsa="http://www.w3.org/2005/08/addressing"><soap:Header><wsa:MessageID>urn:uuid:7d1e-test</wsa:MessageID></soap:Header><soap:Body>` + getBalance + `</soap:Body></soap:Envelope>`
+	send := func(id string) string {
+		req, err := http.NewRequest(http.MethodPost, e.base+"/services/accounts", strings.NewReader(body))
+		must(t, err)
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("SOAPAction", `"urn:gatehouse:demo:accounts:GetBalance"`)
+		req.Header.Set("X-Correlation-ID", id)
+		resp, err := e.client.Do(req)
+		must(t, err)
+		readAll(t, resp)
+		return resp.Header.Get("X-Correlation-ID")
+	}
+	if got := send("chain-4711"); got != "chain-4711" || e.backend.LastCorrelationID() != "chain-4711" {
+		t.Errorf("correlation id %q, backend saw %q", got, e.backend.LastCorrelationID())
+	}
+	if rec := e.record(t, "chain-4711"); rec.MessageID != "urn:uuid:7d1e-test" {
+		t.Errorf("message id %q", rec.MessageID)
+	}
+	// Not an id: with spaces, falls back to the MessageID.
+	if got := send("two words"); got != "urn:uuid:7d1e-test" {
+		t.Errorf("unusable upstream id: correlation id %q", got)
+	}
+}
+
 // TestTLSClientAuthentication: no certificate or one from another CA fails
 // the handshake; nothing reaches the backend.
 func TestTLSClientAuthentication(t *testing.T) {

@@ -40,6 +40,8 @@ type transaction struct {
 	rec       audit.Record
 	version   soap.Version // best knowledge of the request's SOAP version
 	written   bool
+	// upstreamCorrelation: the correlation id came with the request.
+	upstreamCorrelation bool
 }
 
 // handle answers one request routed to svc (nil when no route matched: the
@@ -117,7 +119,7 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	tx.rec.Operation = env.Operation().String()
 	if id := env.Addressing.MessageID; id != "" {
 		tx.rec.MessageID = safeID(id)
-		if tx.rec.MessageID != "" {
+		if tx.rec.MessageID != "" && !tx.upstreamCorrelation {
 			tx.rec.CorrelationID = tx.rec.MessageID
 			w.Header().Set(headerCorrelationID, tx.rec.CorrelationID)
 		}
@@ -317,6 +319,11 @@ func (g *Gateway) begin(r *http.Request, l *listener) *transaction {
 			Listener:      l.name,
 			Remote:        r.RemoteAddr,
 		},
+	}
+	// A correlation id from upstream (another Gatehouse, a consumer that
+	// keeps its own) is kept, so that one id follows the whole chain.
+	if id := safeID(r.Header.Get(headerCorrelationID)); id != "" {
+		tx.rec.CorrelationID, tx.upstreamCorrelation = id, true
 	}
 	tx.caller, tx.callerErr = callerFromTLS(r.TLS)
 	tx.rec.Caller = tx.caller.ID
