@@ -1,8 +1,9 @@
 // Command gatehouse-demo runs the pieces of the Gatehouse demo:
 //
 //	gatehouse-demo pki -dir DIR [-force]      create the demo PKI if absent or expiring
-//	gatehouse-demo backend -listen ADDR        the demo accounts service and the demo CICS region
-//	                                           (/accounts, /cics; plain HTTP on loopback)
+//	gatehouse-demo backend -listen ADDR        the demo services: accounts, the CICS region,
+//	                                           the customer register and KYC
+//	                                           (/accounts, /cics, /customers, /kyc; plain HTTP on loopback)
 package main
 
 import (
@@ -81,6 +82,8 @@ func backend(args []string, log *slog.Logger) error {
 		Generator:   credmap.Generator{Algorithm: credmap.Enhanced, Key: key},
 		Application: "CICSPROD", Users: map[string]bool{"ALICE01": true, "BATCH01": true}, Log: log,
 	})
+	mux.Handle("POST /customers", &demo.Customers{Log: log})
+	mux.Handle("POST /kyc", &demo.KYC{Log: log})
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -90,7 +93,7 @@ func backend(args []string, log *slog.Logger) error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("demo accounts backend listening", "address", *addr)
+	log.Info("demo backends listening", "address", *addr)
 	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 		return err
 	}

@@ -25,6 +25,7 @@ type CICS struct {
 	Users       map[string]bool // the RACF user registry
 	Log         *slog.Logger
 
+	once     sync.Once
 	mu       sync.Mutex
 	used     map[string]time.Time // user + ticket → when; RACF accepts a ticket once
 	signons  []string
@@ -37,6 +38,12 @@ func (c *CICS) SignOns() []string {
 	defer c.mu.Unlock()
 	return append([]string(nil), c.signons...)
 }
+
+// Ledger returns the accounts the region has created, with their state.
+func (c *CICS) Ledger() map[int64]string { return c.accounts.Ledger() }
+
+// LastRequest is the body of the latest request that passed sign-on.
+func (c *CICS) LastRequest() []byte { return c.accounts.LastRequest() }
 
 // LastPassword is not kept: the backend never stores credentials. Tests
 // that need the ticket read the request they sent instead.
@@ -64,6 +71,7 @@ func (c *CICS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.Log.Info("CICS sign-on", "user", user)
 	}
 	r.Body = io.NopCloser(strings.NewReader(string(body)))
+	c.once.Do(func() { c.accounts.Log = c.Log })
 	c.accounts.ServeHTTP(w, r)
 }
 

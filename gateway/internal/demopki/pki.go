@@ -28,6 +28,12 @@ import (
 const (
 	TrustDomain      = "demo.gatehouse.internal"
 	ConsumerSPIFFEID = "spiffe://" + TrustDomain + "/retail/teller-app"
+	// EdgeSPIFFEID is the edge gateway's workload id (server.crt): the
+	// enforcement point knows the edge by it.
+	EdgeSPIFFEID = "spiffe://" + TrustDomain + "/gatehouse/edge"
+	// EnforcementSPIFFEID is the mainframe enforcement point's workload
+	// id (enforcement.crt).
+	EnforcementSPIFFEID = "spiffe://" + TrustDomain + "/gatehouse/mainframe-ep"
 )
 
 // Files written by Generate, relative to its directory.
@@ -43,6 +49,11 @@ const (
 	UntrustedKey    = "untrusted.key"
 	STSCert         = "sts.crt"
 	STSKey          = "sts.key"
+	// EnforcementCert and EnforcementKey are the server certificate of
+	// the second Gatehouse, the enforcement point in front of the demo
+	// mainframe.
+	EnforcementCert = "enforcement.crt"
+	EnforcementKey  = "enforcement.key"
 	// TellerSecret is the demo UsernameToken user's password, random per
 	// demo PKI (the users file names it as the user's secretFile).
 	TellerSecret = "teller.secret"
@@ -165,7 +176,7 @@ func WriteKey(path string, key crypto.Signer) error {
 // Current reports whether dir holds a complete demo PKI whose certificates
 // are valid for at least another week.
 func Current(dir string) bool {
-	for _, name := range []string{CACert, ServerCert, ConsumerCert, UntrustedCACert, UntrustedCert, STSCert} {
+	for _, name := range []string{CACert, ServerCert, EnforcementCert, ConsumerCert, UntrustedCACert, UntrustedCert, STSCert} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			return false
@@ -179,7 +190,7 @@ func Current(dir string) bool {
 			return false
 		}
 	}
-	for _, name := range []string{CAKey, ServerKey, ConsumerKey, UntrustedKey, STSKey, TellerSecret, RACFKey} {
+	for _, name := range []string{CAKey, ServerKey, EnforcementKey, ConsumerKey, UntrustedKey, STSKey, TellerSecret, RACFKey} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			return false
 		}
@@ -200,8 +211,18 @@ func Generate(dir string) error {
 		Subject:  pkix.Name{CommonName: "gatehouse." + TrustDomain, Organization: []string{"Demo Bank"}},
 		DNSNames: []string{"localhost", "gatehouse." + TrustDomain},
 		IPs:      []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		URIs:     []string{"spiffe://" + TrustDomain + "/gatehouse/edge"},
+		URIs:     []string{EdgeSPIFFEID},
 		Server:   true, Client: true,
+	})
+	if err != nil {
+		return err
+	}
+	enforcement, enforcementKey, err := ca.Issue(Leaf{
+		Subject:  pkix.Name{CommonName: "mainframe-ep." + TrustDomain, Organization: []string{"Demo Bank"}},
+		DNSNames: []string{"localhost", "mainframe-ep." + TrustDomain},
+		IPs:      []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		URIs:     []string{EnforcementSPIFFEID},
+		Server:   true,
 	})
 	if err != nil {
 		return err
@@ -231,6 +252,8 @@ func Generate(dir string) error {
 		{CAKey, func(p string) error { return WriteKey(p, ca.Key) }},
 		{ServerCert, func(p string) error { return WriteCert(p, server) }},
 		{ServerKey, func(p string) error { return WriteKey(p, serverKey) }},
+		{EnforcementCert, func(p string) error { return WriteCert(p, enforcement) }},
+		{EnforcementKey, func(p string) error { return WriteKey(p, enforcementKey) }},
 		{ConsumerCert, func(p string) error { return WriteCert(p, consumer) }},
 		{ConsumerKey, func(p string) error { return WriteKey(p, consumerKey) }},
 		{UntrustedCACert, func(p string) error { return WriteCert(p, other.Cert) }},
