@@ -7,8 +7,9 @@
 #                      go vet, go test (race detector, integration tests), the
 #                      libxml2 shim under AddressSanitizer, short fuzz runs; stops
 #                      what it started; exits with the tests' status
-#   ./build.sh run     deps, build, demo PKI if absent, start the demo backend and
-#                      Gatehouse on conf/demo/gatehouse.xml, print how to call it
+#   ./build.sh run     deps, build, demo PKI if absent, start the demo backends, the
+#                      enforcement point (conf/demo/enforcement.xml) and Gatehouse on
+#                      conf/demo/gatehouse.xml, print how to call it
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -114,12 +115,22 @@ run_demo() {
 	bin/gatehouse-demo pki -dir "$demo/pki"
 	mkdir -p "$demo/run"
 	bin/gatehouse check-config "$demo/gatehouse.xml"
-	bin/gatehouse-demo backend -listen 127.0.0.1:8081 2>"$demo/run/backend.log" &
-	DEMO_BACKEND_PID=$!
-	trap 'kill "$DEMO_BACKEND_PID" 2>/dev/null || true' EXIT
+	bin/gatehouse check-config "$demo/enforcement.xml"
+	bin/gatehouse-demo backend -listen 127.0.0.1:8081 -racf-key "$demo/pki/racf-cicsprod.key" 2>"$demo/run/backend.log" &
+	DEMO_PIDS=($!)
+	trap 'kill "${DEMO_PIDS[@]}" 2>/dev/null || true' EXIT
+	# The second Gatehouse: the enforcement point in front of the demo mainframe.
+	bin/gatehouse serve -config "$demo/enforcement.xml" 2>"$demo/run/enforcement.log" &
+	DEMO_PIDS+=($!)
+	for _ in $(seq 1 100); do
+		curl -fs http://127.0.0.1:9091/readyz >/dev/null 2>&1 && break
+		kill -0 "${DEMO_PIDS[1]}" 2>/dev/null || { cat "$demo/run/enforcement.log" >&2; exit 1; }
+		sleep 0.1
+	done
 	cat <<EOF
 
-Gatehouse demo: edge listener https://localhost:8443 (mTLS), admin http://127.0.0.1:9090
+Gatehouse demo: edge listener https://localhost:8443 (mTLS), admin http://127.0.0.1:9090;
+enforcement point for the mainframe https://localhost:8444, admin http://127.0.0.1:9091
 Call the accounts service through Gatehouse (from $ROOT):
 
   curl --cert $demo/pki/consumer.crt --key $demo/pki/consumer.key --cacert $demo/pki/ca.crt \\
@@ -131,11 +142,22 @@ requests/xxe.xml (refused with a SOAP fault), or the untrusted certificate (TLS 
 
 With a SAML token from the built-in STS (the teller's password is in $demo/pki/teller.secret):
 
-  bin/gatehouse token -audience urn:gatehouse:demo:accounts-secure -user teller \
+  bin/gatehouse token -audience urn:gatehouse:demo:accounts-secure -user teller \\
        -password-file $demo/pki/teller.secret > /tmp/token.xml
   bin/gatehouse call -url https://localhost:8443/services/accounts-secure -token /tmp/token.xml
   bin/gatehouse call -url https://localhost:8443/services/accounts-secure -token /tmp/token.xml   # replay: refused
-Audit records: stdout and $demo/run/audit.log. Metrics: curl http://127.0.0.1:9090/metrics
+
+The composite OpenAccount (customer register, then KYC and the mainframe in parallel,
+the mainframe behind the enforcement point):
+
+  bin/gatehouse token -audience urn:gatehouse:demo:onboarding -user teller \\
+       -password-file $demo/pki/teller.secret > /tmp/onboarding.xml
+  bin/gatehouse call -url https://localhost:8443/services/onboarding -token /tmp/onboarding.xml \
+       -file $demo/requests/open-account-1001.xml
+  (customer 6666 fails KYC: a fresh token, requests/open-account-6666.xml; the account is closed again)
+
+Audit records: stdout and $demo/run/audit.log (edge), $demo/run/enforcement-audit.log
+(enforcement point). Metrics: curl http://127.0.0.1:9090/metrics
 Stop with Ctrl-C.
 
 EOF

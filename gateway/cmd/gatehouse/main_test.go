@@ -73,50 +73,66 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// writeDemo lays out a configuration like conf/demo in dir.
-func writeDemo(t *testing.T, dir, backendURL, edge, admin string, replace ...string) string {
+// demoDir is the demo configuration the tests copy.
+const demoDir = "../../../conf/demo"
+
+// copyDemo copies conf/demo into dir except its PKI and run directories,
+// and generates a fresh demo PKI there.
+func copyDemo(t *testing.T, dir string) {
 	t.Helper()
 	if err := demopki.Generate(filepath.Join(dir, "pki")); err != nil {
 		t.Fatal(err)
 	}
-	xsd, err := os.ReadFile("../../../conf/demo/schemas/accounts.xsd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "schemas"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "schemas", "accounts.xsd"), xsd, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"users.xml", "directory.xml"} {
-		data, err := os.ReadFile(filepath.Join("../../../conf/demo", f))
+	err := filepath.WalkDir(demoDir, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
-			t.Fatal(err)
+		rel, _ := filepath.Rel(demoDir, path)
+		switch {
+		case rel == "pki" || rel == "run":
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
 		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+	})
+	if err == nil {
+		err = os.MkdirAll(filepath.Join(dir, "run"), 0o755)
 	}
-	demoCfg, err := os.ReadFile("../../../conf/demo/gatehouse.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.NewReplacer(append([]string{
-		"127.0.0.1:8443", edge,
-		"127.0.0.1:9090", admin,
-		"http://127.0.0.1:8081/accounts", backendURL,
-		`path="/sts"`, `path="/sts"`,
-		"<stdout/>", ""}, replace...)...,
-	).Replace(string(demoCfg))
-	path := filepath.Join(dir, "gatehouse.xml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+}
+
+// writeConfig writes dir/name: the demo's file of that name with the
+// replacements made (old, new pairs).
+func writeConfig(t *testing.T, dir, name string, replace ...string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(demoDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(strings.NewReplacer(replace...).Replace(string(data))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// writeDemo lays out a configuration like conf/demo in dir: the edge on
+// edge, its admin listener on admin, the accounts service at backendURL.
+func writeDemo(t *testing.T, dir, backendURL, edge, admin string, replace ...string) string {
+	t.Helper()
+	copyDemo(t, dir)
+	return writeConfig(t, dir, "gatehouse.xml", append([]string{
+		"127.0.0.1:8443", edge,
+		"127.0.0.1:9090", admin,
+		"http://127.0.0.1:8081/accounts", backendURL,
+		"<stdout/>", ""}, replace...)...)
 }
 
 // TestBinaryEndToEnd runs the real binary on the demo configuration (ports
