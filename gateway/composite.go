@@ -117,6 +117,10 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	if out.tokens, err = h.hopAssertion(target); err != nil {
 		return nil, err
 	}
+	for _, a := range out.tokens {
+		// The hop record names the assertion the target will record.
+		rec.Audience, rec.TokenID = target.saml.Audience, a.SelectAttrValue("ID", "")
+	}
 	if target.creds != nil {
 		hopTx := &transaction{caller: h.tx.caller, rec: audit.Record{}}
 		cred, err := g.mapCredential(ctx, hopTx, target.creds, h.verified, h.principal)

@@ -121,7 +121,7 @@ func stsResponse(req *soap.Envelope, payload *etree.Element, action string) ([]b
 
 // verifySAML checks the request's SAML assertion against the service's
 // policy and returns the principal and its one-time replay key (bearer). The audit record
-// names the subject, issuer and roles.
+// names the subject, issuer, roles, the assertion and its delegation chain.
 func (g *Gateway) verifySAML(tx *transaction, svc *service, env *soap.Envelope, v *wssec.Verified) (*samlsts.Principal, *store.ReplayKey, error) {
 	if len(v.Assertions) == 0 && !svc.samlRequired {
 		return nil, nil, nil
@@ -131,6 +131,7 @@ func (g *Gateway) verifySAML(tx *transaction, svc *service, env *soap.Envelope, 
 		return nil, nil, err
 	}
 	tx.rec.Subject, tx.rec.Issuer, tx.rec.Roles = p.Subject, p.Issuer, p.Roles
+	tx.rec.Audience, tx.rec.TokenID, tx.rec.Delegation = svc.saml.Audience, p.AssertionID, p.Chain
 	if key == nil {
 		return p, nil, nil
 	}

@@ -117,6 +117,9 @@ func TestSTSTokenFlow(t *testing.T) {
 	if rec.Subject != "alice@example.com" || rec.Issuer != stsEntity || len(rec.Roles) != 1 || rec.Roles[0] != "teller" {
 		t.Errorf("audit %+v", rec)
 	}
+	if rec.Audience != audAccounts || rec.TokenID == "" || !strings.Contains(token, `ID="`+rec.TokenID+`"`) || rec.Delegation != nil {
+		t.Errorf("audit names audience %q token %q delegation %v", rec.Audience, rec.TokenID, rec.Delegation)
+	}
 	if fwd := string(e.backend.LastRequest()); strings.Contains(fwd, "Assertion") {
 		t.Error("the inbound token reached the backend")
 	}

@@ -24,22 +24,26 @@ type Record struct {
 	Roles         []string  `json:"roles,omitempty"`
 	Audience      string    `json:"audience,omitempty"`
 	TokenID       string    `json:"tokenId,omitempty"`
-	LegacyDomain  string    `json:"legacyDomain,omitempty"`
-	LegacyUser    string    `json:"legacyUser,omitempty"`
-	Mapping       string    `json:"mapping,omitempty"`
-	Decision      string    `json:"decision,omitempty"`
-	Rule          string    `json:"rule,omitempty"`
-	Service       string    `json:"service,omitempty"`
-	Operation     string    `json:"operation,omitempty"`
-	SOAPVersion   string    `json:"soapVersion,omitempty"`
-	Outcome       string    `json:"outcome"`
-	Status        int       `json:"status"`
-	FaultCode     string    `json:"faultCode,omitempty"`
-	Reason        string    `json:"reason,omitempty"`
-	BackendStatus int       `json:"backendStatus,omitempty"`
-	BytesIn       int64     `json:"bytesIn"`
-	BytesOut      int64     `json:"bytesOut"`
-	DurationMS    float64   `json:"durationMs"`
+	// Delegation lists the actors that acted for the subject, oldest
+	// first (the assertion's delegation chain; a hop of a composite names
+	// "composite:NAME").
+	Delegation    []string `json:"delegation,omitempty"`
+	LegacyDomain  string   `json:"legacyDomain,omitempty"`
+	LegacyUser    string   `json:"legacyUser,omitempty"`
+	Mapping       string   `json:"mapping,omitempty"`
+	Decision      string   `json:"decision,omitempty"`
+	Rule          string   `json:"rule,omitempty"`
+	Service       string   `json:"service,omitempty"`
+	Operation     string   `json:"operation,omitempty"`
+	SOAPVersion   string   `json:"soapVersion,omitempty"`
+	Outcome       string   `json:"outcome"`
+	Status        int      `json:"status"`
+	FaultCode     string   `json:"faultCode,omitempty"`
+	Reason        string   `json:"reason,omitempty"`
+	BackendStatus int      `json:"backendStatus,omitempty"`
+	BytesIn       int64    `json:"bytesIn"`
+	BytesOut      int64    `json:"bytesOut"`
+	DurationMS    float64  `json:"durationMs"`
 
 	// Durable asks that the record be on stable storage before Write
 	// returns (see Syncer). The gateway sets it for denied and faulted
