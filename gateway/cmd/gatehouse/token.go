@@ -177,13 +177,17 @@ func callCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	status, out, err := c.Post(ctx, *url, v, *action, body)
+	r, err := c.Call(ctx, *url, v, *action, body)
 	if err != nil {
 		fmt.Fprintln(stderr, "gatehouse call:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "HTTP %d\n%s\n", status, out)
-	if status != 200 {
+	fmt.Fprintf(stdout, "HTTP %d\n", r.Status)
+	if r.CorrelationID != "" {
+		fmt.Fprintf(stdout, "X-Correlation-ID: %s\n", r.CorrelationID)
+	}
+	fmt.Fprintf(stdout, "%s\n", r.Body)
+	if r.Status != 200 {
 		return 1
 	}
 	return 0

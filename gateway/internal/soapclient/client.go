@@ -61,9 +61,22 @@ func New(certFile, keyFile, caFile string, maxConns int) (*Client, error) {
 // Post sends body as a SOAP request of version v with the given action and
 // returns the status and the answer.
 func (c *Client) Post(ctx context.Context, url string, v soap.Version, action string, body []byte) (int, []byte, error) {
+	r, err := c.Call(ctx, url, v, action, body)
+	return r.Status, r.Body, err
+}
+
+// Reply is a service's answer to Call.
+type Reply struct {
+	Status        int
+	Body          []byte
+	CorrelationID string // the X-Correlation-ID the gateway answered with
+}
+
+// Call is Post that also returns the correlation id of the answer.
+func (c *Client) Call(ctx context.Context, url string, v soap.Version, action string, body []byte) (Reply, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, err
+		return Reply{}, err
 	}
 	if v == soap.V12 {
 		req.Header.Set("Content-Type", soap.MediaType12+"; charset=utf-8; action="+strconv.Quote(action))
@@ -73,11 +86,11 @@ func (c *Client) Post(ctx context.Context, url string, v soap.Version, action st
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return Reply{}, err
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	return resp.StatusCode, out, err
+	return Reply{Status: resp.StatusCode, Body: out, CorrelationID: resp.Header.Get("X-Correlation-ID")}, err
 }
 
 // Secure adds a Security header to the envelope in body: the tokens (e.g. a
