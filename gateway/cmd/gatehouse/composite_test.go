@@ -108,13 +108,13 @@ func (d *compositeDemo) startEdge(name string, replace ...string) *edgeProc {
 	t.Helper()
 	e := &edgeProc{addr: freeAddr(t), auditLog: filepath.Join(d.dir, "run", "audit-"+name+".log")}
 	admin := freeAddr(t)
-	cfg := writeConfigAs(t, d.dir, "gatehouse.xml", "edge-"+name+".xml", edgeReplacements(d.backend.URL+"/accounts", e.addr, admin,
-		append([]string{
-			`<file path="run/audit.log"/>`, `<file path="run/audit-` + name + `.log"/>`,
-			"http://127.0.0.1:8081/customers", d.backend.URL + "/customers",
-			"http://127.0.0.1:8081/kyc", d.backend.URL + "/kyc",
-			"https://localhost:8444", "https://localhost:" + portOf(d.ep),
-		}, replace...)...)...)
+	// The test's replacements first: they win over the standard ones where
+	// they overlap.
+	cfg := writeConfigAs(t, d.dir, "gatehouse.xml", "edge-"+name+".xml", append(replace, edgeReplacements(d.backend.URL+"/accounts", e.addr, admin,
+		`<file path="run/audit.log"/>`, `<file path="run/audit-`+name+`.log"/>`,
+		"http://127.0.0.1:8081/customers", d.backend.URL+"/customers",
+		"http://127.0.0.1:8081/kyc", d.backend.URL+"/kyc",
+		"https://localhost:8444", "https://localhost:"+portOf(d.ep))...)...)
 	e.proc = serveDemo(t, d.bin, cfg, admin)
 	d.edges[name] = e
 	return e
@@ -362,6 +362,38 @@ func TestBinaryCompositeOpenAccount(t *testing.T) {
 	}
 	if !rules["teller-accounts"] || !rules["teller-close"] {
 		t.Errorf("enforcement point decisions for the refused customer: %v", rules)
+	}
+}
+
+// TestBinaryCompositeLegacyHop: the edge may itself be the enforcement
+// point of a legacy target (it maps the credential): the hop then carries
+// the PassTicket and no assertion, and succeeds. (Its own test: two
+// Gatehouses with separate in-memory stores could pick the same PassTicket
+// second for one user, which CICS refuses as a reuse; in production they
+// share Redis.)
+func TestBinaryCompositeLegacyHop(t *testing.T) {
+	d := startCompositeDemo(t)
+	direct := d.startEdge("direct", `<backend url="https://localhost:8444/services/mainframe-accounts" connectTimeout="2s" timeout="10s">
+      <tls ca="pki/ca.crt" certificate="pki/server.crt" key="pki/server.key"/>
+    </backend>`, `<backend url="`+d.backend.URL+`/cics" connectTimeout="2s" timeout="10s"/>`,
+		`<saml audience="urn:gatehouse:demo:mainframe-accounts">
+      <issuer entityID="urn:gatehouse:demo:sts"/>
+    </saml>`, `<saml audience="urn:gatehouse:demo:mainframe-accounts"><issuer entityID="urn:gatehouse:demo:sts"/></saml>
+    <credentials map="racf-prod" render="usernameToken"/>`)
+	r := d.call("https://"+direct.addr+"/services/onboarding", requests+"open-account-1001.xml", d.token(direct, "urn:gatehouse:demo:onboarding"))
+	if !r.ok || !strings.Contains(r.out, "<b:AccountId>70000001</b:AccountId>") {
+		d.stop()
+		a, _ := os.ReadFile(direct.auditLog)
+		t.Fatalf("OpenAccount with the edge mapping to CICS itself:\n%s\n%s", r.out, a)
+	}
+	if got := d.cics.SignOns(); len(got) != 1 || got[0] != "ALICE01" {
+		t.Errorf("CICS sign-ons %v", got)
+	}
+
+	for _, b := range d.recorded.bodies("/cics") {
+		if strings.Contains(b, "Assertion") || !strings.Contains(b, "<wsse:Username>ALICE01</wsse:Username>") {
+			t.Errorf("CICS request:\n%s", b)
+		}
 	}
 }
 
