@@ -46,7 +46,9 @@ func (g *Gateway) runComposite(tx *transaction, w http.ResponseWriter, r *http.R
 		return soap.ReceiverFault("internal error", err)
 	}
 	inv := &hopInvoker{g: g, tx: tx, composite: svc.composite.Name(), version: env.Version, areq: areq, verified: v, principal: p}
+	start := g.now()
 	reply, err := svc.composite.Run(r.Context(), input, inv)
+	g.metrics.composites.WithLabelValues(svc.composite.Name(), compositeOutcome(err)).Observe(g.now().Sub(start).Seconds())
 	if err != nil {
 		return err
 	}
@@ -55,6 +57,59 @@ func (g *Gateway) runComposite(tx *transaction, w http.ResponseWriter, r *http.R
 	tx.write(w, env.Version, http.StatusOK, body)
 	tx.rec.Outcome = audit.OutcomeOK
 	return nil
+}
+
+// compositeOutcome labels a run's result: deadline when the run ran out of
+// time (the composite's deadline or the request's), fault for any other
+// failure (a cancelled request included), ok.
+func compositeOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, orchestration.ErrDeadline):
+		return "deadline"
+	default:
+		return "fault"
+	}
+}
+
+// compositeObserver reports the steps and compensations of composite runs
+// to the gateway's metrics. Prometheus vectors are safe for concurrent use
+// and do not block, as the engine requires of an Observer.
+type compositeObserver struct{ m *metrics }
+
+var _ orchestration.Observer = compositeObserver{}
+
+func (o compositeObserver) StepDone(composite, step string, d time.Duration, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "fault"
+		o.m.compositeStepFailures.WithLabelValues(composite, step).Inc()
+	}
+	o.m.compositeSteps.WithLabelValues(composite, step, outcome).Observe(d.Seconds())
+}
+
+func (o compositeObserver) Compensated(composite, step string, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "failed"
+	}
+	o.m.compensations.WithLabelValues(composite, step, outcome).Inc()
+}
+
+// observe makes c report to the metrics; call it before c's first Run (the
+// engine reads Observer without a lock). The failure counters of c's invokes
+// and of its compensations start at 0, so that an alert on their increase
+// sees the first failure too.
+func (m *metrics) observe(c *orchestration.Composite) {
+	for _, cs := range c.Calls() {
+		if cs.Compensation {
+			m.compensations.WithLabelValues(c.Name(), cs.Step, "failed")
+		} else {
+			m.compositeStepFailures.WithLabelValues(c.Name(), cs.Step)
+		}
+	}
+	c.Observer = compositeObserver{m}
 }
 
 // hopInvoker makes the calls of one composite run. Every hop is a

@@ -23,6 +23,13 @@ type metrics struct {
 	throttled    *prometheus.CounterVec
 	breakerState *prometheus.GaugeVec
 	backendBusy  *prometheus.GaugeVec
+
+	// Composites: labels are names from the definitions (composite, step),
+	// so their number is bounded by the configuration.
+	composites            *prometheus.HistogramVec
+	compositeSteps        *prometheus.HistogramVec
+	compositeStepFailures *prometheus.CounterVec
+	compensations         *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -86,9 +93,28 @@ func newMetrics() *metrics {
 			Name: "gatehouse_replays_total",
 			Help: "Requests refused as replays, by kind of replayed value (nonce, sig, msgid).",
 		}, []string{"kind"}),
+		composites: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gatehouse_composite_duration_seconds",
+			Help:    "Time a composite run took, compensations included, by composite and outcome (ok, fault, deadline: the run's deadline ran out).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"composite", "outcome"}),
+		compositeSteps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gatehouse_composite_step_duration_seconds",
+			Help:    "Time a named step of a composite took (an invoke's retries included), by composite, step and outcome (ok, fault).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"composite", "step", "outcome"}),
+		compositeStepFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_composite_step_failures_total",
+			Help: "Named steps of a composite that failed (a failure a scope caught included), by composite and step.",
+		}, []string{"composite", "step"}),
+		compensations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_composite_compensations_total",
+			Help: "Compensation calls of a composite, by composite, the step they undo, and outcome (ok, failed).",
+		}, []string{"composite", "step", "outcome"}),
 	}
 	m.reg.MustRegister(m.requests, m.faults, m.latency, m.backend, m.auditErrors, m.inFlight, m.certNotAfter,
 		m.authFailures, m.lockouts, m.replays, m.decisions, m.throttled, m.breakerState, m.backendBusy,
+		m.composites, m.compositeSteps, m.compositeStepFailures, m.compensations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

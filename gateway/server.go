@@ -254,6 +254,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		if err != nil {
 			return g.fail(fmt.Errorf("gateway: service %s: %w", sc.Name, err))
 		}
+		g.metrics.observe(c)
 		g.services[sc.Name].composite = c
 	}
 	if cfg.STS != nil {

@@ -94,7 +94,8 @@
 // input is wrong, a fault activity raised a Sender fault (its text is the
 // public text), a foreach over the input overflowed, or a call was refused
 // with a Sender fault; Receiver otherwise, and always when the deadline
-// ran out. Err holds the composite, the step and the reason.
+// ran out, and then ErrDeadline is in its chain (errors.Is). Err holds the
+// composite, the step and the reason.
 //
 // # libxml2
 //

@@ -21,6 +21,12 @@ const (
 	publicTooMany = "request has more items than the composite service accepts"
 )
 
+// ErrDeadline is in the chain of Run's error when the run's deadline (the
+// composite's, or the caller's if that was earlier) ran out before the run
+// completed. A step that failed on its own, an invoke's timeout included,
+// is not reported with it.
+var ErrDeadline = errors.New("deadline exceeded")
+
 // Retry backoff: the wait before retry n (from 0) is retryBackoff << n,
 // at most maxRetryBackoff, and never reaches past the deadline.
 const (
@@ -130,9 +136,10 @@ func (r *run) free() {
 // ctx's cancellation; and the error is a *soap.Fault: Sender if the input is
 // not the composite's input element, if a fault activity raised a Sender
 // fault, or if a step's call was refused with a Sender fault; Receiver
-// otherwise, and always when the deadline ran out. Its public text is
-// generic (a fault activity's text excepted); Err holds the step and the
-// reason, and every compensation failure.
+// otherwise, and always when the deadline ran out (then ErrDeadline is in
+// the error's chain). Its public text is generic (a fault activity's text
+// excepted); Err holds the step and the reason, and every compensation
+// failure.
 func (c *Composite) Run(ctx context.Context, input []byte, inv Invoker) ([]byte, error) {
 	if inv == nil {
 		return nil, soap.ReceiverFault(publicFailed, errors.New("orchestration: no invoker"))
@@ -175,8 +182,12 @@ func (c *Composite) Run(ctx context.Context, input []byte, inv Invoker) ([]byte,
 	}
 	if cerr := runCtx.Err(); cerr != nil {
 		f.Code, f.Public = soap.Receiver, publicFailed
-		if errors.Is(cerr, context.DeadlineExceeded) && ctx.Err() == nil {
-			err = fmt.Errorf("deadline of %v exceeded: %w", c.deadline, err)
+		if errors.Is(cerr, context.DeadlineExceeded) {
+			if ctx.Err() == nil {
+				err = fmt.Errorf("%w (the composite's, %v): %w", ErrDeadline, c.deadline, err)
+			} else {
+				err = fmt.Errorf("%w (the caller's): %w", ErrDeadline, err)
+			}
 		}
 	}
 	f.Err = fmt.Errorf("composite %s: %w", c.name, err)

@@ -518,7 +518,7 @@ func TestDeadlineCompensates(t *testing.T) {
 	start := time.Now()
 	_, err := c.Run(t.Context(), []byte(inputReq), inv)
 	f := asFault(t, err)
-	if f.Code != soap.Receiver || f.Public != publicFailed || !strings.Contains(f.Reason(), "deadline of 150ms exceeded") || !errors.Is(err, context.DeadlineExceeded) {
+	if f.Code != soap.Receiver || f.Public != publicFailed || !strings.Contains(f.Reason(), "deadline exceeded (the composite's, 150ms)") || !errors.Is(err, ErrDeadline) {
 		t.Errorf("fault %v %q %q", f.Code, f.Public, f.Reason())
 	}
 	if d := time.Since(start); d > time.Second {
@@ -529,6 +529,41 @@ func TestDeadlineCompensates(t *testing.T) {
 	}
 	if d := inv.deadlines["undo:a"]; d < time.Second {
 		t.Errorf("compensation had %v, want its own 2s", d)
+	}
+}
+
+// ErrDeadline says the run ran out of time, whoever set the deadline; an
+// invoke's own timeout is the step failing, not the run's deadline, though
+// both are context.DeadlineExceeded underneath.
+func TestErrDeadline(t *testing.T) {
+	slow := `<sequence>
+  <invoke name="slow" service="svc" operation="{urn:svc}A" timeout="50ms"><request><s:A/></request></invoke>
+  ` + replyOK + `
+</sequence>`
+	inv := newInvoker(map[string]behaviour{"slow": {delay: 10 * time.Second}})
+
+	_, err := mustLoad(t, def(slow)).Run(t.Context(), []byte(inputReq), inv)
+	if f := asFault(t, err); errors.Is(err, ErrDeadline) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("invoke timeout: %q is ErrDeadline %v, want false", f.Reason(), errors.Is(err, ErrDeadline))
+	}
+
+	_, err = mustLoad(t, defDeadline("50ms", strings.Replace(slow, ` timeout="50ms"`, "", 1))).Run(t.Context(), []byte(inputReq), inv)
+	if f := asFault(t, err); !errors.Is(err, ErrDeadline) || !strings.Contains(f.Reason(), "the composite's, 50ms") {
+		t.Errorf("composite deadline: %q, want ErrDeadline", f.Reason())
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err = mustLoad(t, def(strings.Replace(slow, ` timeout="50ms"`, "", 1))).Run(ctx, []byte(inputReq), inv)
+	if f := asFault(t, err); !errors.Is(err, ErrDeadline) || !strings.Contains(f.Reason(), "the caller's") {
+		t.Errorf("caller's deadline: %q, want ErrDeadline", f.Reason())
+	}
+
+	ctx, cancel = context.WithCancel(t.Context())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err = mustLoad(t, def(strings.Replace(slow, ` timeout="50ms"`, "", 1))).Run(ctx, []byte(inputReq), inv)
+	if f := asFault(t, err); errors.Is(err, ErrDeadline) {
+		t.Errorf("cancelled: %q is ErrDeadline, want not", f.Reason())
 	}
 }
 
