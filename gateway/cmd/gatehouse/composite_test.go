@@ -70,8 +70,8 @@ type compositeDemo struct {
 }
 
 type edgeProc struct {
-	addr, auditLog string
-	proc           *running
+	addr, admin, auditLog string
+	proc                  *running
 }
 
 func startCompositeDemo(t *testing.T) *compositeDemo {
@@ -108,6 +108,7 @@ func (d *compositeDemo) startEdge(name string, replace ...string) *edgeProc {
 	t.Helper()
 	e := &edgeProc{addr: freeAddr(t), auditLog: filepath.Join(d.dir, "run", "audit-"+name+".log")}
 	admin := freeAddr(t)
+	e.admin = admin
 	// The test's replacements first: they win over the standard ones where
 	// they overlap.
 	cfg := writeConfigAs(t, d.dir, "gatehouse.xml", "edge-"+name+".xml", append(replace, edgeReplacements(d.backend.URL+"/accounts", e.addr, admin,
@@ -178,12 +179,15 @@ func (d *compositeDemo) call(url, file, token string, certArgs ...string) callRe
 }
 
 // stop stops every gatehouse process with SIGTERM, so that their audit
-// logs are complete.
+// logs are complete. The edges go first: a connection an edge opened to
+// the enforcement point but never used (its request was cancelled while
+// dialling) would hold the enforcement point's shutdown for five seconds.
 func (d *compositeDemo) stop() {
-	procs := []*running{d.epProc}
+	var procs []*running
 	for _, e := range d.edges {
 		procs = append(procs, e.proc)
 	}
+	procs = append(procs, d.epProc)
 	for _, p := range procs {
 		if p.cmd.ProcessState == nil {
 			_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -295,6 +299,25 @@ func TestBinaryCompositeOpenAccount(t *testing.T) {
 			if path == "/cics" && !strings.Contains(b, "<wsse:Username>ALICE01</wsse:Username>") {
 				t.Errorf("CICS request without the mapped user:\n%s", b)
 			}
+		}
+	}
+
+	// The end-to-end view on the edge's /metrics: one run ok, one failed,
+	// the account creation compensated once.
+	resp, err := http.Get("http://" + edge.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, series := range []string{
+		`gatehouse_composite_duration_seconds_count{composite="open-account",outcome="ok"} 1`,
+		`gatehouse_composite_duration_seconds_count{composite="open-account",outcome="fault"} 1`,
+		`gatehouse_composite_compensations_total{composite="open-account",outcome="ok",step="create"} 1`,
+		`gatehouse_composite_step_duration_seconds_count{composite="open-account",outcome="ok",step="create"} 2`,
+	} {
+		if !strings.Contains(string(page), "\n"+series+"\n") {
+			t.Errorf("metrics lack %s", series)
 		}
 	}
 
