@@ -133,10 +133,11 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	g := h.g
 	start := g.now()
 	target := g.services[call.Service]
+	v := h.version // the hop's SOAP version: the request's if the target speaks it
 	rec := &audit.Record{
 		CorrelationID: h.tx.rec.CorrelationID, Hop: call.Hop, Listener: h.tx.rec.Listener, Caller: h.tx.caller.ID,
 		Subject: h.tx.rec.Subject, Issuer: h.tx.rec.Issuer, Roles: h.tx.rec.Roles,
-		Service: call.Service, Operation: call.Operation.String(), SOAPVersion: h.version.String(),
+		Service: call.Service, Operation: call.Operation.String(), SOAPVersion: v.String(),
 		BytesIn: int64(len(call.Request)),
 	}
 	defer func() {
@@ -144,12 +145,16 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 		rec.Outcome, rec.Status = audit.OutcomeOK, http.StatusOK
 		if err != nil {
 			f := soap.AsFault(err)
-			rec.Outcome, rec.Status, rec.FaultCode, rec.Reason, rec.Durable = audit.OutcomeFault, f.HTTPStatus(h.version), f.CodeName(h.version), f.Reason(), true
+			rec.Outcome, rec.Status, rec.FaultCode, rec.Reason, rec.Durable = audit.OutcomeFault, f.HTTPStatus(v), f.CodeName(v), f.Reason(), true
 		}
 		_ = g.audit.Write(rec)
 	}()
 	if target == nil {
 		return nil, soap.ReceiverFault("internal error", fmt.Errorf("composite %s: unknown service %q", h.composite, call.Service))
+	}
+	if !target.versions[v] {
+		v = otherVersion(v)
+		rec.SOAPVersion = v.String()
 	}
 
 	// Authorization of this hop on its own: flow edge composite → service
@@ -163,7 +168,7 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 		return nil, soap.SenderFault("not authorized", fmt.Errorf("hop %d of %s: authorization: %s", call.Hop, h.composite, d.Reason)).WithStatus(http.StatusForbidden)
 	}
 
-	raw := fmt.Appendf(nil, `<soap:Envelope xmlns:soap="%s"><soap:Body>%s</soap:Body></soap:Envelope>`, h.version.Namespace(), call.Request)
+	raw := fmt.Appendf(nil, `<soap:Envelope xmlns:soap="%s"><soap:Body>%s</soap:Body></soap:Envelope>`, v.Namespace(), call.Request)
 	env, err := soap.Parse(raw, target.limits)
 	if err != nil {
 		return nil, soap.ReceiverFault("internal error", fmt.Errorf("hop request: %w", err))
@@ -200,7 +205,7 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	if err != nil {
 		return nil, err
 	}
-	if err := schemas.ValidateEnvelope(br.body, g.envelopeSchema[h.version], target.payload); err != nil && br.status == http.StatusOK {
+	if err := schemas.ValidateEnvelope(br.body, g.envelopeSchema[v], target.payload); err != nil && br.status == http.StatusOK {
 		return nil, soap.ReceiverFault("backend response invalid", fmt.Errorf("hop %d response: %w", call.Hop, redactValues(err))).WithStatus(http.StatusBadGateway)
 	}
 	renv, err := soap.Parse(br.body, target.limits)
@@ -211,12 +216,20 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	if p == nil {
 		return nil, soap.ReceiverFault("backend response invalid", errors.New("empty response Body"))
 	}
-	if br.status != http.StatusOK || (p.Tag == "Fault" && p.NamespaceURI() == h.version.Namespace()) {
+	if br.status != http.StatusOK || (p.Tag == "Fault" && p.NamespaceURI() == v.Namespace()) {
 		return nil, soap.ReceiverFault("a step failed", fmt.Errorf("hop %d: %s answered %d with a fault", call.Hop, call.Service, br.status))
 	}
 	b, err := detachedBytes(p)
 	rec.BytesOut = int64(len(b))
 	return b, err
+}
+
+// otherVersion is the SOAP version that is not v.
+func otherVersion(v soap.Version) soap.Version {
+	if v == soap.V11 {
+		return soap.V12
+	}
+	return soap.V11
 }
 
 // detachedBytes serializes el on its own, with the namespaces it uses from

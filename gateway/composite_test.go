@@ -121,3 +121,35 @@ func TestCompositeHops(t *testing.T) {
 		t.Errorf("a hop without a flow edge reached the backend")
 	}
 }
+
+// TestCompositeHopVersion: a hop speaks the SOAP version of the request
+// when its target accepts it, else the one the target accepts: a SOAP 1.2
+// call of the composite reaches the 1.1-only accounts11 in SOAP 1.1.
+func TestCompositeHopVersion(t *testing.T) {
+	dir := t.TempDir()
+	must(t, demopki.Generate(filepath.Join(dir, "pki")))
+	must(t, os.WriteFile(filepath.Join(dir, "summary.xsd"), []byte(summaryXSD), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "summary.xml"), []byte(strings.ReplaceAll(summaryComposite, `service="accounts"`, `service="accounts11"`)), 0o644))
+	policy := strings.NewReplacer(`to="accounts"`, `to="accounts11"`, `service="accounts"`, `service="accounts11"`).Replace(compositePolicy(true))
+	e := newEnv(t, envOptions{dir: dir, policy: policy, extraServices: `<service name="summary" path="/services/summary" soapVersions="1.1 1.2">
+    <composite definition="summary.xml"/>
+    <schema file="summary.xsd"/>
+  </service>`})
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/services/summary", strings.NewReader(envelope12(summaryRequest)))
+	req.Header.Set("Content-Type", "application/soap+xml; charset=utf-8")
+	resp, err := e.client.Do(req)
+	must(t, err)
+	body := readAll(t, resp)
+	if resp.StatusCode != 200 || !strings.Contains(body, "http://www.w3.org/2003/05/soap-envelope") || strings.Count(body, "<s:Balance>") != 2 {
+		t.Fatalf("composite over SOAP 1.2: %d %s", resp.StatusCode, body)
+	}
+	if last := string(e.backend.LastRequest()); !strings.Contains(last, "http://schemas.xmlsoap.org/soap/envelope/") {
+		t.Errorf("the 1.1-only backend got:\n%s", last)
+	}
+	id := resp.Header.Get("X-Correlation-ID")
+	for _, r := range e.records(t) {
+		if r.CorrelationID == id && r.Hop > 0 && (r.SOAPVersion != "1.1" || r.Outcome != "ok") {
+			t.Errorf("hop %d: SOAP %s %s", r.Hop, r.SOAPVersion, r.Outcome)
+		}
+	}
+}
