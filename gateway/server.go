@@ -262,6 +262,19 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			return g.fail(err)
 		}
 	}
+	// A hop to a SAML-protected service (one whose credentials are not
+	// mapped here) carries an assertion the STS mints.
+	for _, sc := range cfg.Services {
+		c := g.services[sc.Name].composite
+		if c == nil || g.hopIssuer != nil {
+			continue
+		}
+		for _, cs := range c.Calls() {
+			if t := g.services[cs.Service]; t.saml != nil && t.creds == nil {
+				return g.fail(fmt.Errorf("gateway: service %s: composite %s calls %s, which wants a SAML assertion; configure <sts> to issue the hops' assertions", sc.Name, c.Name(), cs.Service))
+			}
+		}
+	}
 	return g, nil
 }
 

@@ -112,11 +112,17 @@ func copyDemo(t *testing.T, dir string) {
 // replacements made (old, new pairs).
 func writeConfig(t *testing.T, dir, name string, replace ...string) string {
 	t.Helper()
+	return writeConfigAs(t, dir, name, name, replace...)
+}
+
+// writeConfigAs is writeConfig that writes the demo's file name as dir/as.
+func writeConfigAs(t *testing.T, dir, name, as string, replace ...string) string {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(demoDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, name)
+	path := filepath.Join(dir, as)
 	if err := os.WriteFile(path, []byte(strings.NewReplacer(replace...).Replace(string(data))), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +134,17 @@ func writeConfig(t *testing.T, dir, name string, replace ...string) string {
 func writeDemo(t *testing.T, dir, backendURL, edge, admin string, replace ...string) string {
 	t.Helper()
 	copyDemo(t, dir)
-	return writeConfig(t, dir, "gatehouse.xml", append([]string{
+	return writeConfig(t, dir, "gatehouse.xml", edgeReplacements(backendURL, edge, admin, replace...)...)
+}
+
+// edgeReplacements are the replacements that move the demo's edge
+// configuration to the test's addresses.
+func edgeReplacements(backendURL, edge, admin string, replace ...string) []string {
+	return append([]string{
 		"127.0.0.1:8443", edge,
 		"127.0.0.1:9090", admin,
 		"http://127.0.0.1:8081/accounts", backendURL,
-		"<stdout/>", ""}, replace...)...)
+		"<stdout/>", ""}, replace...)
 }
 
 // TestBinaryEndToEnd runs the real binary on the demo configuration (ports
@@ -238,6 +250,28 @@ func TestCheckConfigReportsLocation(t *testing.T) {
 	}
 	if want := fmt.Sprintf("%s:%d:", cfgPath, line); !strings.Contains(string(out), want) {
 		t.Errorf("output does not name %s:\n%s", want, out)
+	}
+}
+
+// TestCheckConfigCompositeNeedsSTS: a composite that calls a
+// SAML-protected service needs the STS to mint its hop assertions; without
+// <sts> the configuration is refused, naming the composite and the target.
+func TestCheckConfigCompositeNeedsSTS(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfgPath := writeDemo(t, dir, "http://127.0.0.1:1/accounts", "127.0.0.1:0", "127.0.0.1:0")
+	data, _ := os.ReadFile(cfgPath)
+	start, end := strings.Index(string(data), "<sts "), strings.Index(string(data), "</sts>")
+	if start < 0 || end < start {
+		t.Fatal("the demo configuration has no <sts>")
+	}
+	if err := os.WriteFile(cfgPath, append(data[:start:start], data[end+len("</sts>"):]...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "check-config", cfgPath).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 ||
+		!strings.Contains(string(out), "composite open-account calls mainframe-accounts, which wants a SAML assertion") {
+		t.Errorf("check-config without an STS: %v\n%s", err, out)
 	}
 }
 
