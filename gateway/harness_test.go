@@ -1,14 +1,12 @@
 package gateway_test
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -228,21 +226,12 @@ func readAll(t *testing.T, r *http.Response) string {
 // records returns the audit records written so far.
 func (e *env) records(t *testing.T) []audit.Record {
 	t.Helper()
-	f, err := os.Open(e.auditLog)
+	recs, err := audit.ReadFile(e.auditLog)
 	if os.IsNotExist(err) {
 		return nil
 	}
 	must(t, err)
-	defer f.Close()
-	var out []audit.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r audit.Record
-		must(t, json.Unmarshal(sc.Bytes(), &r))
-		out = append(out, r)
-	}
-	return out
+	return recs
 }
 
 // record returns the one audit record with the correlation id; the record is

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -153,3 +154,30 @@ func Stdout() Sink { return &writerSink{w: os.Stdout} }
 
 // Writer is a sink on any writer (tests, pipes).
 func Writer(w io.Writer) Sink { return &writerSink{w: w} }
+
+// ReadFile reads an audit log written by the file sink: one JSON record
+// per line. A line that is not a whole record is an error naming it.
+func ReadFile(path string) ([]Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var recs []Record
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), maxRecordLine)
+	for n := 1; sc.Scan(); n++ {
+		var r Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return recs, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		recs = append(recs, r)
+	}
+	if err := sc.Err(); err != nil {
+		return recs, fmt.Errorf("%s: %w", path, err)
+	}
+	return recs, nil
+}
+
+// maxRecordLine bounds one line ReadFile accepts.
+const maxRecordLine = 1 << 20

@@ -6,7 +6,7 @@
 // A [Record] is encoded as one JSON object per line. Its keys are exactly:
 //
 //	time correlationId hop messageId listener remote caller subject issuer roles
-//	audience tokenId legacyDomain legacyUser mapping service operation
+//	audience tokenId delegation legacyDomain legacyUser mapping service operation
 //	soapVersion decision rule outcome
 //	status faultCode reason backendStatus bytesIn bytesOut durationMs
 //
@@ -14,7 +14,10 @@
 // PassTickets or keys, so invariant 10 (secrets never appear in audit
 // records) holds by construction: a caller cannot put a secret in a record
 // except through Reason, which the gateway fills with redacted internal
-// reasons. A test pins the key set, so adding a field is a deliberate change.
+// reasons. delegation holds the names of the actors of an assertion's
+// delegation chain (composite:NAME for a hop), tokenId an assertion's ID,
+// never the assertion. A test pins the key set, so adding a field is a
+// deliberate change.
 // Record.Durable is a write instruction, not data, and is never encoded.
 //
 // # Delivery
