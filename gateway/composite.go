@@ -135,7 +135,7 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	target := g.services[call.Service]
 	v := h.version // the hop's SOAP version: the request's if the target speaks it
 	rec := &audit.Record{
-		CorrelationID: h.tx.rec.CorrelationID, Hop: call.Hop, Listener: h.tx.rec.Listener, Caller: h.tx.caller.ID,
+		CorrelationID: h.tx.rec.CorrelationID, Hop: call.Hop, Compensation: call.Compensation, Listener: h.tx.rec.Listener, Caller: h.tx.caller.ID,
 		Subject: h.tx.rec.Subject, Issuer: h.tx.rec.Issuer, Roles: h.tx.rec.Roles,
 		Service: call.Service, Operation: call.Operation.String(), SOAPVersion: v.String(),
 		BytesIn: int64(len(call.Request)),
@@ -193,7 +193,9 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	var br *backendResponse
 	err = target.guard.call(ctx, func() (int, error) {
 		var err error
+		callStart := g.now()
 		br, err = target.backend.call(ctx, out, target.limits)
+		g.metrics.backend.WithLabelValues(call.Service).Observe(g.now().Sub(callStart).Seconds())
 		if br == nil {
 			return 0, err
 		}

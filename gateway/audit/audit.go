@@ -16,15 +16,17 @@ type Record struct {
 	Time          time.Time `json:"time"`
 	CorrelationID string    `json:"correlationId"`
 	Hop           int       `json:"hop,omitempty"` // 0 for the invocation, n for the n-th call of a composite
-	MessageID     string    `json:"messageId,omitempty"`
-	Listener      string    `json:"listener,omitempty"`
-	Remote        string    `json:"remote,omitempty"`
-	Caller        string    `json:"caller,omitempty"`
-	Subject       string    `json:"subject,omitempty"`
-	Issuer        string    `json:"issuer,omitempty"`
-	Roles         []string  `json:"roles,omitempty"`
-	Audience      string    `json:"audience,omitempty"`
-	TokenID       string    `json:"tokenId,omitempty"`
+	// Compensation marks a hop that undoes an earlier step of its composite.
+	Compensation bool     `json:"compensation,omitempty"`
+	MessageID    string   `json:"messageId,omitempty"`
+	Listener     string   `json:"listener,omitempty"`
+	Remote       string   `json:"remote,omitempty"`
+	Caller       string   `json:"caller,omitempty"`
+	Subject      string   `json:"subject,omitempty"`
+	Issuer       string   `json:"issuer,omitempty"`
+	Roles        []string `json:"roles,omitempty"`
+	Audience     string   `json:"audience,omitempty"`
+	TokenID      string   `json:"tokenId,omitempty"`
 	// Delegation lists the actors that acted for the subject, oldest
 	// first (the assertion's delegation chain; a hop of a composite names
 	// "composite:NAME").

@@ -5,7 +5,7 @@
 //
 // A [Record] is encoded as one JSON object per line. Its keys are exactly:
 //
-//	time correlationId hop messageId listener remote caller subject issuer roles
+//	time correlationId hop compensation messageId listener remote caller subject issuer roles
 //	audience tokenId delegation legacyDomain legacyUser mapping service operation
 //	soapVersion decision rule outcome
 //	status faultCode reason backendStatus bytesIn bytesOut durationMs

@@ -302,6 +302,8 @@ func TestBinaryCompositeOpenAccount(t *testing.T) {
 		`gatehouse_composite_duration_seconds_count{composite="open-account",outcome="fault"} 1`,
 		`gatehouse_composite_compensations_total{composite="open-account",outcome="ok",step="create"} 1`,
 		`gatehouse_composite_step_duration_seconds_count{composite="open-account",outcome="ok",step="create"} 2`,
+		// Hops are backend calls like any other: create, create, close.
+		`gatehouse_backend_duration_seconds_count{service="mainframe-accounts"} 3`,
 	} {
 		if !strings.Contains(string(page), "\n"+series+"\n") {
 			t.Errorf("metrics lack %s", series)
@@ -358,8 +360,11 @@ func TestBinaryCompositeOpenAccount(t *testing.T) {
 	if inv == nil || inv.Outcome != audit.OutcomeFault || !strings.Contains(inv.Reason, "KYC") {
 		t.Errorf("refused invocation %+v", inv)
 	}
-	if r := byOp["mainframe-accounts CloseAccount"]; r.Decision != "allow" || r.Outcome != audit.OutcomeOK || r.Hop <= byOp["mainframe-accounts CreateAccount"].Hop {
+	if r := byOp["mainframe-accounts CloseAccount"]; r.Decision != "allow" || r.Outcome != audit.OutcomeOK || !r.Compensation || r.Hop <= byOp["mainframe-accounts CreateAccount"].Hop {
 		t.Errorf("compensation hop %+v", r)
+	}
+	if byOp["mainframe-accounts CreateAccount"].Compensation {
+		t.Error("the account creation is recorded as a compensation")
 	}
 	if _, linked := byOp["customers LinkAccount"]; linked {
 		t.Error("LinkAccount ran for a refused customer")
