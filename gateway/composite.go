@@ -115,7 +115,8 @@ func (m *metrics) observe(c *orchestration.Composite) {
 // hopInvoker makes the calls of one composite run. Every hop is a
 // transaction of its own (invariant 9): the flow edge composite → service
 // and the policy are checked again for the original subject with the hop's
-// position, the target's legacy credentials are mapped, the call runs in
+// position, the request must pass the target's schema, the target's legacy
+// credentials are mapped, the call runs in
 // the target's bulkhead and breaker, the response must pass the hardened
 // parser and the target's schema, and the hop gets its own audit record
 // with the request's correlation id and its hop number.
@@ -172,6 +173,11 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	env, err := soap.Parse(raw, target.limits)
 	if err != nil {
 		return nil, soap.ReceiverFault("internal error", fmt.Errorf("hop request: %w", err))
+	}
+	// Input is validated at every boundary: the request the composite
+	// built must be one the target's schema accepts, as a consumer's must.
+	if err := schemas.ValidateEnvelope(raw, g.envelopeSchema[v], target.payload); err != nil {
+		return nil, soap.ReceiverFault("internal error", fmt.Errorf("hop %d request does not match the schema of %s: %w", call.Hop, call.Service, redactValues(err)))
 	}
 	out := &outbound{env: env, correlationID: h.tx.rec.CorrelationID}
 	if out.tokens, err = h.hopAssertion(target); err != nil {

@@ -153,3 +153,34 @@ func TestCompositeHopVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestCompositeHopRequestValidated: a request a composite builds is checked
+// against the target's schema before it leaves, like a consumer's: one
+// that does not match fails the composite, and the backend gets nothing.
+func TestCompositeHopRequestValidated(t *testing.T) {
+	dir := t.TempDir()
+	must(t, demopki.Generate(filepath.Join(dir, "pki")))
+	must(t, os.WriteFile(filepath.Join(dir, "summary.xsd"), []byte(summaryXSD), 0o644))
+	bad := strings.Replace(summaryComposite, `<a:AccountId><value-of select="$input/s:Second"/></a:AccountId>`, `<a:AccountId>second</a:AccountId>`, 1)
+	if bad == summaryComposite {
+		t.Fatal("the composite did not change")
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "summary.xml"), []byte(bad), 0o644))
+	e := newEnv(t, envOptions{dir: dir, policy: compositePolicy(true), extraServices: `<service name="summary" path="/services/summary" soapVersions="1.1 1.2">
+    <composite definition="summary.xml"/>
+    <schema file="summary.xsd"/>
+  </service>`})
+	id := expectFault(t, postSummary(t, e), 500, "composite service failed")
+	if e.backend.Calls() != 1 {
+		t.Errorf("backend calls %d, want 1 (the first hop only)", e.backend.Calls())
+	}
+	var hop2 string
+	for _, r := range e.records(t) {
+		if r.CorrelationID == id && r.Hop == 2 {
+			hop2 = r.Outcome + ": " + r.Reason
+		}
+	}
+	if !strings.HasPrefix(hop2, "fault: ") || !strings.Contains(hop2, "does not match the schema of accounts") || strings.Contains(hop2, "second") {
+		t.Errorf("hop 2 record %q", hop2)
+	}
+}
