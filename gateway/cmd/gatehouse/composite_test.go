@@ -72,7 +72,9 @@ type edgeProc struct {
 	proc                  *running
 }
 
-func startCompositeDemo(t *testing.T) *compositeDemo {
+// startCompositeDemo starts the backends and the enforcement point on the
+// demo's enforcement.xml with the replacements made (old, new pairs).
+func startCompositeDemo(t *testing.T, epReplace ...string) *compositeDemo {
 	t.Helper()
 	d := &compositeDemo{t: t, bin: buildBinary(t), dir: t.TempDir(), customers: &demo.Customers{}, edges: map[string]*edgeProc{}}
 	d.pki = filepath.Join(d.dir, "pki")
@@ -93,8 +95,8 @@ func startCompositeDemo(t *testing.T) *compositeDemo {
 
 	d.ep = freeAddr(t)
 	epAdmin := freeAddr(t)
-	cfg := writeConfig(t, d.dir, "enforcement.xml", "127.0.0.1:8444", d.ep, "127.0.0.1:9091", epAdmin,
-		"http://127.0.0.1:8081/cics", d.backend.URL+"/cics")
+	cfg := writeConfig(t, d.dir, "enforcement.xml", append(epReplace, "127.0.0.1:8444", d.ep, "127.0.0.1:9091", epAdmin,
+		"http://127.0.0.1:8081/cics", d.backend.URL+"/cics")...)
 	d.epProc = serveDemo(t, d.bin, cfg, epAdmin)
 	return d
 }
@@ -409,6 +411,36 @@ func TestBinaryCompositeLegacyHop(t *testing.T) {
 		if strings.Contains(b, "Assertion") || !strings.Contains(b, "<wsse:Username>ALICE01</wsse:Username>") {
 			t.Errorf("CICS request:\n%s", b)
 		}
+	}
+}
+
+// TestBinaryCompositeEnforcementPointAuthorizes: the enforcement point
+// decides for itself. With no rule there for CreateAccount, the hop the
+// edge allowed is denied at the enforcement point, CICS is never called,
+// and the consumer gets one fault.
+func TestBinaryCompositeEnforcementPointAuthorizes(t *testing.T) {
+	d := startCompositeDemo(t, `operation="{urn:gatehouse:demo:accounts}CreateAccount"`, `operation="{urn:gatehouse:demo:accounts}GetBalance"`)
+	edge := d.startEdge("demo")
+	r := d.call("https://"+edge.addr+"/services/onboarding", requests+"open-account-1001.xml", d.token(edge, "urn:gatehouse:demo:onboarding"))
+	if r.ok || !strings.Contains(r.out, "<faultstring>composite service failed</faultstring>") || strings.Contains(r.out, "mainframe") {
+		t.Errorf("OpenAccount:\n%s", r.out)
+	}
+	if len(d.recorded.bodies("/cics")) != 0 || len(d.cics.Ledger()) != 0 {
+		t.Error("CICS was called")
+	}
+	d.stop()
+	_, hops := chain(readAudit(t, edge.auditLog), r.correlationID)
+	if c := hopsByOperation(hops)["mainframe-accounts CreateAccount"]; c.Decision != "allow" || c.Outcome != audit.OutcomeFault || c.BackendStatus != http.StatusForbidden {
+		t.Errorf("edge's record of the hop %+v", c)
+	}
+	var ep *audit.Record
+	for _, rec := range readAudit(t, filepath.Join(d.dir, "run", "enforcement-audit.log")) {
+		if rec.CorrelationID == r.correlationID {
+			ep = &rec
+		}
+	}
+	if ep == nil || ep.Decision != "deny" || ep.Subject != "alice@example.com" || ep.Rule != "" || !strings.Contains(ep.Reason, "no rule allows") {
+		t.Errorf("enforcement point record %+v", ep)
 	}
 }
 
