@@ -54,11 +54,18 @@ func compositePolicy(withEdge bool) string {
 
 func compositeEnv(t *testing.T, withEdge bool) *env {
 	t.Helper()
+	return summaryEnv(t, summaryComposite, compositePolicy(withEdge))
+}
+
+// summaryEnv serves the composite definition at /services/summary (service
+// "summary", payload schema summaryXSD) under policy.
+func summaryEnv(t *testing.T, definition, policy string) *env {
+	t.Helper()
 	dir := t.TempDir()
 	must(t, demopki.Generate(filepath.Join(dir, "pki")))
 	must(t, os.WriteFile(filepath.Join(dir, "summary.xsd"), []byte(summaryXSD), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "summary.xml"), []byte(summaryComposite), 0o644))
-	return newEnv(t, envOptions{dir: dir, policy: compositePolicy(withEdge), extraServices: `<service name="summary" path="/services/summary" soapVersions="1.1 1.2">
+	must(t, os.WriteFile(filepath.Join(dir, "summary.xml"), []byte(definition), 0o644))
+	return newEnv(t, envOptions{dir: dir, policy: policy, extraServices: `<service name="summary" path="/services/summary" soapVersions="1.1 1.2">
     <composite definition="summary.xml"/>
     <schema file="summary.xsd"/>
   </service>`})
@@ -126,15 +133,8 @@ func TestCompositeHops(t *testing.T) {
 // when its target accepts it, else the one the target accepts: a SOAP 1.2
 // call of the composite reaches the 1.1-only accounts11 in SOAP 1.1.
 func TestCompositeHopVersion(t *testing.T) {
-	dir := t.TempDir()
-	must(t, demopki.Generate(filepath.Join(dir, "pki")))
-	must(t, os.WriteFile(filepath.Join(dir, "summary.xsd"), []byte(summaryXSD), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "summary.xml"), []byte(strings.ReplaceAll(summaryComposite, `service="accounts"`, `service="accounts11"`)), 0o644))
 	policy := strings.NewReplacer(`to="accounts"`, `to="accounts11"`, `service="accounts"`, `service="accounts11"`).Replace(compositePolicy(true))
-	e := newEnv(t, envOptions{dir: dir, policy: policy, extraServices: `<service name="summary" path="/services/summary" soapVersions="1.1 1.2">
-    <composite definition="summary.xml"/>
-    <schema file="summary.xsd"/>
-  </service>`})
+	e := summaryEnv(t, strings.ReplaceAll(summaryComposite, `service="accounts"`, `service="accounts11"`), policy)
 	req, _ := http.NewRequest(http.MethodPost, e.base+"/services/summary", strings.NewReader(envelope12(summaryRequest)))
 	req.Header.Set("Content-Type", "application/soap+xml; charset=utf-8")
 	resp, err := e.client.Do(req)
@@ -158,18 +158,11 @@ func TestCompositeHopVersion(t *testing.T) {
 // against the target's schema before it leaves, like a consumer's: one
 // that does not match fails the composite, and the backend gets nothing.
 func TestCompositeHopRequestValidated(t *testing.T) {
-	dir := t.TempDir()
-	must(t, demopki.Generate(filepath.Join(dir, "pki")))
-	must(t, os.WriteFile(filepath.Join(dir, "summary.xsd"), []byte(summaryXSD), 0o644))
 	bad := strings.Replace(summaryComposite, `<a:AccountId><value-of select="$input/s:Second"/></a:AccountId>`, `<a:AccountId>second</a:AccountId>`, 1)
 	if bad == summaryComposite {
 		t.Fatal("the composite did not change")
 	}
-	must(t, os.WriteFile(filepath.Join(dir, "summary.xml"), []byte(bad), 0o644))
-	e := newEnv(t, envOptions{dir: dir, policy: compositePolicy(true), extraServices: `<service name="summary" path="/services/summary" soapVersions="1.1 1.2">
-    <composite definition="summary.xml"/>
-    <schema file="summary.xsd"/>
-  </service>`})
+	e := summaryEnv(t, bad, compositePolicy(true))
 	id := expectFault(t, postSummary(t, e), 500, "composite service failed")
 	if e.backend.Calls() != 1 {
 		t.Errorf("backend calls %d, want 1 (the first hop only)", e.backend.Calls())
