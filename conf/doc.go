@@ -121,10 +121,15 @@
 //     everyone; a caller has exactly one of workload and prefix, not
 //     empty; an attribute condition has exactly one of equals, oneOf (at
 //     least one value) and prefix; an authentication method is x509,
-//     usernameToken, mtls or an absolute URI; a position is direct="true"
-//     or names a declared composite; nothing is listed twice. An allow rule that no flow can reach (no flow leads to
-//     its service, or its position's composite has no flow to it) is a
-//     warning.
+//     usernameToken, mtls or an absolute URI; a delegation names a
+//     non-empty actor; a position is direct="true" or names a declared
+//     composite; nothing is listed twice. Delegation and position
+//     conditions restrict a rule but do not count as the identity
+//     condition an allow rule needs. An allow rule that no flow can reach
+//     (no flow leads to its service, or its position's composite has no
+//     flow to it) is a warning, and so is a delegation actor
+//     "composite:NAME" for a composite of this configuration (its hops are
+//     authorized here before the composite joins the chain).
 //
 // A secret file (passwordFile, secretFile) that group or others may read
 // loads with a warning; its trailing line ends are trimmed.

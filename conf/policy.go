@@ -28,6 +28,10 @@ const (
 	AuthnMTLS          = "mtls"          // the TLS client certificate alone
 )
 
+// CompositeActorPrefix starts the actor that a composite's hop assertion
+// adds to the delegation chain: "composite:" and the composite's name.
+const CompositeActorPrefix = "composite:"
+
 // AttributeMatch is how an attribute condition compares a value.
 type AttributeMatch string
 
@@ -78,9 +82,9 @@ type Flow struct {
 
 // Rule allows or denies calls of Operation on Service when every one of
 // its conditions holds. Conditions of one kind combine as the XML says:
-// callers, subjects and authentications are alternatives (any one), roles
-// and attributes are all required. An allow rule has at least one caller,
-// subject, role or attribute condition.
+// callers, subjects, authentications and delegations are alternatives
+// (any one), roles and attributes are all required. An allow rule has at
+// least one caller, subject, role or attribute condition.
 type Rule struct {
 	Pos
 	ID              string // unique among the rules
@@ -92,11 +96,15 @@ type Rule struct {
 	Roles           []RoleCondition
 	Attributes      []AttributeCondition
 	Authentications []AuthnCondition
+	Delegations     []DelegationCondition
 	Position        *PositionCondition // nil: direct calls and hops alike
 }
 
 // HasIdentityCondition reports whether the rule names who it applies to:
-// a caller, subject, role or attribute condition.
+// a caller, subject, role or attribute condition. Delegation and position
+// conditions do not count: they say through whom or where a call comes,
+// not who makes it, so an allow rule with only those would still allow
+// every subject of every caller that gets that far.
 func (r *Rule) HasIdentityCondition() bool {
 	return len(r.Callers)+len(r.Subjects)+len(r.Roles)+len(r.Attributes) > 0
 }
@@ -139,6 +147,16 @@ type AttributeCondition struct {
 type AuthnCondition struct {
 	Pos
 	Method string `xml:"method,attr"`
+}
+
+// DelegationCondition holds when the request's delegation chain (the SAML
+// assertion's DelegationRestriction, oldest first) is not empty and its
+// last actor, the one that made this call, is Actor: for a composite's
+// hop, CompositeActorPrefix and the composite's name. An actor only
+// earlier in the chain does not count.
+type DelegationCondition struct {
+	Pos
+	Actor string `xml:"actor,attr"`
 }
 
 // PositionCondition restricts where in a call the rule applies: Direct,
@@ -187,16 +205,17 @@ func (f *Flow) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 
 func (r *Rule) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	var raw struct {
-		ID              string               `xml:"id,attr"`
-		Effect          Effect               `xml:"effect,attr"`
-		Service         string               `xml:"service,attr"`
-		Operation       string               `xml:"operation,attr"`
-		Callers         []CallerCondition    `xml:"caller"`
-		Subjects        []SubjectCondition   `xml:"subject"`
-		Roles           []RoleCondition      `xml:"role"`
-		Attributes      []AttributeCondition `xml:"attribute"`
-		Authentications []AuthnCondition     `xml:"authentication"`
-		Position        *PositionCondition   `xml:"position"`
+		ID              string                `xml:"id,attr"`
+		Effect          Effect                `xml:"effect,attr"`
+		Service         string                `xml:"service,attr"`
+		Operation       string                `xml:"operation,attr"`
+		Callers         []CallerCondition     `xml:"caller"`
+		Subjects        []SubjectCondition    `xml:"subject"`
+		Roles           []RoleCondition       `xml:"role"`
+		Attributes      []AttributeCondition  `xml:"attribute"`
+		Authentications []AuthnCondition      `xml:"authentication"`
+		Delegations     []DelegationCondition `xml:"delegation"`
+		Position        *PositionCondition    `xml:"position"`
 	}
 	line := startLine(d)
 	if err := d.DecodeElement(&raw, &start); err != nil {
@@ -213,6 +232,7 @@ func (r *Rule) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Roles:           raw.Roles,
 		Attributes:      raw.Attributes,
 		Authentications: raw.Authentications,
+		Delegations:     raw.Delegations,
 		Position:        raw.Position,
 	}
 	return nil
@@ -281,6 +301,12 @@ func (c *AuthnCondition) UnmarshalXML(d *xml.Decoder, start xml.StartElement) er
 	return nil
 }
 
+func (c *DelegationCondition) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain DelegationCondition
+	*c = DelegationCondition{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(c), &start)
+}
+
 func (c *PositionCondition) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	type plain PositionCondition
 	*c = PositionCondition{Pos: Pos{Line: startLine(d)}}
@@ -316,6 +342,9 @@ func (p *Policy) setFile(set func(*Pos)) {
 		}
 		for j := range r.Authentications {
 			set(&r.Authentications[j].Pos)
+		}
+		for j := range r.Delegations {
+			set(&r.Delegations[j].Pos)
 		}
 		if r.Position != nil {
 			set(&r.Position.Pos)
@@ -604,6 +633,21 @@ func (c *checker) checkConditions(r *Rule, el string, composites []string, edge 
 		}
 		listedTwice(au.Pos, "authentication", "method", au.Method, seen)
 		seen = append(seen, au.Method)
+	}
+	seen = nil
+	for _, de := range r.Delegations {
+		if de.Actor == "" {
+			c.errorf(de.Pos, el+"/delegation", "actor is empty")
+			continue
+		}
+		listedTwice(de.Pos, "delegation", "actor", de.Actor, seen)
+		seen = append(seen, de.Actor)
+		// This gateway authorizes its own composites' hops with the
+		// caller's chain, which does not name the composite yet: only
+		// the services the hops reach see it as the last actor.
+		if name, ok := strings.CutPrefix(de.Actor, CompositeActorPrefix); ok && slices.Contains(composites, name) {
+			c.warnf(de.Pos, el+"/delegation", "actor %q is this configuration's composite %q, whose hops are authorized here with the caller's delegation chain, not naming it: position composite=%q selects them", de.Actor, name, name)
+		}
 	}
 	if pc := r.Position; pc != nil {
 		pel := el + "/position"

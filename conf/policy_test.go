@@ -50,18 +50,22 @@ func TestLoadValidPolicy(t *testing.T) {
 					{at(25), "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
 					{at(26), AuthnMTLS},
 				},
-				Position: &PositionCondition{at(27), true, ""},
+				Delegations: []DelegationCondition{
+					{at(27), "composite:open-account-partner"},
+					{at(28), "spiffe://demo.gatehouse.internal/retail/teller-app"},
+				},
+				Position: &PositionCondition{at(29), true, ""},
 			},
 			{
-				Pos: at(29), ID: "no-transfers-at-night", Effect: EffectDeny, Service: "accounts", Operation: OperationAny,
-				Attributes: []AttributeCondition{{Pos: at(30), Name: "shift", Match: MatchEquals, Values: []string{"night"}}},
+				Pos: at(31), ID: "no-transfers-at-night", Effect: EffectDeny, Service: "accounts", Operation: OperationAny,
+				Attributes: []AttributeCondition{{Pos: at(32), Name: "shift", Match: MatchEquals, Values: []string{"night"}}},
 			},
 			{
-				Pos: at(32), ID: "open-account-hop", Effect: EffectAllow, Service: "orders", Operation: "{urn:gatehouse:demo:orders}PlaceOrder",
-				Roles:    []RoleCondition{{at(33), "teller"}},
-				Position: &PositionCondition{at(34), false, "open-account"},
+				Pos: at(34), ID: "open-account-hop", Effect: EffectAllow, Service: "orders", Operation: "{urn:gatehouse:demo:orders}PlaceOrder",
+				Roles:    []RoleCondition{{at(35), "teller"}},
+				Position: &PositionCondition{at(36), false, "open-account"},
 			},
-			{Pos: at(36), ID: "freeze", Effect: EffectDeny, Service: "orders", Operation: OperationAny},
+			{Pos: at(38), ID: "freeze", Effect: EffectDeny, Service: "orders", Operation: OperationAny},
 		},
 	}
 	if !reflect.DeepEqual(cfg.Policy, want) {
@@ -76,6 +80,12 @@ func TestLoadValidPolicy(t *testing.T) {
 	}
 	if !cfg.Policy.Rules[0].HasIdentityCondition() || cfg.Policy.Rules[3].HasIdentityCondition() {
 		t.Error("HasIdentityCondition is wrong")
+	}
+	// A delegation condition restricts a rule; it does not say who the
+	// rule is for.
+	deleg := Rule{Delegations: []DelegationCondition{{Actor: "composite:open-account"}}, Position: &PositionCondition{Direct: true}}
+	if deleg.HasIdentityCondition() {
+		t.Error("HasIdentityCondition counts a delegation or position condition")
 	}
 }
 
@@ -93,7 +103,9 @@ func TestLoadNoPolicy(t *testing.T) {
 }
 
 // A rule that can never allow anything is a warning: no flow leads to its
-// service, or its composite has no flow to the service.
+// service, or its composite has no flow to the service. So is a delegation
+// actor that names a composite of this configuration (close-account is
+// another gateway's, so it is fine here).
 func TestPolicyWarnings(t *testing.T) {
 	_, path := setup(t, `<gatehouse xmlns="urn:gatehouse:config:1">
   <listener name="edge" address="127.0.0.1:8443">
@@ -111,6 +123,11 @@ func TestPolicyWarnings(t *testing.T) {
       <position composite="open-account"/>
     </rule>
     <rule id="orders-deny" effect="deny" service="orders" operation="*"/>
+    <rule id="own-composite" effect="allow" service="accounts" operation="*">
+      <role name="teller"/>
+      <delegation actor="composite:open-account"/>
+      <delegation actor="composite:close-account"/>
+    </rule>
   </policy>
   <service name="accounts" path="/services/accounts">
     <backend url="http://127.0.0.1:8081/accounts"/>
@@ -125,6 +142,7 @@ func TestPolicyWarnings(t *testing.T) {
 	want := []string{
 		path + `:9: policy/rule id="orders-read": no flow leads to service "orders", so this rule allows nothing`,
 		path + `:14: policy/rule id="hop"/position: there is no flow open-account → accounts, so this rule allows nothing`,
+		path + `:19: policy/rule id="own-composite"/delegation: actor "composite:open-account" is this configuration's composite "open-account", whose hops are authorized here with the caller's delegation chain, not naming it: position composite="open-account" selects them`,
 	}
 	if !reflect.DeepEqual(cfg.Warnings, want) {
 		t.Errorf("Warnings = %q\nwant %q", cfg.Warnings, want)
