@@ -21,6 +21,7 @@ type Request struct {
 	Roles       []string            // the subject's roles
 	Attributes  map[string][]string // the subject's attributes
 	AuthnMethod string              // conf.AuthnX509, conf.AuthnUsernameToken, conf.AuthnMTLS or a SAML authentication context class
+	Actors      []string            // the SAML assertion's delegation chain, oldest first; nil for none
 	Service     string              // the service's name
 	Operation   string              // "{namespace}LocalName" of the Body's payload
 	Composite   string              // "" for a direct call; the composite's name for one of its hops
@@ -88,6 +89,7 @@ type rule struct {
 	roles     []string
 	attrs     []attrCond
 	authn     []string
+	actors    []string // delegation: the last actor is one of these
 	position  positionCond
 	reason    string // Decision.Reason when this rule decides
 }
@@ -339,6 +341,12 @@ func compileRule(cr *conf.Rule, kinds map[string]string) (*rule, []string) {
 		}
 		ru.authn = append(ru.authn, au.Method)
 	}
+	for _, de := range cr.Delegations {
+		if de.Actor == "" {
+			bad("a delegation condition has no actor")
+		}
+		ru.actors = append(ru.actors, de.Actor)
+	}
 	if pc := cr.Position; pc != nil {
 		switch {
 		case pc.Direct == (pc.Composite != ""):
@@ -448,6 +456,7 @@ const (
 	condRole
 	condAttribute
 	condAuthn
+	condDelegation
 	condPosition
 )
 
@@ -479,6 +488,11 @@ func (ru *rule) check(r *Request) failure {
 	}
 	if len(ru.authn) > 0 && !slices.Contains(ru.authn, r.AuthnMethod) {
 		return failure{cond: condAuthn}
+	}
+	// Only the last actor made this call; earlier ones acted before it
+	// and say nothing about who presents the assertion now.
+	if len(ru.actors) > 0 && (len(r.Actors) == 0 || !slices.Contains(ru.actors, r.Actors[len(r.Actors)-1])) {
+		return failure{cond: condDelegation}
 	}
 	switch ru.position.kind {
 	case positionDirect:

@@ -27,6 +27,7 @@ const (
 	getBalance  = nsAccounts + "GetBalance"
 	transfer    = nsAccounts + "Transfer"
 	openAccount = nsAccounts + "OpenAccount"
+	create      = nsAccounts + "CreateAccount"
 	placeOrder  = "{urn:gatehouse:demo:orders}PlaceOrder"
 	ppt         = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 )
@@ -45,6 +46,9 @@ const (
 //	orders-direct     allow orders *: caller teller-app (no flow edge teller-app → orders)
 //	blocked           deny accounts Transfer: subject mallory
 //	any-teller        allow accounts GetBalance: role teller, branch equals 0042 (after tellers-read)
+//	create-hop        allow accounts CreateAccount: caller teller-app, role teller, last actor
+//	                  composite:open-account or composite:partner-onboarding
+//	no-batch          deny accounts *: last actor user:batch
 func testPolicy() *conf.Policy {
 	return &conf.Policy{
 		Consumers: []conf.Consumer{
@@ -106,6 +110,16 @@ func testPolicy() *conf.Policy {
 				Roles:      []conf.RoleCondition{{Name: "teller"}},
 				Attributes: []conf.AttributeCondition{{Name: "branch", Match: conf.MatchEquals, Values: []string{"0042"}}},
 			},
+			{
+				ID: "create-hop", Effect: conf.EffectAllow, Service: "accounts", Operation: create,
+				Callers:     []conf.CallerCondition{{Workload: tellerApp}},
+				Roles:       []conf.RoleCondition{{Name: "teller"}},
+				Delegations: []conf.DelegationCondition{{Actor: "composite:open-account"}, {Actor: "composite:partner-onboarding"}},
+			},
+			{
+				ID: "no-batch", Effect: conf.EffectDeny, Service: "accounts", Operation: conf.OperationAny,
+				Delegations: []conf.DelegationCondition{{Actor: "user:batch"}},
+			},
 		},
 	}
 }
@@ -158,6 +172,22 @@ func hop(composite, service, op string) Request {
 		Operation:  op,
 		Composite:  composite,
 		Attributes: map[string][]string{},
+	}
+}
+
+// createHop is a CreateAccount call by teller-app for alice, a teller,
+// whose assertion's delegation chain ends with composite:open-account:
+// create-hop allows it.
+func createHop() Request {
+	return Request{
+		Caller:      tellerApp,
+		Consumer:    "teller-app",
+		Subject:     "alice@example.com",
+		Roles:       []string{"teller"},
+		AuthnMethod: ppt,
+		Service:     "accounts",
+		Operation:   create,
+		Actors:      []string{"composite:open-account"},
 	}
 }
 
@@ -239,6 +269,20 @@ func decideCases() []decideCase {
 		{"hop: direct-only rule allows the direct call", with(tellerRead(), func(r *Request) { r.Composite = "" }), allowedBy("tellers-read"), ""},
 		{"direct: composite rule refuses a direct call", with(hop("", "accounts", openAccount), func(r *Request) { r.Caller, r.Consumer = tellerApp, "teller-app" }), noRule, ""},
 		{"hop: deny still applies", with(hop("open-account", "accounts", openAccount), func(r *Request) { r.Attributes["shift"] = []string{"night"} }), deniedBy("night"), ""},
+
+		// delegation: the chain's last actor is one of those listed.
+		{"delegation: last actor listed", createHop(), allowedBy("create-hop"), ""},
+		{"delegation: the other actor listed", with(createHop(), func(r *Request) { r.Actors = []string{"user:teller", "composite:partner-onboarding"} }), allowedBy("create-hop"), ""},
+		{"delegation: last actor differs", with(createHop(), func(r *Request) { r.Actors = []string{"composite:close-account"} }), noRule, ""},
+		{"delegation: listed actor only earlier in the chain", with(createHop(), func(r *Request) { r.Actors = []string{"composite:open-account", "user:teller"} }), noRule, ""},
+		{"delegation: no chain", with(createHop(), func(r *Request) { r.Actors = nil }), noRule, ""},
+		{"delegation: empty chain", with(createHop(), func(r *Request) { r.Actors = []string{} }), noRule, ""},
+		{"delegation: exact match only", with(createHop(), func(r *Request) { r.Actors = []string{"composite:open-account-2"} }), noRule, ""},
+		{"delegation: other conditions still apply", with(createHop(), func(r *Request) { r.Roles = []string{"clerk"} }), noRule, ""},
+		{"delegation: deny rule", with(tellerRead(), func(r *Request) { r.Actors = []string{"user:batch"} }), deniedBy("no-batch"), ""},
+		{"delegation: deny rule overrides an allow", with(createHop(), func(r *Request) { r.Actors = []string{"composite:open-account", "user:batch"} }), deniedBy("no-batch"), ""},
+		{"delegation: deny rule, actor only earlier", with(createHop(), func(r *Request) { r.Actors = []string{"user:batch", "composite:open-account"} }), allowedBy("create-hop"), ""},
+		{"delegation: deny rule, no chain", tellerRead(), allowedBy("tellers-read"), ""},
 
 		// Flow first.
 		{"no flow edge: a rule allows", with(tellerRead(), func(r *Request) { r.Service, r.Operation = "orders", placeOrder }), Decision{Reason: "no flow edge teller-app → orders"}, ""},
@@ -435,6 +479,11 @@ func TestCompileRefuses(t *testing.T) {
 		{"empty oneOf", base(func(p *conf.Policy) { p.Rules[0].Attributes[0].Values = []string{} }), `rule "tellers-read": attribute "branch": oneOf needs at least one value`},
 		{"no match", base(func(p *conf.Policy) { p.Rules[0].Attributes[0].Match = "" }), `rule "tellers-read": attribute "branch": match "" is not equals, oneOf or prefix`},
 		{"empty authentication", base(func(p *conf.Policy) { p.Rules[0].Authentications[0].Method = "" }), `rule "tellers-read": method "" is not x509`},
+		{"empty actor", base(func(p *conf.Policy) { p.Rules[8].Delegations[1].Actor = "" }), `rule "create-hop": a delegation condition has no actor`},
+		{"allow with delegation only", base(func(p *conf.Policy) {
+			p.Rules = append(p.Rules, conf.Rule{ID: "any-hop", Effect: conf.EffectAllow, Service: "accounts", Operation: "*",
+				Delegations: []conf.DelegationCondition{{Actor: "composite:open-account"}}})
+		}), `rule "any-hop": an allow rule needs at least one caller, subject, role or attribute condition`},
 		{"position with both", base(func(p *conf.Policy) { p.Rules[0].Position.Composite = "open-account" }), `rule "tellers-read": a position condition needs exactly one of direct and composite`},
 		{"position with neither", base(func(p *conf.Policy) { p.Rules[0].Position.Direct = false }), `rule "tellers-read": a position condition needs exactly one of direct and composite`},
 		{"position of an unknown composite", base(func(p *conf.Policy) { p.Rules[3].Position.Composite = "teller-app" }), `rule "open-account-hop": position: unknown composite "teller-app"`},
@@ -465,6 +514,7 @@ func TestExplain(t *testing.T) {
 	want := []Step{
 		{Kind: StepFlow, Matched: true, Reason: "flow edge teller-app → accounts"},
 		{Kind: StepRule, Rule: "night", Effect: conf.EffectDeny, Reason: `attribute: no value of "shift" ("day") equals "night"`},
+		{Kind: StepRule, Rule: "no-batch", Effect: conf.EffectDeny, Reason: `delegation: the call was made by no actor; the rule wants "user:batch"`},
 		{Kind: StepRule, Rule: "tellers-read", Effect: conf.EffectAllow, Reason: `authentication: "x509" is not "` + ppt + `" or "mtls"`},
 		{Kind: StepRule, Rule: "open-account-hop", Effect: conf.EffectAllow, Reason: `position: a direct call, but the rule applies only to hops of composite "open-account"`},
 		{Kind: StepRule, Rule: "any-teller", Effect: conf.EffectAllow, Matched: true, Reason: "every condition holds"},
@@ -503,6 +553,12 @@ func TestExplain(t *testing.T) {
 			`position: a hop of composite "close-account", but the rule applies to direct calls only`},
 		{"position composite", hop("close-account", "accounts", openAccount), "open-account-hop",
 			`position: a hop of composite "close-account", but the rule applies only to hops of composite "open-account"`},
+		{"no delegation", with(createHop(), func(r *Request) { r.Actors = nil }), "create-hop",
+			`delegation: the call was made by no actor; the rule wants "composite:open-account" or "composite:partner-onboarding"`},
+		{"delegation, actor only earlier", with(createHop(), func(r *Request) { r.Actors = []string{"composite:open-account", "user:teller"} }), "create-hop",
+			`delegation: the last actor is "user:teller", not "composite:open-account" or "composite:partner-onboarding"`},
+		{"deny rule's delegation", createHop(), "no-batch",
+			`delegation: the last actor is "composite:open-account", not "user:batch"`},
 		{"first failing condition only", Request{Caller: strangerID, Service: "accounts", Operation: transfer}, "branch-transfer",
 			`caller: "spiffe://demo.gatehouse.internal/other/stranger" is not a workload under "spiffe://demo.gatehouse.internal/retail/branch/"`},
 	} {
@@ -622,11 +678,13 @@ func TestDOTQuotes(t *testing.T) {
 func TestDecideDoesNotAllocate(t *testing.T) {
 	p := mustCompile(t, testPolicy())
 	for name, r := range map[string]Request{
-		"allow":         tellerRead(),
-		"deny by rule":  with(tellerRead(), func(r *Request) { r.Attributes["shift"] = []string{"night"} }),
-		"default deny":  with(tellerRead(), func(r *Request) { r.Operation = nsAccounts + "Close" }),
-		"hop":           hop("open-account", "accounts", openAccount),
-		"prefix caller": branchTransfer(),
+		"allow":                          tellerRead(),
+		"deny by rule":                   with(tellerRead(), func(r *Request) { r.Attributes["shift"] = []string{"night"} }),
+		"default deny":                   with(tellerRead(), func(r *Request) { r.Operation = nsAccounts + "Close" }),
+		"hop":                            hop("open-account", "accounts", openAccount),
+		"prefix caller":                  branchTransfer(),
+		"delegation":                     createHop(),
+		"delegation, actor only earlier": with(createHop(), func(r *Request) { r.Actors = []string{"composite:open-account", "user:teller"} }),
 	} {
 		if n := testing.AllocsPerRun(100, func() { p.Decide(&r) }); n != 0 {
 			t.Errorf("%s: %v allocations per Decide, want 0", name, n)

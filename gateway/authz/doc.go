@@ -36,9 +36,12 @@
 // (exact; any one), role (all listed required), attribute (each condition
 // must hold; a multi-valued attribute holds if any value equals, is one
 // of, or starts with what the condition says), authentication (any one
-// method), position (direct only, or only as a hop of the named
-// composite). Every comparison is exact and case-sensitive; no value is
-// normalized.
+// method), delegation (the request's delegation chain is not empty and its
+// last actor, the one that made the call, is one of those listed; an
+// actor earlier in the chain does not count), position (direct only, or
+// only as a hop of the named composite). Delegation and position restrict
+// a rule but are not identity conditions. Every comparison is exact and
+// case-sensitive; no value is normalized.
 //
 // Decide does not allocate when it allows or when a rule denies, and it
 // puts nothing that came from the message into Reason (only names from

@@ -115,7 +115,7 @@ func (ru *rule) explain(r *Request) Step {
 	if f.cond == condNone {
 		s.Matched = true
 		s.Reason = "every condition holds"
-		if len(ru.callers)+len(ru.subjects)+len(ru.roles)+len(ru.attrs)+len(ru.authn) == 0 && ru.position.kind == positionAny {
+		if len(ru.callers)+len(ru.subjects)+len(ru.roles)+len(ru.attrs)+len(ru.authn)+len(ru.actors) == 0 && ru.position.kind == positionAny {
 			s.Reason = "the rule has no condition"
 		}
 		return s
@@ -160,6 +160,11 @@ func (ru *rule) describe(f failure, r *Request) string {
 			return "authentication: the request names no method; the rule wants " + quoteList(ru.authn, " or ")
 		}
 		return fmt.Sprintf("authentication: %q is not %s", r.AuthnMethod, quoteList(ru.authn, " or "))
+	case condDelegation:
+		if len(r.Actors) == 0 {
+			return "delegation: the call was made by no actor; the rule wants " + quoteList(ru.actors, " or ")
+		}
+		return fmt.Sprintf("delegation: the last actor is %q, not %s", r.Actors[len(r.Actors)-1], quoteList(ru.actors, " or "))
 	case condPosition:
 		call := "a direct call"
 		if r.Composite != "" {

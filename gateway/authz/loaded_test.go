@@ -84,6 +84,11 @@ func TestLoadedPolicy(t *testing.T) {
 		}), allowedBy("open-account-orders"), ""},
 		{"orders directly: no flow edge", teller(func(r *Request) { r.Service, r.Operation = "orders", placeOrder }), Decision{Reason: "no flow edge teller-app → orders"}, ""},
 		{"composite rule refuses a direct call", teller(func(r *Request) { r.Operation = openAccount }), noRule, ""},
+		{"delegation", teller(func(r *Request) { r.Operation, r.Actors = create, []string{"composite:partner-onboarding"} }), allowedBy("partner-create"), ""},
+		{"delegation: no chain", teller(func(r *Request) { r.Operation = create }), noRule, ""},
+		{"delegation: actor only earlier", teller(func(r *Request) {
+			r.Operation, r.Actors = create, []string{"composite:partner-onboarding", "user:teller"}
+		}), noRule, ""},
 	})
 
 	// Explain names the rules' lines in the file.
