@@ -13,7 +13,8 @@ import (
 
 // authzRequest describes the transaction for the policy decision point from
 // what the earlier stages verified, and nothing else: the mTLS caller, the
-// SAML principal or the WS-Security principal, the operation of the Body.
+// SAML principal (with the delegation chain of its assertion) or the
+// WS-Security principal, the operation of the Body.
 func (g *Gateway) authzRequest(tx *transaction, svc *service, env *soap.Envelope, v *wssec.Verified, p *samlsts.Principal) *authz.Request {
 	r := &authz.Request{
 		Caller:    tx.caller.ID,
@@ -24,6 +25,7 @@ func (g *Gateway) authzRequest(tx *transaction, svc *service, env *soap.Envelope
 	switch {
 	case p != nil:
 		r.Subject, r.Roles, r.Attributes, r.AuthnMethod = p.Subject, p.Roles, p.Attributes, p.AuthnContext
+		r.Actors = p.Chain
 	case v != nil && v.UsernameToken != nil:
 		r.Subject, r.AuthnMethod = v.UsernameToken.Username, conf.AuthnUsernameToken
 	case v != nil && v.SignerOf(env.Body) != nil:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/authz"
 	"github.com/gatehouse/gatehouse/orchestration"
@@ -160,6 +161,8 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 
 	// Authorization of this hop on its own: flow edge composite → service
 	// and the rules for the original subject, as a hop of the composite.
+	// Actors stays the inbound chain: the composite is this hop's position,
+	// and joins the chain only in the assertion the target receives.
 	req := *h.areq
 	req.Service, req.Operation, req.Composite = call.Service, call.Operation.String(), h.composite
 	d := g.policy.Decide(&req)
@@ -271,7 +274,7 @@ func (h *hopInvoker) hopAssertion(target *service) ([]*etree.Element, error) {
 	req := samlsts.IssueRequest{
 		Subject: h.areq.Subject, Audience: target.saml.Audience, Lifetime: hopLifetime, Method: samlsts.CMBearer,
 		AuthnContext: h.areq.AuthnMethod, AuthnInstant: h.g.now(), Roles: h.areq.Roles, Attributes: h.areq.Attributes,
-		Chain: []string{"composite:" + h.composite},
+		Chain: []string{conf.CompositeActorPrefix + h.composite},
 	}
 	if p := h.principal; p != nil {
 		req.Format, req.AuthnInstant = p.Format, p.AuthnInstant

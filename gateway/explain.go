@@ -17,6 +17,7 @@ type ExplainQuery struct {
 	Service, Caller, Subject, AuthnMethod, Composite string
 	Roles                                            []string
 	Attributes                                       map[string][]string
+	Actors                                           []string // the delegation chain, oldest first
 }
 
 // Explain replays the authorization decision for a SOAP message and an
@@ -31,11 +32,15 @@ func Explain(p *authz.Policy, message []byte, q ExplainQuery) (string, bool, err
 	r := &authz.Request{
 		Caller: q.Caller, Consumer: p.Consumer(q.Caller), Subject: q.Subject, Roles: q.Roles,
 		Attributes: q.Attributes, AuthnMethod: q.AuthnMethod, Service: q.Service,
-		Operation: env.Operation().String(), Composite: q.Composite,
+		Operation: env.Operation().String(), Composite: q.Composite, Actors: q.Actors,
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "request: service %s, operation %s, caller %q (consumer %q), subject %q, roles %v\n",
+	fmt.Fprintf(&b, "request: service %s, operation %s, caller %q (consumer %q), subject %q, roles %v",
 		r.Service, r.Operation, r.Caller, r.Consumer, r.Subject, r.Roles)
+	if len(r.Actors) > 0 {
+		fmt.Fprintf(&b, ", actors %q", r.Actors)
+	}
+	b.WriteByte('\n')
 	allowed := false
 	for _, s := range p.Explain(r) {
 		b.WriteString(s.String())
@@ -49,7 +54,8 @@ func Explain(p *authz.Policy, message []byte, q ExplainQuery) (string, bool, err
 
 // explainHandler serves POST /explain on the admin listener: the body is
 // the SOAP message, the query names the identity (service, caller, subject,
-// roles=a,b, attr=name=value (repeatable), authn, composite).
+// roles=a,b, attr=name=value (repeatable), authn, composite, actors=a,b:
+// the delegation chain, oldest first).
 func (g *Gateway) explainHandler(w http.ResponseWriter, r *http.Request) {
 	msg, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
@@ -71,6 +77,9 @@ func QueryFromValues(v url.Values) ExplainQuery {
 		AuthnMethod: v.Get("authn"), Composite: v.Get("composite")}
 	if roles := v.Get("roles"); roles != "" {
 		q.Roles = strings.Split(roles, ",")
+	}
+	if actors := v.Get("actors"); actors != "" {
+		q.Actors = strings.Split(actors, ",")
 	}
 	for _, a := range v["attr"] {
 		if name, val, ok := strings.Cut(a, "="); ok {

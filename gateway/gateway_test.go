@@ -446,8 +446,15 @@ func TestAuthorization(t *testing.T) {
 	areq, _ := http.NewRequest("POST", "http://"+e.gw.AdminAddr().String()+"/explain?service=accounts&caller="+demopki.ConsumerSPIFFEID, strings.NewReader(envelope11(transfer)))
 	aresp, err := http.DefaultClient.Do(areq)
 	must(t, err)
-	if out := readAll(t, aresp); !strings.Contains(out, "flow: passed") || !strings.Contains(out, "decision: deny: no rule allows") {
+	if out := readAll(t, aresp); !strings.Contains(out, "flow: passed") || !strings.Contains(out, "decision: deny: no rule allows") || strings.Contains(out, "actors") {
 		t.Errorf("admin explain:\n%s", out)
+	}
+	// actors=a,b is the delegation chain, oldest first.
+	areq, _ = http.NewRequest("POST", "http://"+e.gw.AdminAddr().String()+"/explain?service=accounts&actors=user:teller,composite:open-account&caller="+demopki.ConsumerSPIFFEID, strings.NewReader(envelope11(transfer)))
+	aresp, err = http.DefaultClient.Do(areq)
+	must(t, err)
+	if out := readAll(t, aresp); !strings.Contains(out, `, actors ["user:teller" "composite:open-account"]`+"\n") {
+		t.Errorf("admin explain with actors:\n%s", out)
 	}
 }
 
