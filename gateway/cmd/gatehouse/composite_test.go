@@ -552,11 +552,8 @@ func TestBinaryCompositeHopSecurity(t *testing.T) {
 		t.Errorf("hop assertion without the composite in its delegation chain:\n%s", stolen)
 	}
 	stolenFile := d.writeFile("stolen.xml", stolen)
-	createReq := d.writeFile("create.xml", []byte(`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>`+
-		`<a:CreateAccount xmlns:a="urn:gatehouse:demo:accounts"><a:Customer>1001</a:Customer><a:Product>savings</a:Product></a:CreateAccount></soap:Body></soap:Envelope>`))
-	edgeCert := []string{"-cert", filepath.Join(d.pki, demopki.ServerCert), "-key", filepath.Join(d.pki, demopki.ServerKey), "-cacert", filepath.Join(d.pki, demopki.CACert)}
 	before := len(d.cics.Ledger())
-	atEP := d.call("https://localhost:"+portOf(d.ep)+"/services/mainframe-accounts", createReq, stolenFile, edgeCert...)
+	atEP := d.call("https://localhost:"+portOf(d.ep)+"/services/mainframe-accounts", d.createAccountRequest(), stolenFile, d.edgeCertArgs()...)
 	if atEP.ok || !strings.Contains(atEP.out, "sc:InvalidSecurityToken") {
 		t.Errorf("KYC's hop assertion at the mainframe's enforcement point:\n%s", atEP.out)
 	}
@@ -592,6 +589,54 @@ func TestBinaryCompositeHopSecurity(t *testing.T) {
 	}
 	if epReplay == nil || epReplay.Outcome != audit.OutcomeFault || !strings.Contains(epReplay.Reason, "audience") {
 		t.Errorf("enforcement point record of the stolen assertion %+v", epReplay)
+	}
+}
+
+// createAccountRequest writes a SOAP 1.1 CreateAccount request for
+// customer 1001 and returns its path.
+func (d *compositeDemo) createAccountRequest() string {
+	return d.writeFile("create.xml", []byte(`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>`+
+		`<a:CreateAccount xmlns:a="urn:gatehouse:demo:accounts"><a:Customer>1001</a:Customer><a:Product>savings</a:Product></a:CreateAccount></soap:Body></soap:Envelope>`))
+}
+
+// edgeCertArgs are gatehouse call's flags to call as the edge's own
+// workload (demopki.EdgeSPIFFEID), as the edge calls the enforcement point.
+func (d *compositeDemo) edgeCertArgs() []string {
+	return []string{"-cert", filepath.Join(d.pki, demopki.ServerCert), "-key", filepath.Join(d.pki, demopki.ServerKey), "-cacert", filepath.Join(d.pki, demopki.CACert)}
+}
+
+// TestBinaryEnforcementPointWantsTheComposite: the enforcement point's
+// rules want composite:open-account as the last actor of the assertion's
+// delegation chain. A token the teller gets from the edge's STS for the
+// mainframe's audience directly has no chain; presented with the edge's
+// own certificate and a CreateAccount, it meets the rule's caller and role
+// but not that, and is refused: HTTP 403, CICS never called, a deny in the
+// enforcement point's audit. (The composite's real hops, which carry the
+// chain, pass: TestBinaryCompositeOpenAccount.)
+func TestBinaryEnforcementPointWantsTheComposite(t *testing.T) {
+	d := startCompositeDemo(t)
+	edge := d.startEdge("demo")
+	token := d.token(edge, mainframeAudience)
+	if a, _ := os.ReadFile(token); strings.Contains(string(a), "Delegate") {
+		t.Fatalf("the teller's own token has a delegation chain:\n%s", a)
+	}
+	r := d.call("https://localhost:"+portOf(d.ep)+"/services/mainframe-accounts", d.createAccountRequest(), token, d.edgeCertArgs()...)
+	if r.ok || !strings.Contains(r.out, "HTTP 403") || !strings.Contains(r.out, "<faultstring>not authorized</faultstring>") {
+		t.Errorf("the teller's own token at the enforcement point:\n%s", r.out)
+	}
+	if len(d.cics.Ledger()) != 0 || len(d.recorded.bodies("/cics")) != 0 {
+		t.Errorf("CICS was called: ledger %v", d.cics.Ledger())
+	}
+	d.stop()
+	var ep *audit.Record
+	for _, rec := range readAudit(t, filepath.Join(d.dir, "run", "enforcement-audit.log")) {
+		if rec.CorrelationID == r.correlationID {
+			ep = &rec
+		}
+	}
+	if ep == nil || ep.Decision != "deny" || ep.Rule != "" || ep.Caller != demopki.EdgeSPIFFEID || ep.Subject != "alice@example.com" ||
+		ep.Audience != mainframeAudience || len(ep.Delegation) != 0 || ep.LegacyUser != "" || !strings.Contains(ep.Reason, "no rule allows") {
+		t.Errorf("enforcement point record %+v", ep)
 	}
 }
 
