@@ -418,20 +418,23 @@ func TestBinaryTokenFlow(t *testing.T) {
 }
 
 // TestExplainAndGraph runs gatehouse explain and gatehouse graph on the
-// demo configuration.
+// demo configuration, and explain on the enforcement point's.
 func TestExplainAndGraph(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	cfgPath := writeDemo(t, dir, "http://127.0.0.1:1/accounts", "127.0.0.1:0", "127.0.0.1:0")
-	explain := func(file string, extra ...string) (string, int) {
-		args := append([]string{"explain", "-config", cfgPath, "-service", "accounts-secure",
-			"-caller", demopki.ConsumerSPIFFEID, "-subject", "alice@example.com"}, extra...)
-		out, err := exec.Command(bin, append(args, filepath.Join("../../../conf/demo/requests", file))...).CombinedOutput()
+	run := func(args ...string) (string, int) {
+		out, err := exec.Command(bin, args...).CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
 		}
 		return string(out), code
+	}
+	explain := func(file string, extra ...string) (string, int) {
+		args := append([]string{"explain", "-config", cfgPath, "-service", "accounts-secure",
+			"-caller", demopki.ConsumerSPIFFEID, "-subject", "alice@example.com"}, extra...)
+		return run(append(args, filepath.Join("../../../conf/demo/requests", file))...)
 	}
 	out, code := explain("transfer-11.xml", "-roles", "teller")
 	if code != 1 || !strings.Contains(out, `rule "supervisor-transfer"`) || !strings.Contains(out, `does not have role "supervisor"`) || !strings.Contains(out, "decision: deny") {
@@ -444,6 +447,31 @@ func TestExplainAndGraph(t *testing.T) {
 	out, code = explain("get-balance-11.xml", "-roles", "teller", "-caller", "spiffe://other.example/app")
 	if code != 1 || !strings.Contains(out, "flow: refused") {
 		t.Errorf("explain from an unknown workload (exit %d):\n%s", code, out)
+	}
+
+	// The enforcement point wants the composite as the last actor of the
+	// delegation chain (-actors, oldest first).
+	create := filepath.Join(dir, "create.xml")
+	if err := os.WriteFile(create, []byte(`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>`+
+		`<a:CreateAccount xmlns:a="urn:gatehouse:demo:accounts"><a:Customer>1001</a:Customer><a:Product>savings</a:Product></a:CreateAccount></soap:Body></soap:Envelope>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	atEP := func(extra ...string) (string, int) {
+		args := append([]string{"explain", "-config", filepath.Join(dir, "enforcement.xml"), "-service", "mainframe-accounts",
+			"-caller", demopki.EdgeSPIFFEID, "-subject", "alice@example.com", "-roles", "teller"}, extra...)
+		return run(append(args, create)...)
+	}
+	out, code = atEP()
+	if code != 1 || !strings.Contains(out, `delegation: the call was made by no actor; the rule wants "composite:open-account"`) {
+		t.Errorf("explain at the enforcement point without a chain (exit %d):\n%s", code, out)
+	}
+	out, code = atEP("-actors", "composite:open-account,user:teller")
+	if code != 1 || !strings.Contains(out, `delegation: the last actor is "user:teller", not "composite:open-account"`) {
+		t.Errorf("explain at the enforcement point, composite not last (exit %d):\n%s", code, out)
+	}
+	out, code = atEP("-actors", "composite:open-account")
+	if code != 0 || !strings.Contains(out, `decision: allow: allowed by rule "teller-accounts"`) || !strings.Contains(out, `actors ["composite:open-account"]`) {
+		t.Errorf("explain at the enforcement point, a hop of the composite (exit %d):\n%s", code, out)
 	}
 	g, err := exec.Command(bin, "graph", cfgPath).Output()
 	if err != nil || !strings.Contains(string(g), `"retail-apps" -> "accounts-secure";`) || !strings.HasPrefix(string(g), "digraph policy {") {
