@@ -3,12 +3,9 @@ package gateway_test
 import (
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
 	"github.com/gatehouse/gatehouse/gateway/internal/redistest"
 )
 
@@ -59,14 +56,7 @@ func runProxyBench(b *testing.B, e *env, path string, body func(i int) string) {
 // sequence, each authorized, proxied, validated and audited on its own,
 // and the reply built from their answers.
 func BenchmarkCompositeThreeInvokes(b *testing.B) {
-	dir := b.TempDir()
-	must(b, demopki.Generate(filepath.Join(dir, "pki")))
-	must(b, os.WriteFile(filepath.Join(dir, "three.xsd"), []byte(threeXSD), 0o644))
-	must(b, os.WriteFile(filepath.Join(dir, "three.xml"), []byte(threeComposite), 0o644))
-	e := newEnv(b, envOptions{dir: dir, policy: threePolicy, extraServices: `<service name="balances" path="/services/balances" soapVersions="1.1">
-    <composite definition="three.xml"/>
-    <schema file="three.xsd"/>
-  </service>`})
+	e := compositeServiceEnv(b, "balances", threeXSD, threeComposite, threePolicy)
 	body := envelope11(`<t:Balances xmlns:t="urn:gatehouse:test:three"><t:Account>17</t:Account><t:Account>23</t:Account><t:Account>42</t:Account></t:Balances>`)
 	runProxyBench(b, e, "/services/balances", func(int) string { return body })
 	if n := e.backend.Calls(); n != int64(3*b.N) {

@@ -130,24 +130,12 @@ const publicRefusal = `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 
 func payEnv(t *testing.T, compensateOn string) *env {
 	t.Helper()
-	dir := t.TempDir()
-	must(t, demopki.Generate(filepath.Join(dir, "pki")))
-	must(t, os.WriteFile(filepath.Join(dir, "pay.xsd"), []byte(payXSD), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "pay.xml"), []byte(strings.Replace(payComposite, "COMPENSATE_ON", compensateOn, 1)), 0o644))
-	return newEnv(t, envOptions{dir: dir, policy: payPolicy, extraServices: `<service name="payments" path="/services/payments" soapVersions="1.1 1.2">
-    <composite definition="pay.xml"/>
-    <schema file="pay.xsd"/>
-  </service>`})
+	return compositeServiceEnv(t, "payments", payXSD, strings.Replace(payComposite, "COMPENSATE_ON", compensateOn, 1), payPolicy)
 }
 
 func postPay(t *testing.T, e *env) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.base+"/services/payments", strings.NewReader(envelope11(payRequest)))
-	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	req.Header.Set("SOAPAction", `""`)
-	resp, err := e.client.Do(req)
-	must(t, err)
-	return resp
+	return postComposite(t, e, "payments", payRequest)
 }
 
 // hopRecords waits for the audit records of a request (the invocation's is

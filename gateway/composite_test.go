@@ -61,25 +61,39 @@ func compositeEnv(t *testing.T, withEdge bool) *env {
 // "summary", payload schema summaryXSD) under policy.
 func summaryEnv(t *testing.T, definition, policy string) *env {
 	t.Helper()
+	return compositeServiceEnv(t, "summary", summaryXSD, definition, policy)
+}
+
+// compositeServiceEnv serves a composite definition as service name at
+// /services/NAME (SOAP 1.1 and 1.2) with payload schema xsd, under policy.
+func compositeServiceEnv(t testing.TB, name, xsd, definition, policy string) *env {
+	t.Helper()
 	dir := t.TempDir()
 	must(t, demopki.Generate(filepath.Join(dir, "pki")))
-	must(t, os.WriteFile(filepath.Join(dir, "summary.xsd"), []byte(summaryXSD), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "summary.xml"), []byte(definition), 0o644))
-	return newEnv(t, envOptions{dir: dir, policy: policy, extraServices: `<service name="summary" path="/services/summary" soapVersions="1.1 1.2">
-    <composite definition="summary.xml"/>
-    <schema file="summary.xsd"/>
+	must(t, os.WriteFile(filepath.Join(dir, name+".xsd"), []byte(xsd), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, name+".xml"), []byte(definition), 0o644))
+	return newEnv(t, envOptions{dir: dir, policy: policy, extraServices: `<service name="` + name + `" path="/services/` + name + `" soapVersions="1.1 1.2">
+    <composite definition="` + name + `.xml"/>
+    <schema file="` + name + `.xsd"/>
   </service>`})
 }
 
-// postSummary sends the composite's request with an empty SOAPAction.
-func postSummary(t *testing.T, e *env) *http.Response {
+// postComposite sends payload in a SOAP 1.1 envelope to /services/NAME
+// with an empty SOAPAction.
+func postComposite(t *testing.T, e *env, name, payload string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.base+"/services/summary", strings.NewReader(envelope11(summaryRequest)))
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/services/"+name, strings.NewReader(envelope11(payload)))
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	req.Header.Set("SOAPAction", `""`)
 	resp, err := e.client.Do(req)
 	must(t, err)
 	return resp
+}
+
+// postSummary sends the summary composite's request.
+func postSummary(t *testing.T, e *env) *http.Response {
+	t.Helper()
+	return postComposite(t, e, "summary", summaryRequest)
 }
 
 const summaryRequest = `<s:Summary xmlns:s="urn:gatehouse:test:summary"><s:First>17</s:First><s:Second>23</s:Second></s:Summary>`
