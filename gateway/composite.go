@@ -81,9 +81,16 @@ type compositeObserver struct{ m *metrics }
 
 var _ orchestration.Observer = compositeObserver{}
 
+// StepDone labels a step ok, cancelled (stopped because a parallel
+// branch failed or the consumer went away: not a failure of its own, so
+// not counted as one) or fault.
 func (o compositeObserver) StepDone(composite, step string, d time.Duration, err error) {
 	outcome := "ok"
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, context.Canceled):
+		outcome = "cancelled"
+	default:
 		outcome = "fault"
 		o.m.compositeStepFailures.WithLabelValues(composite, step).Inc()
 	}

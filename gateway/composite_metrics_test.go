@@ -293,3 +293,50 @@ func TestCompositeDeadlineMetric(t *testing.T) {
 		`gatehouse_composite_step_failures_total{` + c + `,step="first"}`:          "1",
 	})
 }
+
+// TestCompositeCancelledStepMetric: a branch stopped because its parallel
+// sibling failed is labelled cancelled and not counted as a failure of its
+// own; the sibling's refusal is.
+func TestCompositeCancelledStepMetric(t *testing.T) {
+	def := strings.Replace(summaryComposite, `<sequence>`, `<sequence><parallel>`, 1)
+	def = strings.Replace(def, `<reply>`, `</parallel><reply>`, 1)
+	// The second branch transfers, which no rule allows: it fails at once.
+	def = strings.Replace(def, `<invoke name="second" service="accounts" operation="{urn:gatehouse:demo:accounts}GetBalance" result="two" timeout="2s">
+      <request><a:GetBalance><a:AccountId><value-of select="$input/s:Second"/></a:AccountId></a:GetBalance></request>`,
+		`<invoke name="second" service="accounts" operation="{urn:gatehouse:demo:accounts}Transfer" result="two" timeout="2s">
+      <request><a:Transfer><a:FromAccount>1</a:FromAccount><a:ToAccount>2</a:ToAccount><a:Amount>1.00</a:Amount><a:Currency>EUR</a:Currency><a:Reference>r</a:Reference></a:Transfer></request>`, 1)
+	def = strings.Replace(def, `<s:Balance><value-of select="$two/a:Balance"/></s:Balance>`, "", 1)
+	if !strings.Contains(def, "<parallel>") || !strings.Contains(def, "Transfer") {
+		t.Fatal("the composite did not change")
+	}
+	dir := t.TempDir()
+	must(t, demopki.Generate(filepath.Join(dir, "pki")))
+	must(t, os.WriteFile(filepath.Join(dir, "summary.xsd"), []byte(summaryXSD), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "summary.xml"), []byte(def), 0o644))
+	accounts := &demo.Accounts{}
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+		accounts.ServeHTTP(w, r)
+	})
+	e := newEnv(t, envOptions{dir: dir, policy: compositePolicy(true), backendHandler: slow, extraServices: `<service name="summary" path="/services/summary" soapVersions="1.1 1.2">
+    <composite definition="summary.xml"/>
+    <schema file="summary.xsd"/>
+  </service>`})
+	start := time.Now()
+	expectFault(t, postSummary(t, e), 500, "composite service refused the request")
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("the first branch was not cancelled: %v", d)
+	}
+	const c = `composite="balance-summary"`
+	wantSamples(t, e.scrape(t), map[string]string{
+		`gatehouse_composite_step_duration_seconds_count{` + c + `,outcome="cancelled",step="first"}`: "1",
+		`gatehouse_composite_step_duration_seconds_count{` + c + `,outcome="fault",step="first"}`:     "",
+		`gatehouse_composite_step_failures_total{` + c + `,step="first"}`:                             "0",
+		`gatehouse_composite_step_failures_total{` + c + `,step="second"}`:                            "1",
+	})
+}

@@ -100,7 +100,7 @@ func newMetrics() *metrics {
 		}, []string{"composite", "outcome"}),
 		compositeSteps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gatehouse_composite_step_duration_seconds",
-			Help:    "Time a named step of a composite took (an invoke's retries included), by composite, step and outcome (ok, fault).",
+			Help:    "Time a named step of a composite took (an invoke's retries included), by composite, step and outcome (ok, fault, cancelled: stopped because a parallel branch failed or the consumer went away).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"composite", "step", "outcome"}),
 		compositeStepFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
