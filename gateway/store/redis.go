@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -294,3 +295,16 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // audit stream share its connections and its settings (timeouts, no
 // CLIENT SETINFO). Closing the store closes it.
 func (r *Redis) Client() redis.UniversalClient { return r.client }
+
+// SetRedisLogger routes go-redis's own log lines (dial failures during an
+// outage, pool events) to l as warnings with component=redis, instead of
+// plain text on the standard logger, so that a JSON log stays parseable.
+// go-redis keeps one logger per process: the gatehouse binary sets it once
+// at start.
+func SetRedisLogger(l *slog.Logger) { redis.SetLogger(redisLog{l}) }
+
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "redis")
+}

@@ -1,14 +1,20 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -335,4 +341,55 @@ func BenchmarkRedisFail(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the writes of several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRedisLoggerIsStructured: go-redis's own lines (here a failed dial)
+// reach the slog logger as warnings with component=redis, not plain text
+// on the standard logger.
+func TestRedisLoggerIsStructured(t *testing.T) {
+	var buf lockedBuffer
+	SetRedisLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	t.Cleanup(func() { SetRedisLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	r, err := NewRedis(RedisOptions{Addrs: []string{addr}, Timeout: 200 * time.Millisecond}, fastPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Ping(t.Context()); err == nil {
+		t.Fatal("ping of a closed port succeeded")
+	}
+	var line struct{ Level, Msg, Component string }
+	for l := range strings.Lines(buf.String()) {
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("not a JSON line: %q", l)
+		}
+		if line.Component == "redis" && line.Level == "WARN" && strings.Contains(line.Msg, "dial") {
+			return
+		}
+	}
+	t.Errorf("no structured warning about the dial failure in:\n%s", buf.String())
 }

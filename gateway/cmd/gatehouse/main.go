@@ -22,6 +22,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/gateway/store"
 )
 
 func main() {
@@ -104,6 +105,7 @@ func serve(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	store.SetRedisLogger(log)
 
 	cfg, err := conf.Load(*path)
 	if err != nil {
