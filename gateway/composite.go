@@ -226,11 +226,7 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	if err := schemas.ValidateEnvelope(br.body, g.envelopeSchema[v], target.payload); err != nil && br.status == http.StatusOK {
 		return nil, soap.ReceiverFault("backend response invalid", fmt.Errorf("hop %d response: %w", call.Hop, redactValues(err))).WithStatus(http.StatusBadGateway)
 	}
-	renv, err := soap.Parse(br.body, target.limits)
-	if err != nil {
-		return nil, soap.ReceiverFault("backend response invalid", err)
-	}
-	p := renv.Payload()
+	p := br.env.Payload()
 	if p == nil {
 		return nil, soap.ReceiverFault("backend response invalid", errors.New("empty response Body"))
 	}

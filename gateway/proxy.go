@@ -82,6 +82,7 @@ type outbound struct {
 type backendResponse struct {
 	status int
 	body   []byte
+	env    *soap.Envelope // body, as the hardened parser read it
 }
 
 // call sends out to the backend and reads its answer. The answer must be a
@@ -151,7 +152,7 @@ func (b *backend) call(ctx context.Context, out *outbound, lim soap.Limits) (*ba
 	if renv.Version != v {
 		return r, soap.ReceiverFault("backend response invalid", fmt.Errorf("backend answered SOAP %v to SOAP %v", renv.Version, v)).WithStatus(http.StatusBadGateway)
 	}
-	r.body = data
+	r.body, r.env = data, renv
 	return r, nil
 }
 
