@@ -56,7 +56,7 @@ func runProxyBench(b *testing.B, e *env, path string, body func(i int) string) {
 // sequence, each authorized, proxied, validated and audited on its own,
 // and the reply built from their answers.
 func BenchmarkCompositeThreeInvokes(b *testing.B) {
-	e := compositeServiceEnv(b, "balances", threeXSD, threeComposite, threePolicy)
+	e := compositeServiceEnv(b, "balances", threeXSD, threeComposite, envOptions{policy: threePolicy})
 	body := envelope11(`<t:Balances xmlns:t="urn:gatehouse:test:three"><t:Account>17</t:Account><t:Account>23</t:Account><t:Account>42</t:Account></t:Balances>`)
 	runProxyBench(b, e, "/services/balances", func(int) string { return body })
 	if n := e.backend.Calls(); n != int64(3*b.N) {

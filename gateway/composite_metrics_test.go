@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/internal/demo"
-	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
 )
 
 // scrape returns the admin /metrics page.
@@ -130,7 +127,7 @@ const publicRefusal = `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 
 func payEnv(t *testing.T, compensateOn string) *env {
 	t.Helper()
-	return compositeServiceEnv(t, "payments", payXSD, strings.Replace(payComposite, "COMPENSATE_ON", compensateOn, 1), payPolicy)
+	return compositeServiceEnv(t, "payments", payXSD, strings.Replace(payComposite, "COMPENSATE_ON", compensateOn, 1), envOptions{policy: payPolicy})
 }
 
 func postPay(t *testing.T, e *env) *http.Response {
@@ -260,16 +257,11 @@ func TestCompositeCompensation(t *testing.T) {
 	})
 }
 
-// TestCompositeDeadlineMetric: a run that outlives the composite's
-// deadline is counted with outcome deadline, not fault.
-func TestCompositeDeadlineMetric(t *testing.T) {
-	dir := t.TempDir()
-	must(t, demopki.Generate(filepath.Join(dir, "pki")))
-	must(t, os.WriteFile(filepath.Join(dir, "summary.xsd"), []byte(summaryXSD), 0o644))
-	def := strings.ReplaceAll(strings.Replace(summaryComposite, `deadline="5s"`, `deadline="200ms"`, 1), ` timeout="2s"`, "")
-	must(t, os.WriteFile(filepath.Join(dir, "summary.xml"), []byte(def), 0o644))
+// slowBackend is the demo accounts service answering after five seconds,
+// or as soon as the gateway hangs up.
+func slowBackend() http.Handler {
 	accounts := &demo.Accounts{}
-	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Read the body first: only then does net/http notice that the
 		// gateway hung up, and cancel r's context.
 		body, _ := io.ReadAll(r.Body)
@@ -280,10 +272,13 @@ func TestCompositeDeadlineMetric(t *testing.T) {
 		}
 		accounts.ServeHTTP(w, r)
 	})
-	e := newEnv(t, envOptions{dir: dir, policy: compositePolicy(true), backendHandler: slow, extraServices: `<service name="summary" path="/services/summary" soapVersions="1.1 1.2">
-    <composite definition="summary.xml"/>
-    <schema file="summary.xsd"/>
-  </service>`})
+}
+
+// TestCompositeDeadlineMetric: a run that outlives the composite's
+// deadline is counted with outcome deadline, not fault.
+func TestCompositeDeadlineMetric(t *testing.T) {
+	def := strings.ReplaceAll(strings.Replace(summaryComposite, `deadline="5s"`, `deadline="200ms"`, 1), ` timeout="2s"`, "")
+	e := compositeServiceEnv(t, "summary", summaryXSD, def, envOptions{policy: compositePolicy(true), backendHandler: slowBackend()})
 	resp := postSummary(t, e)
 	expectFault(t, resp, 500, "composite service failed")
 	const c = `composite="balance-summary"`
@@ -309,24 +304,7 @@ func TestCompositeCancelledStepMetric(t *testing.T) {
 	if !strings.Contains(def, "<parallel>") || !strings.Contains(def, "Transfer") {
 		t.Fatal("the composite did not change")
 	}
-	dir := t.TempDir()
-	must(t, demopki.Generate(filepath.Join(dir, "pki")))
-	must(t, os.WriteFile(filepath.Join(dir, "summary.xsd"), []byte(summaryXSD), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "summary.xml"), []byte(def), 0o644))
-	accounts := &demo.Accounts{}
-	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		select {
-		case <-time.After(5 * time.Second):
-		case <-r.Context().Done():
-		}
-		accounts.ServeHTTP(w, r)
-	})
-	e := newEnv(t, envOptions{dir: dir, policy: compositePolicy(true), backendHandler: slow, extraServices: `<service name="summary" path="/services/summary" soapVersions="1.1 1.2">
-    <composite definition="summary.xml"/>
-    <schema file="summary.xsd"/>
-  </service>`})
+	e := compositeServiceEnv(t, "summary", summaryXSD, def, envOptions{policy: compositePolicy(true), backendHandler: slowBackend()})
 	start := time.Now()
 	expectFault(t, postSummary(t, e), 500, "composite service refused the request")
 	if d := time.Since(start); d > 4*time.Second {

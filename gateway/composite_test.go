@@ -61,21 +61,23 @@ func compositeEnv(t *testing.T, withEdge bool) *env {
 // "summary", payload schema summaryXSD) under policy.
 func summaryEnv(t *testing.T, definition, policy string) *env {
 	t.Helper()
-	return compositeServiceEnv(t, "summary", summaryXSD, definition, policy)
+	return compositeServiceEnv(t, "summary", summaryXSD, definition, envOptions{policy: policy})
 }
 
 // compositeServiceEnv serves a composite definition as service name at
-// /services/NAME (SOAP 1.1 and 1.2) with payload schema xsd, under policy.
-func compositeServiceEnv(t testing.TB, name, xsd, definition, policy string) *env {
+// /services/NAME (SOAP 1.1 and 1.2) with payload schema xsd; o gives the
+// policy and any other option (o.dir and o.extraServices are set here).
+func compositeServiceEnv(t testing.TB, name, xsd, definition string, o envOptions) *env {
 	t.Helper()
-	dir := t.TempDir()
-	must(t, demopki.Generate(filepath.Join(dir, "pki")))
-	must(t, os.WriteFile(filepath.Join(dir, name+".xsd"), []byte(xsd), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, name+".xml"), []byte(definition), 0o644))
-	return newEnv(t, envOptions{dir: dir, policy: policy, extraServices: `<service name="` + name + `" path="/services/` + name + `" soapVersions="1.1 1.2">
+	o.dir = t.TempDir()
+	must(t, demopki.Generate(filepath.Join(o.dir, "pki")))
+	must(t, os.WriteFile(filepath.Join(o.dir, name+".xsd"), []byte(xsd), 0o644))
+	must(t, os.WriteFile(filepath.Join(o.dir, name+".xml"), []byte(definition), 0o644))
+	o.extraServices = `<service name="` + name + `" path="/services/` + name + `" soapVersions="1.1 1.2">
     <composite definition="` + name + `.xml"/>
     <schema file="` + name + `.xsd"/>
-  </service>`})
+  </service>`
+	return newEnv(t, o)
 }
 
 // postComposite sends payload in a SOAP 1.1 envelope to /services/NAME
