@@ -88,7 +88,7 @@ func (a *Accounts) LastCorrelationID() string {
 func (a *Accounts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.calls.Add(1)
 	a.lastCorrelation.Store(r.Header.Get("X-Correlation-ID"))
-	env, body, ok := readRequestBody(w, r, AccountsNS)
+	env, body, ok := readRequest(w, r, AccountsNS)
 	if body != nil {
 		a.lastRequest.Store(body)
 	}

@@ -49,7 +49,7 @@ func (c *Customers) Links(id int64) []string {
 }
 
 func (c *Customers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	env, ok := readRequest(w, r, CustomersNS)
+	env, _, ok := readRequest(w, r, CustomersNS)
 	if !ok {
 		return
 	}
@@ -89,7 +89,7 @@ type KYC struct {
 }
 
 func (k *KYC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	env, ok := readRequest(w, r, KYCNS)
+	env, _, ok := readRequest(w, r, KYCNS)
 	if !ok {
 		return
 	}
@@ -110,14 +110,9 @@ func (k *KYC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // readRequest reads and parses a request for a service in namespace ns,
-// answering with a fault (and false) when it is not one.
-func readRequest(w http.ResponseWriter, r *http.Request, ns string) (*soap.Envelope, bool) {
-	env, _, ok := readRequestBody(w, r, ns)
-	return env, ok
-}
-
-// readRequestBody is readRequest that also returns the request's bytes.
-func readRequestBody(w http.ResponseWriter, r *http.Request, ns string) (*soap.Envelope, []byte, bool) {
+// answering with a fault (and false) when it is not one. It also returns
+// the request's bytes, when they could be read.
+func readRequest(w http.ResponseWriter, r *http.Request, ns string) (*soap.Envelope, []byte, bool) {
 	v := soap.V11
 	if b, err := soap.ReadBinding(r.Header.Get("Content-Type"), r.Header.Values("SOAPAction")); err == nil {
 		v = b.Version
