@@ -238,6 +238,12 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	return b, err
 }
 
+// wantsHopAssertion reports whether a composite's hop to s carries an
+// assertion: s is SAML-protected and its credentials are not mapped here.
+// New refuses a composite that calls such a service without an STS, so
+// hopIssuer is set whenever this holds.
+func (s *service) wantsHopAssertion() bool { return s.saml != nil && s.creds == nil }
+
 // otherVersion is the SOAP version that is not v.
 func otherVersion(v soap.Version) soap.Version {
 	if v == soap.V11 {
@@ -271,7 +277,7 @@ const hopLifetime = 2 * time.Minute
 // into the legacy domain, which could not verify an assertion anyway. It
 // gets none, as a direct call would not either.
 func (h *hopInvoker) hopAssertion(target *service) ([]*etree.Element, error) {
-	if target.saml == nil || target.creds != nil || h.g.hopIssuer == nil {
+	if !target.wantsHopAssertion() {
 		return nil, nil
 	}
 	req := samlsts.IssueRequest{

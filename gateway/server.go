@@ -270,7 +270,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			continue
 		}
 		for _, cs := range c.Calls() {
-			if t := g.services[cs.Service]; t.saml != nil && t.creds == nil {
+			if g.services[cs.Service].wantsHopAssertion() {
 				return g.fail(fmt.Errorf("gateway: service %s: composite %s calls %s, which wants a SAML assertion; configure <sts> to issue the hops' assertions", sc.Name, c.Name(), cs.Service))
 			}
 		}
