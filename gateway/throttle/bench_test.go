@@ -20,30 +20,41 @@ func benchKeys(n int) []string {
 	return keys
 }
 
-func BenchmarkMemoryLimiter(b *testing.B) {
-	l := NewMemoryLimiter(nil, 0)
-	keys := benchKeys(1024)
+// allowSerial takes one key per op, cycling through keys.
+func allowSerial(b *testing.B, l Limiter, keys []string) {
 	ctx := context.Background()
-	b.Run("serial", func(b *testing.B) {
+	i := 0
+	for b.Loop() {
+		if _, err := l.Allow(ctx, Take{Key: keys[i%len(keys)], Limit: generous}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// allowParallel is allowSerial from GOMAXPROCS goroutines.
+func allowParallel(b *testing.B, l Limiter, keys []string) {
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
 		i := 0
-		for b.Loop() {
+		for pb.Next() {
 			if _, err := l.Allow(ctx, Take{Key: keys[i%len(keys)], Limit: generous}); err != nil {
-				b.Fatal(err)
+				b.Error(err)
+				return
 			}
 			i++
 		}
 	})
+}
+
+func BenchmarkMemoryLimiter(b *testing.B) {
+	l := NewMemoryLimiter(nil, 0)
+	keys := benchKeys(1024)
+	b.Run("serial", func(b *testing.B) {
+		allowSerial(b, l, keys)
+	})
 	b.Run("parallel", func(b *testing.B) {
-		b.RunParallel(func(pb *testing.PB) {
-			i := 0
-			for pb.Next() {
-				if _, err := l.Allow(ctx, Take{Key: keys[i%len(keys)], Limit: generous}); err != nil {
-					b.Error(err)
-					return
-				}
-				i++
-			}
-		})
+		allowParallel(b, l, keys)
 	})
 }
 
@@ -57,13 +68,7 @@ func BenchmarkRedisLimiter(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("one-key", func(b *testing.B) {
-		i := 0
-		for b.Loop() {
-			if _, err := l.Allow(ctx, Take{Key: keys[i%len(keys)], Limit: generous}); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
+		allowSerial(b, l, keys)
 	})
 	b.Run("two-keys", func(b *testing.B) {
 		i := 0
@@ -77,16 +82,7 @@ func BenchmarkRedisLimiter(b *testing.B) {
 		}
 	})
 	b.Run("one-key-parallel", func(b *testing.B) {
-		b.RunParallel(func(pb *testing.PB) {
-			i := 0
-			for pb.Next() {
-				if _, err := l.Allow(ctx, Take{Key: keys[i%len(keys)], Limit: generous}); err != nil {
-					b.Error(err)
-					return
-				}
-				i++
-			}
-		})
+		allowParallel(b, l, keys)
 	})
 }
 
