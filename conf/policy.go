@@ -28,6 +28,11 @@ const (
 	AuthnMTLS          = "mtls"          // the TLS client certificate alone
 )
 
+// LocalUsersIssuer is the issuer of identities that Gatehouse's own user
+// store authenticated (a UsernameToken): the value an issuer condition
+// names for them.
+const LocalUsersIssuer = "urn:gatehouse:users"
+
 // CompositeActorPrefix starts the actor that a composite's hop assertion
 // adds to the delegation chain: "composite:" and the composite's name.
 const CompositeActorPrefix = "composite:"
@@ -82,7 +87,7 @@ type Flow struct {
 
 // Rule allows or denies calls of Operation on Service when every one of
 // its conditions holds. Conditions of one kind combine as the XML says:
-// callers, subjects, authentications and delegations are alternatives
+// callers, subjects, issuers, authentications and delegations are alternatives
 // (any one), roles and attributes are all required. An allow rule has at
 // least one caller, subject, role or attribute condition.
 type Rule struct {
@@ -93,6 +98,7 @@ type Rule struct {
 	Operation       string // "{namespace}LocalName" or OperationAny
 	Callers         []CallerCondition
 	Subjects        []SubjectCondition
+	Issuers         []IssuerCondition
 	Roles           []RoleCondition
 	Attributes      []AttributeCondition
 	Authentications []AuthnCondition
@@ -120,6 +126,15 @@ type CallerCondition struct {
 // SubjectCondition holds when the subject (the SAML NameID or the
 // UsernameToken user) is Name.
 type SubjectCondition struct {
+	Pos
+	Name string `xml:"name,attr"`
+}
+
+// IssuerCondition holds when the identity's issuer is Name: a SAML
+// issuer's entity ID, LocalUsersIssuer, or the issuer DN of the signing
+// (for mTLS alone, the client) certificate. With it, a subject condition
+// names one issuer's alice, not every issuer's.
+type IssuerCondition struct {
 	Pos
 	Name string `xml:"name,attr"`
 }
@@ -211,6 +226,7 @@ func (r *Rule) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Operation       string                `xml:"operation,attr"`
 		Callers         []CallerCondition     `xml:"caller"`
 		Subjects        []SubjectCondition    `xml:"subject"`
+		Issuers         []IssuerCondition     `xml:"issuer"`
 		Roles           []RoleCondition       `xml:"role"`
 		Attributes      []AttributeCondition  `xml:"attribute"`
 		Authentications []AuthnCondition      `xml:"authentication"`
@@ -229,6 +245,7 @@ func (r *Rule) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Operation:       strings.TrimSpace(raw.Operation),
 		Callers:         raw.Callers,
 		Subjects:        raw.Subjects,
+		Issuers:         raw.Issuers,
 		Roles:           raw.Roles,
 		Attributes:      raw.Attributes,
 		Authentications: raw.Authentications,
@@ -247,6 +264,12 @@ func (c *CallerCondition) UnmarshalXML(d *xml.Decoder, start xml.StartElement) e
 func (c *SubjectCondition) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	type plain SubjectCondition
 	*c = SubjectCondition{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(c), &start)
+}
+
+func (c *IssuerCondition) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain IssuerCondition
+	*c = IssuerCondition{Pos: Pos{Line: startLine(d)}}
 	return d.DecodeElement((*plain)(c), &start)
 }
 

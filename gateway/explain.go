@@ -14,10 +14,10 @@ import (
 // ExplainQuery is the identity and call an explanation is about: what the
 // pipeline would have verified for a real request.
 type ExplainQuery struct {
-	Service, Caller, Subject, AuthnMethod, Composite string
-	Roles                                            []string
-	Attributes                                       map[string][]string
-	Actors                                           []string // the delegation chain, oldest first
+	Service, Caller, Subject, Issuer, AuthnMethod, Composite string
+	Roles                                                    []string
+	Attributes                                               map[string][]string
+	Actors                                                   []string // the delegation chain, oldest first
 }
 
 // Explain replays the authorization decision for a SOAP message and an
@@ -30,13 +30,16 @@ func Explain(p *authz.Policy, message []byte, q ExplainQuery) (string, bool, err
 		return "", false, fmt.Errorf("message: %w", err)
 	}
 	r := &authz.Request{
-		Caller: q.Caller, Consumer: p.Consumer(q.Caller), Subject: q.Subject, Roles: q.Roles,
+		Caller: q.Caller, Consumer: p.Consumer(q.Caller), Subject: q.Subject, Issuer: q.Issuer, Roles: q.Roles,
 		Attributes: q.Attributes, AuthnMethod: q.AuthnMethod, Service: q.Service,
 		Operation: env.Operation().String(), Composite: q.Composite, Actors: q.Actors,
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "request: service %s, operation %s, caller %q (consumer %q), subject %q, roles %v",
 		r.Service, r.Operation, r.Caller, r.Consumer, r.Subject, r.Roles)
+	if r.Issuer != "" {
+		fmt.Fprintf(&b, ", issuer %q", r.Issuer)
+	}
 	if len(r.Actors) > 0 {
 		fmt.Fprintf(&b, ", actors %q", r.Actors)
 	}
@@ -53,7 +56,7 @@ func Explain(p *authz.Policy, message []byte, q ExplainQuery) (string, bool, err
 }
 
 // explainHandler serves POST /explain on the admin listener: the body is
-// the SOAP message, the query names the identity (service, caller, subject,
+// the SOAP message, the query names the identity (service, caller, subject, issuer,
 // roles=a,b, attr=name=value (repeatable), authn, composite, actors=a,b:
 // the delegation chain, oldest first).
 func (g *Gateway) explainHandler(w http.ResponseWriter, r *http.Request) {
@@ -74,7 +77,7 @@ func (g *Gateway) explainHandler(w http.ResponseWriter, r *http.Request) {
 // QueryFromValues reads an ExplainQuery from URL query values.
 func QueryFromValues(v url.Values) ExplainQuery {
 	q := ExplainQuery{Service: v.Get("service"), Caller: v.Get("caller"), Subject: v.Get("subject"),
-		AuthnMethod: v.Get("authn"), Composite: v.Get("composite")}
+		Issuer: v.Get("issuer"), AuthnMethod: v.Get("authn"), Composite: v.Get("composite")}
 	if roles := v.Get("roles"); roles != "" {
 		q.Roles = strings.Split(roles, ",")
 	}

@@ -18,6 +18,7 @@ type Request struct {
 	Caller      string              // workload id from mTLS; "" for an anonymous caller
 	Consumer    string              // Policy.Consumer(Caller): the consumer's name, "" when none matches
 	Subject     string              // SAML NameID or UsernameToken user; "" for none
+	Issuer      string              // who vouches for Subject (see gateway.Identity)
 	Roles       []string            // the subject's roles
 	Attributes  map[string][]string // the subject's attributes
 	AuthnMethod string              // conf.AuthnX509, conf.AuthnUsernameToken, conf.AuthnMTLS or a SAML authentication context class
@@ -86,6 +87,7 @@ type rule struct {
 	operation string
 	callers   []callerCond
 	subjects  []string
+	issuers   []string
 	roles     []string
 	attrs     []attrCond
 	authn     []string
@@ -315,6 +317,12 @@ func compileRule(cr *conf.Rule, kinds map[string]string) (*rule, []string) {
 		}
 		ru.subjects = append(ru.subjects, s.Name)
 	}
+	for _, is := range cr.Issuers {
+		if is.Name == "" {
+			bad("an issuer condition has no name")
+		}
+		ru.issuers = append(ru.issuers, is.Name)
+	}
 	for _, ro := range cr.Roles {
 		if ro.Name == "" {
 			bad("a role condition has no name")
@@ -453,6 +461,7 @@ const (
 	condNone condKind = iota
 	condCaller
 	condSubject
+	condIssuer
 	condRole
 	condAttribute
 	condAuthn
@@ -475,6 +484,9 @@ func (ru *rule) check(r *Request) failure {
 	}
 	if len(ru.subjects) > 0 && !slices.Contains(ru.subjects, r.Subject) {
 		return failure{cond: condSubject}
+	}
+	if len(ru.issuers) > 0 && !slices.Contains(ru.issuers, r.Issuer) {
+		return failure{cond: condIssuer}
 	}
 	for i, role := range ru.roles {
 		if !slices.Contains(r.Roles, role) {

@@ -115,7 +115,7 @@ func (ru *rule) explain(r *Request) Step {
 	if f.cond == condNone {
 		s.Matched = true
 		s.Reason = "every condition holds"
-		if len(ru.callers)+len(ru.subjects)+len(ru.roles)+len(ru.attrs)+len(ru.authn)+len(ru.actors) == 0 && ru.position.kind == positionAny {
+		if len(ru.callers)+len(ru.subjects)+len(ru.issuers)+len(ru.roles)+len(ru.attrs)+len(ru.authn)+len(ru.actors) == 0 && ru.position.kind == positionAny {
 			s.Reason = "the rule has no condition"
 		}
 		return s
@@ -137,6 +137,11 @@ func (ru *rule) describe(f failure, r *Request) string {
 			return "subject: there is none; the rule wants " + quoteList(ru.subjects, " or ")
 		}
 		return fmt.Sprintf("subject: %q is not %s", r.Subject, quoteList(ru.subjects, " or "))
+	case condIssuer:
+		if r.Issuer == "" {
+			return "issuer: there is none; the rule wants " + quoteList(ru.issuers, " or ")
+		}
+		return fmt.Sprintf("issuer: %q is not %s", r.Issuer, quoteList(ru.issuers, " or "))
 	case condRole:
 		return fmt.Sprintf("role: the subject does not have role %q", ru.roles[f.index])
 	case condAttribute:

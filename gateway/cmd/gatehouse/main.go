@@ -35,7 +35,7 @@ func usage(w io.Writer) {
   gatehouse check-config FILE
   gatehouse token -sts URL -audience URI [-user NAME -password-file FILE] [-keytype bearer|publickey]
   gatehouse call -url URL -file REQUEST.xml [-token TOKEN.xml] [-sign] [-soap 1.1|1.2]
-  gatehouse explain -config FILE -service NAME -caller ID [-subject S -roles a,b -attr k=v -authn M -composite C] REQUEST.xml
+  gatehouse explain -config FILE -service NAME -caller ID [-subject S -issuer I -roles a,b -attr k=v -authn M -composite C] REQUEST.xml
   gatehouse graph [-svg FILE] CONFIG
 `)
 }

@@ -26,7 +26,7 @@ func loadPolicy(path string) (*authz.Policy, error) {
 
 // explainCmd replays an authorization decision:
 //
-//	gatehouse explain -config FILE -service NAME -caller ID [-subject S] [-roles a,b] [-attr k=v]… [-authn M] [-composite C] [-actors a,b] REQUEST.xml
+//	gatehouse explain -config FILE -service NAME -caller ID [-subject S] [-issuer I] [-roles a,b] [-attr k=v]… [-authn M] [-composite C] [-actors a,b] REQUEST.xml
 //
 // It prints every rule considered and exits 0 when the request would be
 // allowed, 1 when denied.
@@ -35,7 +35,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file")
 	v := url.Values{}
-	for _, name := range []string{"service", "caller", "subject", "roles", "authn", "composite"} {
+	for _, name := range []string{"service", "caller", "subject", "issuer", "roles", "authn", "composite"} {
 		fs.Func(name, "the request's "+name, func(s string) error { v.Set(name, s); return nil })
 	}
 	fs.Func("actors", "the request's delegation chain a,b (oldest first; the last actor made the call)", func(s string) error { v.Set("actors", s); return nil })
