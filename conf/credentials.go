@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -27,6 +28,17 @@ type CredentialMap struct {
 type CredentialSource struct {
 	Pos
 	Kind, Value string
+	// Issuer, when set, restricts the source to identities of that issuer
+	// (a SAML issuer's entity ID, LocalUsersIssuer).
+	Issuer string
+}
+
+// pinned reports whether the source maps a subject's name of one issuer
+// only, or needs no name: a pattern of the subject's name without an
+// issuer (or, for localpart-upper, a mail domain) maps alice of every
+// issuer to one user.
+func (s *CredentialSource) pinned() bool {
+	return s.Kind != "pattern" || s.Issuer != "" || strings.HasPrefix(s.Value, "localpart-upper@")
 }
 
 // PassTicket makes RACF PassTickets with the secured signon key in KeyFile
@@ -99,13 +111,13 @@ func (m *CredentialMap) UnmarshalXML(d *xml.Decoder, start xml.StartElement) err
 			}
 			switch t.Name.Local {
 			case "attribute":
-				m.Sources = append(m.Sources, CredentialSource{Pos{Line: line}, "attribute", attr("name")})
+				m.Sources = append(m.Sources, CredentialSource{Pos{Line: line}, "attribute", attr("name"), attr("issuer")})
 			case "table":
-				m.Sources = append(m.Sources, CredentialSource{Pos{Line: line}, "table", attr("file")})
+				m.Sources = append(m.Sources, CredentialSource{Pos{Line: line}, "table", attr("file"), attr("issuer")})
 			case "pattern":
-				m.Sources = append(m.Sources, CredentialSource{Pos{Line: line}, "pattern", attr("rule")})
+				m.Sources = append(m.Sources, CredentialSource{Pos{Line: line}, "pattern", attr("rule"), attr("issuer")})
 			case "serviceAccount":
-				m.Sources = append(m.Sources, CredentialSource{Pos{Line: line}, "serviceAccount", attr("user")})
+				m.Sources = append(m.Sources, CredentialSource{Pos{Line: line}, "serviceAccount", attr("user"), attr("issuer")})
 			case "passTicket":
 				m.PassTicket = &PassTicket{Pos: Pos{Line: line}, Algorithm: attr("algorithm"), KeyFile: attr("keyFile"), Application: attr("application")}
 			case "password":
@@ -180,8 +192,12 @@ func (c *checker) checkCredentialMaps(cfg *Config) {
 					c.errorf(src.Pos, el+"/table", "%v", err)
 				}
 			case "pattern":
-				if src.Value != "localpart-upper" && src.Value != "upper" {
-					c.errorf(src.Pos, el+"/pattern", "unknown rule %q (localpart-upper, upper)", src.Value)
+				domain, pinned := strings.CutPrefix(src.Value, "localpart-upper@")
+				switch {
+				case pinned && (domain == "" || strings.ContainsAny(domain, "@ ")):
+					c.errorf(src.Pos, el+"/pattern", "rule %q: the mail domain after @ is empty or invalid", src.Value)
+				case !pinned && src.Value != "localpart-upper" && src.Value != "upper":
+					c.errorf(src.Pos, el+"/pattern", "unknown rule %q (localpart-upper, localpart-upper@DOMAIN, upper)", src.Value)
 				}
 			}
 		}
@@ -203,17 +219,58 @@ func (c *checker) checkCredentialMaps(cfg *Config) {
 			}
 		}
 	}
+	issuers := map[string][]string{} // map name → the issuers of the identities it maps
 	for _, s := range cfg.Services {
 		if sc := s.Credentials; sc != nil {
 			el := fmt.Sprintf("service name=%q/credentials", s.Name)
 			if names[sc.Map] == nil {
 				c.errorf(sc.Pos, el, "unknown credential map %q", sc.Map)
 			}
+			for _, is := range serviceIssuers(cfg, s) {
+				if !slices.Contains(issuers[sc.Map], is) {
+					issuers[sc.Map] = append(issuers[sc.Map], is)
+				}
+			}
 			if sc.Render == "header" && sc.Header == "" {
 				c.errorf(sc.Pos, el, `render="header" needs a header name`)
 			}
 		}
 	}
+	c.checkPinned(cfg, issuers)
+}
+
+// checkPinned refuses a map whose subject-name pattern is not pinned to an
+// issuer while the services that use it take identities from several: one
+// issuer's alice@example.com would be the other's.
+func (c *checker) checkPinned(cfg *Config, issuers map[string][]string) {
+	for _, m := range cfg.CredentialMaps {
+		is := issuers[m.Name]
+		if len(is) < 2 {
+			continue
+		}
+		for _, src := range m.Sources {
+			if !src.pinned() {
+				c.errorf(src.Pos, fmt.Sprintf("credentialMap name=%q/pattern", m.Name),
+					"rule %q maps the subjects of every issuer alike, and the services using this map accept %d issuers (%s): pin it with issuer=\"…\" (or localpart-upper@DOMAIN)",
+					src.Value, len(is), strings.Join(is, ", "))
+			}
+		}
+	}
+}
+
+// serviceIssuers are the issuers the identities of a service can come
+// from: its SAML issuers, and the local user store when a UsernameToken
+// can be the identity (a WS-Security policy, or a SAML policy that does
+// not require an assertion, with a user store configured).
+func serviceIssuers(cfg *Config, s *Service) []string {
+	var out []string
+	if s.SAML != nil {
+		out = append(out, s.SAML.Issuers...)
+	}
+	if cfg.Users != nil && (s.Security != nil || (s.SAML != nil && !s.SAML.Required)) {
+		out = append(out, LocalUsersIssuer)
+	}
+	return out
 }
 
 // checkPassTicket reads the secured signon key (hex) and checks the

@@ -431,6 +431,12 @@ func (c *checker) checkServices(cfg *Config) {
 		if s.SAML != nil {
 			c.checkSAML(cfg, s, audiences, el+"/saml")
 		}
+		if s.Addressing != nil {
+			c.checkAddressing(s.Addressing, el+"/addressing")
+		}
+		if s.Propagate != nil {
+			c.checkPropagation(cfg, s, el+"/propagate")
+		}
 		c.checkLimits(s.Limits, el+"/limits")
 		s.Limits = s.Limits.inherit(cfg.Limits)
 		c.compileSchemas(s, el+"/schema")

@@ -186,6 +186,8 @@ type Service struct {
 	Security     *Security           // WS-Security policy; nil when not configured
 	SAML         *SAML               // SAML policy; nil when not configured
 	Credentials  *ServiceCredentials // legacy credentials for the backend; nil when none
+	Addressing   *Addressing         // WS-Addressing policy; nil: the defaults
+	Propagate    *Propagation        // identity propagation to the backend; nil: none
 	// Composite, when set, makes the service a composite: the definition
 	// runs instead of a backend (Backend is then unused).
 	Composite *CompositeRef
@@ -357,6 +359,8 @@ func (s *Service) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Security     *Security           `xml:"security"`
 		SAML         *SAML               `xml:"saml"`
 		Credentials  *ServiceCredentials `xml:"credentials"`
+		Addressing   *Addressing         `xml:"addressing"`
+		Propagate    *Propagation        `xml:"propagate"`
 		Composite    *CompositeRef       `xml:"composite"`
 		Schemas      []Schema            `xml:"schema"`
 		Limits       Limits              `xml:"limits"`
@@ -378,6 +382,8 @@ func (s *Service) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Security:     raw.Security,
 		SAML:         raw.SAML,
 		Credentials:  raw.Credentials,
+		Addressing:   raw.Addressing,
+		Propagate:    raw.Propagate,
 		Composite:    raw.Composite,
 		Schemas:      raw.Schemas,
 		Limits:       raw.Limits,

@@ -28,6 +28,9 @@ type Principal struct {
 	Subject string
 	// SubjectFormat is the NameID Format URI, "" when unknown.
 	SubjectFormat string
+	// Issuer vouches for Subject (a SAML issuer's entity ID, the local
+	// user store): a Source may be restricted to one issuer.
+	Issuer string
 	// Workload is the verified calling workload (mTLS identity, SPIFFE ID).
 	Workload string
 	// Attributes are the verified SAML attributes, by name.
@@ -178,6 +181,25 @@ func (s serviceAccount) Map(p Principal) (string, bool, error) {
 		return "", false, errors.New("service account user is empty")
 	}
 	return string(s), true, nil
+}
+
+// IssuerSource restricts s to principals that issuer vouches for: for any
+// other principal it has nothing to say (the next source is tried). With it
+// a rule that maps by the subject's name maps one issuer's alice only.
+func IssuerSource(issuer string, s Source) Source { return issuerSource{issuer, s} }
+
+type issuerSource struct {
+	issuer string
+	Source
+}
+
+func (s issuerSource) String() string { return sourceName(s.Source) + " issuer=" + s.issuer }
+
+func (s issuerSource) Map(p Principal) (string, bool, error) {
+	if p.Issuer != s.issuer {
+		return "", false, nil
+	}
+	return s.Source.Map(p)
 }
 
 // Pattern rules understood by PatternSource.

@@ -525,3 +525,25 @@ func FuzzParseTable(f *testing.F) {
 		}
 	})
 }
+
+// TestIssuerSource: a source pinned to an issuer maps that issuer's
+// subjects only; the same name from another issuer (or from none) falls
+// through to the next source, and the mapping names the pin.
+func TestIssuerSource(t *testing.T) {
+	m := Map{Name: "m", Domain: racf, Sources: []Source{
+		IssuerSource("urn:idp:a", mustPattern(t, "localpart-upper")),
+		AttributeSource("racfUserId"),
+	}}
+	for _, tt := range []struct {
+		issuer, want, source string
+	}{
+		{"urn:idp:a", "ALICE", "pattern:localpart-upper issuer=urn:idp:a"},
+		{"urn:idp:b", "BOB01", "attribute:racfUserId"},
+		{"", "BOB01", "attribute:racfUserId"},
+	} {
+		got, err := m.Resolve(Principal{Subject: "alice@example.com", Issuer: tt.issuer, Attributes: map[string][]string{"racfUserId": {"BOB01"}}})
+		if err != nil || got.UserID != tt.want || got.Source != tt.source {
+			t.Errorf("issuer %q: %+v, %v; want %s from %s", tt.issuer, got, err, tt.want, tt.source)
+		}
+	}
+}
