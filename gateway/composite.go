@@ -9,14 +9,10 @@ import (
 
 	"github.com/beevik/etree"
 
-	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/gateway/audit"
-	"github.com/gatehouse/gatehouse/gateway/authz"
 	"github.com/gatehouse/gatehouse/orchestration"
-	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/schemas"
 	"github.com/gatehouse/gatehouse/soap"
-	"github.com/gatehouse/gatehouse/soap/wssec"
 )
 
 // catalog answers the orchestration loader from the configured services.
@@ -36,8 +32,7 @@ func (c catalog) Operation(service string, _ soap.QName) (bool, bool) {
 
 // runComposite runs a composite service for one request and answers with
 // its reply. Every invoke is a hop through hopInvoker.
-func (g *Gateway) runComposite(tx *transaction, w http.ResponseWriter, r *http.Request, svc *service, env *soap.Envelope,
-	areq *authz.Request, v *wssec.Verified, p *samlsts.Principal) error {
+func (g *Gateway) runComposite(tx *transaction, w http.ResponseWriter, r *http.Request, svc *service, env *soap.Envelope, id *Identity) error {
 	payload := env.Payload()
 	if payload == nil {
 		return soap.SenderFault("message does not match the service schema", errors.New("empty Body"))
@@ -46,7 +41,7 @@ func (g *Gateway) runComposite(tx *transaction, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return soap.ReceiverFault("internal error", err)
 	}
-	inv := &hopInvoker{g: g, tx: tx, composite: svc.composite.Name(), version: env.Version, areq: areq, verified: v, principal: p}
+	inv := &hopInvoker{g: g, tx: tx, composite: svc.composite.Name(), version: env.Version, id: id}
 	start := g.now()
 	reply, err := svc.composite.Run(r.Context(), input, inv)
 	g.metrics.composites.WithLabelValues(svc.composite.Name(), compositeOutcome(err)).Observe(g.now().Sub(start).Seconds())
@@ -133,9 +128,7 @@ type hopInvoker struct {
 	tx        *transaction
 	composite string
 	version   soap.Version
-	areq      *authz.Request
-	verified  *wssec.Verified
-	principal *samlsts.Principal
+	id        *Identity // the consumer's: every hop is for it
 }
 
 func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp []byte, err error) {
@@ -144,11 +137,12 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	target := g.services[call.Service]
 	v := h.version // the hop's SOAP version: the request's if the target speaks it
 	rec := &audit.Record{
-		CorrelationID: h.tx.rec.CorrelationID, Hop: call.Hop, Compensation: call.Compensation, Listener: h.tx.rec.Listener, Caller: h.tx.caller.ID,
-		Subject: h.tx.rec.Subject, Issuer: h.tx.rec.Issuer, Roles: h.tx.rec.Roles,
+		CorrelationID: h.tx.rec.CorrelationID, Hop: call.Hop, Compensation: call.Compensation, Listener: h.tx.rec.Listener,
 		Service: call.Service, Operation: call.Operation.String(), SOAPVersion: v.String(),
 		BytesIn: int64(len(call.Request)),
 	}
+	h.id.record(rec)
+	rec.Audience, rec.TokenID = "", "" // a hop record names the assertion the hop sends, if any
 	defer func() {
 		rec.Time, rec.DurationMS = start.UTC(), float64(g.now().Sub(start).Microseconds())/1000
 		rec.Outcome, rec.Status = audit.OutcomeOK, http.StatusOK
@@ -170,9 +164,9 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	// and the rules for the original subject, as a hop of the composite.
 	// Actors stays the inbound chain: the composite is this hop's position,
 	// and joins the chain only in the assertion the target receives.
-	req := *h.areq
-	req.Service, req.Operation, req.Composite = call.Service, call.Operation.String(), h.composite
-	d := g.policy.Decide(&req)
+	req := h.id.authzRequest(g.policy, call.Service, call.Operation.String())
+	req.Composite = h.composite
+	d := g.policy.Decide(req)
 	rec.Decision, rec.Rule = map[bool]string{true: "allow", false: "deny"}[d.Allow], d.Rule
 	g.metrics.decisions.WithLabelValues(req.Service, req.Operation, rec.Decision, d.Rule).Inc()
 	if !d.Allow {
@@ -190,21 +184,8 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 		return nil, soap.ReceiverFault("internal error", fmt.Errorf("hop %d request does not match the schema of %s: %w", call.Hop, call.Service, redactValues(err)))
 	}
 	out := &outbound{env: env, correlationID: h.tx.rec.CorrelationID}
-	if out.tokens, err = h.hopAssertion(target); err != nil {
+	if err := g.outboundIdentity(ctx, rec, target, h.id, h.composite, out); err != nil {
 		return nil, err
-	}
-	for _, a := range out.tokens {
-		// The hop record names the assertion the target will record.
-		rec.Audience, rec.TokenID = target.saml.Audience, a.SelectAttrValue("ID", "")
-	}
-	if target.creds != nil {
-		hopTx := &transaction{caller: h.tx.caller, rec: audit.Record{}}
-		cred, err := g.mapCredential(ctx, hopTx, target.creds, h.verified, h.principal)
-		rec.LegacyDomain, rec.LegacyUser, rec.Mapping = hopTx.rec.LegacyDomain, hopTx.rec.LegacyUser, hopTx.rec.Mapping
-		if err != nil {
-			return nil, err
-		}
-		out.cred, out.render, out.header = cred, target.creds.render, target.creds.header
 	}
 	var br *backendResponse
 	err = target.guard.call(ctx, func() (int, error) {
@@ -238,12 +219,6 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	return b, err
 }
 
-// wantsHopAssertion reports whether a composite's hop to s carries an
-// assertion: s is SAML-protected and its credentials are not mapped here.
-// New refuses a composite that calls such a service without an STS, so
-// hopIssuer is set whenever this holds.
-func (s *service) wantsHopAssertion() bool { return s.saml != nil && s.creds == nil }
-
 // otherVersion is the SOAP version that is not v.
 func otherVersion(v soap.Version) soap.Version {
 	if v == soap.V11 {
@@ -262,39 +237,5 @@ func detachedBytes(el *etree.Element) ([]byte, error) {
 
 var _ orchestration.Invoker = (*hopInvoker)(nil)
 
-// hopLifetime is how long a per-hop assertion lives: one call.
+// hopLifetime is how long a per-hop (or propagated) assertion lives: one call.
 const hopLifetime = 2 * time.Minute
-
-// hopAssertion gives a hop to a SAML-protected service (an enforcement
-// point in front of the backend) a fresh assertion from the STS: the
-// original subject, the composite added to the delegation chain, the
-// target's audience only, a short lifetime. The target verifies and
-// authorizes it again; trust is not inherited.
-//
-// A target whose credentials this gateway maps is a legacy system right
-// behind it: this gateway is its enforcement point and has just
-// authorized the hop, and the mapped credential carries the identity
-// into the legacy domain, which could not verify an assertion anyway. It
-// gets none, as a direct call would not either.
-func (h *hopInvoker) hopAssertion(target *service) ([]*etree.Element, error) {
-	if !target.wantsHopAssertion() {
-		return nil, nil
-	}
-	req := samlsts.IssueRequest{
-		Subject: h.areq.Subject, Audience: target.saml.Audience, Lifetime: hopLifetime, Method: samlsts.CMBearer,
-		AuthnContext: h.areq.AuthnMethod, AuthnInstant: h.g.now(), Roles: h.areq.Roles, Attributes: h.areq.Attributes,
-		Chain: []string{conf.CompositeActorPrefix + h.composite},
-	}
-	if p := h.principal; p != nil {
-		req.Format, req.AuthnInstant = p.Format, p.AuthnInstant
-		req.Chain = append(append([]string(nil), p.Chain...), req.Chain...)
-	}
-	if req.Subject == "" {
-		req.Subject = h.tx.caller.ID
-	}
-	a, err := h.g.hopIssuer.Issue(req)
-	if err != nil {
-		return nil, soap.ReceiverFault("internal error", fmt.Errorf("hop assertion: %w", err))
-	}
-	return []*etree.Element{a}, nil
-}

@@ -10,10 +10,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/credmap"
+	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/store"
-	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/soap"
-	"github.com/gatehouse/gatehouse/soap/wssec"
 )
 
 // credentialMap is a compiled conf.CredentialMap.
@@ -41,25 +40,32 @@ func newCredentialMaps(cfg *conf.Config) (map[string]*credentialMap, error) {
 		}
 		c := &credentialMap{m: &credmap.Map{Name: cm.Name, Domain: credmap.Domain{Name: cm.Domain, UserIDRule: rule}}}
 		for _, s := range cm.Sources {
+			var src credmap.Source
 			switch s.Kind {
 			case "attribute":
-				c.m.Sources = append(c.m.Sources, credmap.AttributeSource(s.Value))
+				src = credmap.AttributeSource(s.Value)
 			case "table":
 				t, err := credmap.LoadTable(s.Value)
 				if err != nil {
 					return nil, fmt.Errorf("gateway: credential map %s: %w", cm.Name, err)
 				}
 				c.tables = append(c.tables, t)
-				c.m.Sources = append(c.m.Sources, t.Source())
+				src = t.Source()
 			case "pattern":
 				p, err := credmap.PatternSource(s.Value)
 				if err != nil {
 					return nil, fmt.Errorf("gateway: credential map %s: %w", cm.Name, err)
 				}
-				c.m.Sources = append(c.m.Sources, p)
+				src = p
 			case "serviceAccount":
-				c.m.Sources = append(c.m.Sources, credmap.ServiceAccountSource(s.Value))
+				src = credmap.ServiceAccountSource(s.Value)
+			default:
+				return nil, fmt.Errorf("gateway: credential map %s: unknown source %q", cm.Name, s.Kind)
 			}
+			if s.Issuer != "" {
+				src = credmap.IssuerSource(s.Issuer, src)
+			}
+			c.m.Sources = append(c.m.Sources, src)
 		}
 		switch {
 		case cm.PassTicket != nil:
@@ -78,23 +84,16 @@ func newCredentialMaps(cfg *conf.Config) (map[string]*credentialMap, error) {
 	return out, nil
 }
 
-// mapCredential maps the verified principal to the service's legacy
-// domain and makes its credential. No mapping refuses the call (Sender
-// fault, 403); the audit record names the domain and the mapped user,
-// never the credential.
-func (g *Gateway) mapCredential(ctx context.Context, tx *transaction, sc *serviceCredentials, v *wssec.Verified, p *samlsts.Principal) (*credmap.Credential, error) {
-	pr := credmap.Principal{Workload: tx.caller.ID}
-	switch {
-	case p != nil:
-		pr.Subject, pr.SubjectFormat, pr.Attributes = p.Subject, p.Format, p.Attributes
-	case v != nil && v.UsernameToken != nil:
-		pr.Subject = v.UsernameToken.Username
-	}
-	m, err := sc.cm.m.Resolve(pr)
+// mapCredential maps the identity to the service's legacy domain and
+// makes its credential. No mapping refuses the call (Sender fault, 403);
+// the audit record names the domain and the mapped user, never the
+// credential.
+func (g *Gateway) mapCredential(ctx context.Context, rec *audit.Record, sc *serviceCredentials, id *Identity) (*credmap.Credential, error) {
+	m, err := sc.cm.m.Resolve(id.credPrincipal())
 	if err != nil {
 		return nil, soap.SenderFault("no credentials for the target system", fmt.Errorf("credential map %s: %w", sc.cm.m.Name, err)).WithStatus(http.StatusForbidden)
 	}
-	tx.rec.LegacyDomain, tx.rec.LegacyUser, tx.rec.Mapping = m.Domain, m.UserID, m.Source
+	rec.LegacyDomain, rec.LegacyUser, rec.Mapping = m.Domain, m.UserID, m.Source
 	if sc.cm.ticket == nil {
 		secret, err := sc.cm.secrets.Secret(m.UserID)
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/gateway/audit"
-	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/schemas"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
@@ -21,10 +20,11 @@ import (
 //
 //	identity (mTLS) → route → binding (Content-Type, SOAPAction) → caller
 //	rate limit → body limit
-//	→ hardened parse → XSD validation → mustUnderstand → lockout check
-//	→ WS-Security → SAML → replay (one store round trip) → STS, or
-//	subject rate limit → authorization → legacy credentials → bulkhead and
-//	breaker → proxy to the backend (inbound Security removed)
+//	→ hardened parse → XSD validation → action → WS-Addressing →
+//	mustUnderstand → lockout check → WS-Security → SAML (one Identity)
+//	→ replay (one store round trip) → STS, or subject rate limit →
+//	authorization → legacy credentials and identity propagation →
+//	bulkhead and breaker → proxy to the backend (inbound Security removed)
 //	→ response; audit always.
 //
 // serve lists the stages; each returns a *soap.Fault (or an error that
@@ -140,46 +140,37 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		}
 	}
 
-	// 8. Header blocks addressed to Gatehouse with mustUnderstand must be ones it processes.
+	// 8. WS-Addressing is enforced, not just read: wsa:To names this
+	// service, replies go back on this connection (invariant 12).
+	if err := checkAddressing(svc, env.Addressing); err != nil {
+		return err
+	}
+
+	// 9. Header blocks addressed to Gatehouse with mustUnderstand must be ones it processes.
 	if err := env.CheckMustUnderstand(svc.actor, wssec.Understood); err != nil {
 		return err
 	}
 
-	// 9. WS-Security (lockout first), then SAML, then one replay check for
-	// every nonce, signature, MessageID and bearer assertion (invariants 4–8).
-	var verified *wssec.Verified
-	var principal *samlsts.Principal
-	if svc.verifier != nil {
-		v, keys, err := g.authenticate(r.Context(), tx, svc, env)
-		if err != nil {
-			return err
-		}
-		verified = v
-		tx.rec.Subject = v.Principal
-		if svc.saml != nil {
-			p, key, err := g.verifySAML(tx, svc, env, v)
-			if err != nil {
-				return err
-			}
-			principal = p
-			if key != nil {
-				keys = append(keys, *key)
-			}
-		}
-		if err := g.checkReplay(r.Context(), keys); err != nil {
-			return err
-		}
+	// 10. Authentication: WS-Security (lockout first), then SAML, into the
+	// one Identity every later stage reads; then one replay check for
+	// every nonce, signature, MessageID and one-time assertion (invariants 4–8).
+	id, err := g.authenticate(r.Context(), tx, svc, env)
+	if err != nil {
+		return err
+	}
+	if err := g.checkReplay(r.Context(), id.ReplayKeys); err != nil {
+		return err
 	}
 
-	// 10. The STS answers itself (it authorizes by its own rules: who may
+	// 11. The STS answers itself (it authorizes by its own rules: who may
 	// get a token for which audience).
 	if svc.sts != nil {
-		return g.serveSTS(tx, w, r, svc, env, verified)
+		return g.serveSTS(tx, w, r, svc, env, id)
 	}
 
-	// 11. Per-subject rate limit, then authorization of this transaction
+	// 12. Per-subject rate limit, then authorization of this transaction
 	// on its own: default deny, flow edge, deny overrides (invariant 9).
-	areq := g.authzRequest(tx, svc, env, verified, principal)
+	areq := id.authzRequest(g.policy, svc.name, env.Operation().String())
 	if g.rates != nil {
 		if err := g.throttle(r.Context(), w, svc, "subject", areq.Subject, g.rates.subject); err != nil {
 			return err
@@ -189,24 +180,21 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return err
 	}
 
-	// 12. A composite runs its definition; each of its calls is a hop
+	// 13. A composite runs its definition; each of its calls is a hop
 	// authorized on its own (hopInvoker).
 	if svc.composite != nil {
-		return g.runComposite(tx, w, r, svc, env, areq, verified, principal)
+		return g.runComposite(tx, w, r, svc, env, id)
 	}
 
-	// 13. Credentials of the backend's legacy domain for the verified
-	// principal (a PassTicket, a mapped password); no mapping refuses.
-	out := &outbound{env: env, action: binding.Action, hasAction: binding.HasAction, correlationID: tx.rec.CorrelationID}
-	if svc.creds != nil {
-		cred, err := g.mapCredential(r.Context(), tx, svc.creds, verified, principal)
-		if err != nil {
-			return err
-		}
-		out.cred, out.render, out.header = cred, svc.creds.render, svc.creds.header
+	// 14. Credentials of the backend's legacy domain for the identity (a
+	// PassTicket, a mapped password; no mapping refuses), and the identity
+	// itself as the service propagates it.
+	out := &outbound{env: env, actor: svc.actor, action: binding.Action, hasAction: binding.HasAction, correlationID: tx.rec.CorrelationID}
+	if err := g.outboundIdentity(r.Context(), &tx.rec, svc, id, "", out); err != nil {
+		return err
 	}
 
-	// 14. Proxy to the backend and answer with its response.
+	// 15. Proxy to the backend and answer with its response.
 	callStart := g.now()
 	var resp *backendResponse
 	err = svc.guard.call(r.Context(), func() (int, error) {
@@ -324,6 +312,10 @@ func (g *Gateway) begin(r *http.Request, l *listener) *transaction {
 	// keeps its own) is kept, so that one id follows the whole chain.
 	if id := safeID(r.Header.Get(headerCorrelationID)); id != "" {
 		tx.rec.CorrelationID, tx.upstreamCorrelation = id, true
+	}
+	// Identity headers are the gateway's to send; no client sets them.
+	for _, h := range g.identityHeaders {
+		r.Header.Del(h)
 	}
 	tx.caller, tx.callerErr = callerFromTLS(r.TLS)
 	tx.rec.Caller = tx.caller.ID

@@ -68,6 +68,7 @@ func newBackend(b *conf.Backend, clock func() time.Time) *backend {
 // document the gateway checked, and only the headers the gateway chose.
 type outbound struct {
 	env           *soap.Envelope
+	actor         string // the actor/role of Gatehouse's inbound Security header
 	action        string
 	hasAction     bool
 	correlationID string
@@ -75,8 +76,10 @@ type outbound struct {
 	// says (usernameToken in the envelope; basic or header on HTTP).
 	cred           *credmap.Credential
 	render, header string
-	// tokens go in the outbound Security header (a per-hop assertion).
-	tokens []*etree.Element
+	// tokens go in the outbound Security header (a per-hop or propagated
+	// assertion); headers are identity headers for the backend.
+	tokens  []*etree.Element
+	headers http.Header
 }
 
 type backendResponse struct {
@@ -113,6 +116,9 @@ func (b *backend) call(ctx context.Context, out *outbound, lim soap.Limits) (*ba
 		req.Header.Set("SOAPAction", strconv.Quote(out.action))
 	}
 	req.Header.Set(headerCorrelationID, out.correlationID)
+	for name, vals := range out.headers {
+		req.Header[name] = vals
+	}
 	if err := renderHeaders(req.Header, out.render, out.header, out.cred); err != nil {
 		return nil, soap.ReceiverFault("internal error", fmt.Errorf("render credential: %w", err))
 	}
@@ -156,6 +162,15 @@ func (b *backend) call(ctx context.Context, out *outbound, lim soap.Limits) (*ba
 	return r, nil
 }
 
+// forwardedAddressing lists the WS-Addressing headers a backend gets.
+func forwardedAddressing(local string) bool {
+	switch local {
+	case "Action", "MessageID", "RelatesTo":
+		return true
+	}
+	return false
+}
+
 func backendError(err error) error {
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
@@ -164,18 +179,19 @@ func backendError(err error) error {
 	return soap.ReceiverFault("backend unavailable", fmt.Errorf("backend: %w", err)).WithStatus(http.StatusBadGateway)
 }
 
-// outboundEnvelope serializes a copy of the inbound envelope without any
-// wsse:Security header block (invariant 11): the inbound credentials and
-// signatures were for Gatehouse, not for the backend. A backend that wants
-// signed requests gets the gateway's own signature.
+// outboundEnvelope serializes a copy of the inbound envelope without the
+// Security header blocks addressed to Gatehouse (invariant 11), of every
+// WS-Security version and draft: the inbound credentials and signatures
+// were for Gatehouse, not for the backend. A backend that wants signed
+// requests gets the gateway's own signature. Of the WS-Addressing headers
+// only those that say what the message is (Action, MessageID, RelatesTo)
+// go on: To named Gatehouse, and ReplyTo, FaultTo and From are the
+// consumer's, not something a backend behind Gatehouse is to act on.
 func (b *backend) outboundEnvelope(out *outbound) ([]byte, error) {
 	env := out.env.Copy()
 	if env.Header != nil {
-		for _, h := range env.Header.ChildElements() {
-			if h.Tag == "Security" && h.NamespaceURI() == soap.NSWSSE {
-				env.Header.RemoveChild(h)
-			}
-		}
+		env.RemoveSecurityHeaders(out.actor)
+		env.RemoveAddressingHeaders(forwardedAddressing)
 	}
 	if err := renderEnvelope(env, out.render, out.cred); err != nil {
 		return nil, fmt.Errorf("render credential: %w", err)

@@ -11,10 +11,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/gateway/audit"
-	"github.com/gatehouse/gatehouse/gateway/store"
 	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/soap"
-	"github.com/gatehouse/gatehouse/soap/wssec"
 )
 
 // confirmationURIs maps the configuration's method names to SAML 2.0 URIs.
@@ -119,38 +117,10 @@ func stsResponse(req *soap.Envelope, payload *etree.Element, action string) ([]b
 	return doc.WriteToBytes()
 }
 
-// verifySAML checks the request's SAML assertion against the service's
-// policy and returns the principal and its one-time replay key (bearer). The audit record
-// names the subject, issuer, roles, the assertion and its delegation chain.
-func (g *Gateway) verifySAML(tx *transaction, svc *service, env *soap.Envelope, v *wssec.Verified) (*samlsts.Principal, *store.ReplayKey, error) {
-	if len(v.Assertions) == 0 && !svc.samlRequired {
-		return nil, nil, nil
-	}
-	p, key, err := svc.saml.Verify(samlsts.Message{Envelope: env, Security: v, Caller: tx.caller.ID, CallerCert: tx.caller.Certificate})
-	if err != nil {
-		return nil, nil, err
-	}
-	tx.rec.Subject, tx.rec.Issuer, tx.rec.Roles = p.Subject, p.Issuer, p.Roles
-	tx.rec.Audience, tx.rec.TokenID, tx.rec.Delegation = svc.saml.Audience, p.AssertionID, p.Chain
-	if key == nil {
-		return p, nil, nil
-	}
-	return p, &store.ReplayKey{Kind: key.Kind, Value: key.Value, TTL: key.TTL}, nil
-}
-
 // serveSTS answers a WS-Trust request. The requester is the verified
 // UsernameToken user if there is one, else the mTLS workload.
-func (g *Gateway) serveSTS(tx *transaction, w http.ResponseWriter, r *http.Request, svc *service, env *soap.Envelope, v *wssec.Verified) error {
-	who := samlsts.Requester{Workload: tx.caller.ID, Certificate: tx.caller.Certificate}
-	if v != nil && v.UsernameToken != nil {
-		who.Username = v.UsernameToken.Username
-	}
-	if v != nil {
-		if s := v.SignerOf(env.Body); s != nil {
-			who.Signer = s.Certificate
-		}
-	}
-	payload, out, err := svc.sts.Handle(env.Payload(), who)
+func (g *Gateway) serveSTS(tx *transaction, w http.ResponseWriter, r *http.Request, svc *service, env *soap.Envelope, id *Identity) error {
+	payload, out, err := svc.sts.Handle(env.Payload(), id.requester())
 	tx.rec.Subject, tx.rec.Audience, tx.rec.TokenID = out.Subject, out.Audience, out.AssertionID
 	if err != nil {
 		g.countFailure(r.Context(), svc, lockoutSubjects(tx, env, ""), err)

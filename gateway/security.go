@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/gateway/store"
+	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
 )
@@ -93,37 +94,48 @@ func storeUnavailable(err error) error {
 	return soap.ReceiverFault("service temporarily unavailable", fmt.Errorf("shared store: %w", err)).WithStatus(http.StatusServiceUnavailable)
 }
 
-// authenticate runs the WS-Security stages for one request: lockout check
-// (before any expensive check), header verification and failure counting.
-// It returns what was verified and the replay keys to record, which the
-// caller adds to (SAML) and records in one round trip with checkReplay.
-func (g *Gateway) authenticate(ctx context.Context, tx *transaction, svc *service, env *soap.Envelope) (*wssec.Verified, []store.ReplayKey, error) {
+// authenticate makes the request's Identity: the mTLS workload, then what
+// the Security header proves (lockout check first, before any expensive
+// check; failures counted), then the SAML assertion. The Identity holds
+// every replay key of the request, which checkReplay records in one round
+// trip. The audit record names the identity from here on.
+func (g *Gateway) authenticate(ctx context.Context, tx *transaction, svc *service, env *soap.Envelope) (*Identity, error) {
+	id := newIdentity(tx.caller)
+	defer id.record(&tx.rec)
 	vr := svc.verifier
+	if vr == nil {
+		return id, nil // mTLS alone
+	}
 	subjects := lockoutSubjects(tx, env, vr.Policy.Actor)
 	locked, until, err := g.store.Locked(ctx, subjects...)
 	if err != nil {
-		return nil, nil, storeUnavailable(err)
+		return nil, storeUnavailable(err)
 	}
 	if locked {
-		return nil, nil, soap.SecurityFault(soap.FaultFailedAuthentication, "authentication failed",
+		return nil, soap.SecurityFault(soap.FaultFailedAuthentication, "authentication failed",
 			fmt.Errorf("locked out until %s after repeated authentication failures (%v)", until.UTC().Format(time.RFC3339), subjects))
 	}
 
 	v, err := vr.Verify(env)
 	if err != nil {
 		g.countFailure(ctx, svc, subjects, err)
-		return nil, nil, err
+		return nil, err
 	}
-
-	keys := make([]store.ReplayKey, 0, len(v.ReplayKeys)+2)
-	for _, k := range v.ReplayKeys {
-		keys = append(keys, store.ReplayKey{Kind: k.Kind, Value: k.Value, TTL: k.TTL})
+	id.addSecurity(v)
+	if mid := env.Addressing.MessageID; mid != "" {
+		id.ReplayKeys = append(id.ReplayKeys, vr.MessageIDKey(tx.caller.ID, mid))
 	}
-	if id := env.Addressing.MessageID; id != "" {
-		keys = append(keys, store.ReplayKey{Kind: "msgid", Value: []byte(tx.caller.ID + "\x00" + id),
-			TTL: vr.Policy.MaxAge + 2*vr.Policy.MaxSkew})
+	if svc.saml != nil && (len(v.Assertions) > 0 || svc.samlRequired) {
+		p, key, err := svc.saml.Verify(samlsts.Message{Envelope: env, Security: v, Caller: tx.caller.ID, CallerCert: tx.caller.Certificate})
+		if err != nil {
+			return nil, err
+		}
+		id.addAssertion(p, svc.saml.Audience)
+		if key != nil {
+			id.ReplayKeys = append(id.ReplayKeys, *key)
+		}
 	}
-	return v, keys, nil
+	return id, nil
 }
 
 // lockoutSubjects are the principals a failed authentication counts
@@ -156,7 +168,7 @@ func (g *Gateway) countFailure(ctx context.Context, svc *service, subjects []str
 
 // checkReplay records every replay key of the request in one store round
 // trip; a key seen before refuses the request.
-func (g *Gateway) checkReplay(ctx context.Context, keys []store.ReplayKey) error {
+func (g *Gateway) checkReplay(ctx context.Context, keys []wssec.ReplayKey) error {
 	if len(keys) == 0 {
 		return nil
 	}

@@ -82,8 +82,8 @@ func TestSignedRequestsAndReplayAcrossInstances(t *testing.T) {
 		t.Fatalf("signed request: %d %s", resp.StatusCode, body)
 	}
 	rec := gw1.record(t, resp.Header.Get("X-Correlation-ID"))
-	if !strings.HasPrefix(rec.Subject, "x509:") || !strings.Contains(rec.Subject, "teller-app") {
-		t.Errorf("audit subject %q", rec.Subject)
+	if rec.Authn != "x509" || !strings.Contains(rec.Subject, "teller-app") || rec.Issuer == "" || rec.Issuer == rec.Subject {
+		t.Errorf("audit identity: authn %q, subject %q, issuer %q; want the signer's DN issued by the CA", rec.Authn, rec.Subject, rec.Issuer)
 	}
 	if fwd := string(gw1.backend.LastRequest()); strings.Contains(fwd, securityHeader) || strings.Contains(fwd, "BinarySecurityToken") {
 		t.Errorf("inbound Security header forwarded to the backend:\n%s", fwd)

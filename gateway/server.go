@@ -55,13 +55,15 @@ type Gateway struct {
 	hopIssuer      *samlsts.Issuer     // the STS's issuer, for per-hop assertions; nil without an STS
 	auditSinks     []audit.Sink
 	envelopeSchema map[soap.Version]*schemas.Set
-	ownSchemas     []*schemas.Set // compiled here (not by conf), closed at shutdown
-	listeners      []*listener
-	admin          *http.Server
-	adminLn        net.Listener
-	ready          atomic.Bool
-	serveErr       chan error
-	wg             sync.WaitGroup
+	// identityHeaders are removed from every inbound request.
+	identityHeaders []string
+	ownSchemas      []*schemas.Set // compiled here (not by conf), closed at shutdown
+	listeners       []*listener
+	admin           *http.Server
+	adminLn         net.Listener
+	ready           atomic.Bool
+	serveErr        chan error
+	wg              sync.WaitGroup
 }
 
 // listener is one compiled SOAP listener with its routing table.
@@ -88,6 +90,13 @@ type service struct {
 	guard       *guard
 	creds       *serviceCredentials // nil: no legacy credentials
 	anonymousOK bool
+	// endpoints are the URLs a request's wsa:To may name (and a bearer
+	// assertion's Recipient); allowReplyTo lets ReplyTo/FaultTo name
+	// other than the anonymous and none URIs.
+	endpoints    []string
+	allowReplyTo bool
+	// propagate says how the backend learns the identity; nil: it does not.
+	propagate *conf.Propagation
 	// actor is the actor/role URI of Gatehouse's Security header.
 	actor string
 	// verifier is nil for a service without a <security> or <saml> policy.
@@ -187,6 +196,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		return g.fail(err)
 	}
 	g.credMaps = cmaps
+	g.identityHeaders = cfg.IdentityHeaders()
 	g.services = map[string]*service{}
 
 	byName := map[string]*listener{}
@@ -210,6 +220,17 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			versionList: sc.SOAPVersions,
 			payload:     sc.PayloadSchema(),
 			anonymousOK: l.cfg.TLS.ClientAuth == conf.ClientAuthInsecureNone,
+			endpoints:   l.endpoints(sc.Path),
+			propagate:   sc.Propagate,
+		}
+		if a := sc.Addressing; a != nil {
+			s.allowReplyTo = a.AllowReplyTo
+			if len(a.Endpoints) > 0 {
+				s.endpoints = a.Endpoints
+			}
+		}
+		if sc.Propagate != nil && sc.Propagate.As == conf.PropagateAssertion && cfg.STS == nil {
+			return g.fail(fmt.Errorf("gateway: service %s: propagating the identity as an assertion needs <sts>", sc.Name))
 		}
 		if sc.Composite == nil {
 			s.backend = newBackend(&sc.Backend, g.now)
@@ -278,6 +299,29 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	return g, nil
 }
 
+// endpoints are the default URLs of a service at path on this listener:
+// https:// with the listener's address, and with each DNS name of its
+// certificate and the listener's port (the names a client that verifies
+// the certificate can use), then path.
+func (l *listener) endpoints(path string) []string {
+	tc := l.cfg.ServerTLSConfig()
+	scheme := "https"
+	if tc == nil {
+		scheme = "http"
+	}
+	urls := []string{scheme + "://" + l.cfg.Address + path}
+	_, port, err := net.SplitHostPort(l.cfg.Address)
+	if err == nil && tc != nil && len(tc.Certificates) > 0 && tc.Certificates[0].Leaf != nil {
+		for _, name := range tc.Certificates[0].Leaf.DNSNames {
+			u := scheme + "://" + net.JoinHostPort(name, port) + path
+			if !slices.Contains(urls, u) {
+				urls = append(urls, u)
+			}
+		}
+	}
+	return urls
+}
+
 // addSTS routes the STS endpoint and its metadata on their listener.
 func (g *Gateway) addSTS(cfg *conf.Config, byName map[string]*listener, users *wssec.Users) error {
 	sc := cfg.STS
@@ -306,6 +350,7 @@ func (g *Gateway) addSTS(cfg *conf.Config, byName map[string]*listener, users *w
 		versionList: []string{"1.1", "1.2"},
 		payload:     payload,
 		anonymousOK: false,
+		endpoints:   l.endpoints(sc.Path),
 		verifier:    vr,
 		sts:         sts,
 	}

@@ -18,6 +18,22 @@ const (
 // for a header with the wrong cardinality or content.
 var FaultInvalidAddressingHeader = QName{NSWSA, "InvalidAddressingHeader"}
 
+// FaultDestinationUnreachable is the WS-Addressing 1.0 SOAP Binding subcode
+// for a wsa:To that names no endpoint of this receiver.
+var FaultDestinationUnreachable = QName{NSWSA, "DestinationUnreachable"}
+
+// AnonymousAddress reports whether an endpoint address is one that sends
+// the reply back on the request's own connection or sends none: the
+// anonymous and none URIs of WS-Addressing 1.0 and the anonymous URI of the
+// 2004/08 submission.
+func AnonymousAddress(addr string) bool {
+	switch addr {
+	case NSWSA + "/anonymous", NSWSA + "/none", NSWSA2004 + "/role/anonymous":
+		return true
+	}
+	return false
+}
+
 // Addressing holds the WS-Addressing message addressing properties used for
 // correlation and routing checks. Empty strings mean absent.
 type Addressing struct {
@@ -25,7 +41,10 @@ type Addressing struct {
 	MessageID string
 	To        string
 	Action    string
-	RelatesTo []string
+	// ReplyTo, FaultTo and From are the wsa:Address of those endpoint
+	// references; "" when the header is absent.
+	ReplyTo, FaultTo, From string
+	RelatesTo              []string
 	// Elements are the header blocks these values came from, so that a
 	// signature policy can require them to be signed.
 	Elements []*etree.Element
@@ -52,6 +71,18 @@ func (e *Envelope) readAddressing() error {
 			dst = &e.Addressing.To
 		case "Action":
 			dst = &e.Addressing.Action
+		case "ReplyTo", "FaultTo", "From":
+			dst := map[string]*string{"ReplyTo": &e.Addressing.ReplyTo, "FaultTo": &e.Addressing.FaultTo, "From": &e.Addressing.From}[h.Tag]
+			if *dst != "" {
+				return addressingFault("duplicate wsa:%s header", h.Tag)
+			}
+			addr, err := endpointAddress(h, ns)
+			if err != nil {
+				return err
+			}
+			*dst = addr
+			e.Addressing.Elements = append(e.Addressing.Elements, h)
+			continue
 		case "RelatesTo":
 			v, err := addressingText(h)
 			if err != nil {
@@ -77,6 +108,30 @@ func (e *Envelope) readAddressing() error {
 		e.Addressing.Elements = append(e.Addressing.Elements, h)
 	}
 	return nil
+}
+
+// endpointAddress reads the one wsa:Address of an endpoint reference.
+func endpointAddress(h *etree.Element, ns string) (string, error) {
+	var addr *etree.Element
+	for _, c := range h.ChildElements() {
+		if c.Tag == "Address" && c.NamespaceURI() == ns {
+			if addr != nil {
+				return "", addressingFault("wsa:%s with two Address elements", h.Tag)
+			}
+			addr = c
+		}
+	}
+	if addr == nil {
+		return "", addressingFault("wsa:%s without Address", h.Tag)
+	}
+	v, err := addressingText(addr)
+	if err != nil {
+		return "", err
+	}
+	if v == "" {
+		return "", addressingFault("wsa:%s with an empty Address", h.Tag)
+	}
+	return v, nil
 }
 
 func addressingText(h *etree.Element) (string, error) {

@@ -24,6 +24,7 @@ type Record struct {
 	Caller       string   `json:"caller,omitempty"`
 	Subject      string   `json:"subject,omitempty"`
 	Issuer       string   `json:"issuer,omitempty"`
+	Authn        string   `json:"authn,omitempty"` // how the subject authenticated
 	Roles        []string `json:"roles,omitempty"`
 	Audience     string   `json:"audience,omitempty"`
 	TokenID      string   `json:"tokenId,omitempty"`

@@ -73,7 +73,7 @@ func TestLogWritesWholeLinesConcurrently(t *testing.T) {
 // is a conscious change to this list.
 func TestRecordJSONKeys(t *testing.T) {
 	want := []string{
-		"audience", "backendStatus", "bytesIn", "bytesOut", "caller", "compensation", "correlationId",
+		"audience", "authn", "backendStatus", "bytesIn", "bytesOut", "caller", "compensation", "correlationId",
 		"decision", "delegation", "durationMs", "faultCode", "hop", "issuer", "legacyDomain", "legacyUser", "listener", "mapping", "messageId", "operation",
 		"outcome", "reason", "remote", "roles", "rule", "service", "soapVersion", "status",
 		"subject", "time", "tokenId",

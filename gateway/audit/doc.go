@@ -5,7 +5,7 @@
 //
 // A [Record] is encoded as one JSON object per line. Its keys are exactly:
 //
-//	time correlationId hop compensation messageId listener remote caller subject issuer roles
+//	time correlationId hop compensation messageId listener remote caller subject issuer authn roles
 //	audience tokenId delegation legacyDomain legacyUser mapping service operation
 //	soapVersion decision rule outcome
 //	status faultCode reason backendStatus bytesIn bytesOut durationMs
@@ -14,7 +14,8 @@
 // PassTickets or keys, so invariant 10 (secrets never appear in audit
 // records) holds by construction: a caller cannot put a secret in a record
 // except through Reason, which the gateway fills with redacted internal
-// reasons. delegation holds the names of the actors of an assertion's
+// reasons. authn says how the subject authenticated (x509, usernameToken,
+// mtls or a SAML authentication context class). delegation holds the names of the actors of an assertion's
 // delegation chain (composite:NAME for a hop), tokenId an assertion's ID,
 // never the assertion. A test pins the key set, so adding a field is a
 // deliberate change.

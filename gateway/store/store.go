@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/soap/wssec"
 )
 
 // Store is the state shared by all gateway instances.
@@ -31,17 +33,13 @@ type Store interface {
 	Close() error
 }
 
-// ReplayKey is one value that must be accepted at most once during TTL.
-type ReplayKey struct {
-	// Kind names the namespace of the value, e.g. "nonce", "sig", "msgid", "assertion".
-	// It is chosen by the gateway, never by the message: [A-Za-z0-9._-], 1..32 bytes.
-	Kind string
-	// Value is the attacker-chosen value; it is only ever stored as its SHA-256.
-	Value []byte
-	// TTL is how long the value stays remembered; it must be positive. Redis stores it
-	// rounded up to the next millisecond.
-	TTL time.Duration
-}
+// ReplayKey is one value that must be accepted at most once during TTL. There
+// is one such type: the verifiers that make the keys (wssec, samlsts) and the
+// store that records them share wssec's. Kind is chosen by the gateway, never
+// by the message ([A-Za-z0-9._-], 1..32 bytes); Value is attacker-chosen and
+// only ever stored as its SHA-256; TTL must be positive (Redis stores it
+// rounded up to the next millisecond).
+type ReplayKey = wssec.ReplayKey
 
 // LockoutPolicy configures failed-authentication lockout.
 type LockoutPolicy struct {
