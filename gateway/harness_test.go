@@ -50,6 +50,9 @@ type envOptions struct {
 	// credMaps are <credentialMap> sections; credentials is the accounts
 	// service's <credentials> element.
 	credMaps, credentials string
+	// addressing and propagate are the accounts service's <addressing>
+	// and <propagate> elements.
+	addressing, propagate string
 	// extraServices are more <service> elements, after the two.
 	extraServices string
 	// rateLimits is the <rateLimits> section.
@@ -81,7 +84,7 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
   {{.Store}}{{.Lockout}}{{.RateLimits}}{{.Trust}}{{.Users}}{{.SAMLIssuers}}{{.STS}}{{.Policy}}{{.CredMaps}}
   <service name="accounts" path="/services/accounts" soapVersions="1.1 1.2">
     <backend url="{{.Backend}}" connectTimeout="1s" timeout="{{.Timeout}}" maxResponseBytes="65536">{{.BackendTLS}}</backend>
-    {{.Security}}{{.SAML}}{{.Credentials}}
+    {{.Security}}{{.SAML}}{{.Credentials}}{{.Addressing}}{{.Propagate}}
     <schema file="accounts.xsd"/>
     <limits maxBytes="65536" {{.Limits}}/>
   </service>
@@ -150,6 +153,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		"BackendTLS": o.backendTLS, "SAMLIssuers": o.samlIssuers, "STS": o.sts, "SAML": o.saml, "SAML11": o.saml11,
 		"Policy": cmp.Or(o.policy, defaultTestPolicy), "RateLimits": o.rateLimits,
 		"CredMaps": o.credMaps, "Credentials": o.credentials, "ExtraServices": o.extraServices,
+		"Addressing": o.addressing, "Propagate": o.propagate,
 	}))
 	cfgPath := filepath.Join(e.dir, "gatehouse-"+auditName+".xml")
 	must(t, os.WriteFile(cfgPath, cfg.Bytes(), 0o644))

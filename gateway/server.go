@@ -220,7 +220,6 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			versionList: sc.SOAPVersions,
 			payload:     sc.PayloadSchema(),
 			anonymousOK: l.cfg.TLS.ClientAuth == conf.ClientAuthInsecureNone,
-			endpoints:   l.endpoints(sc.Path),
 			propagate:   sc.Propagate,
 		}
 		if a := sc.Addressing; a != nil {
@@ -299,24 +298,30 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// endpoints are the default URLs of a service at path on this listener:
-// https:// with the listener's address, and with each DNS name of its
-// certificate and the listener's port (the names a client that verifies
-// the certificate can use), then path.
-func (l *listener) endpoints(path string) []string {
+// endpoints are the default URLs of a service at path on this listener,
+// bound to addr: https:// with the configured and the bound address, and
+// with each DNS name of the listener's certificate and the port (the names
+// a client that verifies the certificate can use), then path.
+func (l *listener) endpoints(path string, addr net.Addr) []string {
 	tc := l.cfg.ServerTLSConfig()
 	scheme := "https"
 	if tc == nil {
 		scheme = "http"
 	}
-	urls := []string{scheme + "://" + l.cfg.Address + path}
-	_, port, err := net.SplitHostPort(l.cfg.Address)
+	var urls []string
+	add := func(hostport string) {
+		if u := scheme + "://" + hostport + path; !slices.Contains(urls, u) {
+			urls = append(urls, u)
+		}
+	}
+	if _, port, err := net.SplitHostPort(l.cfg.Address); err == nil && port != "0" {
+		add(l.cfg.Address)
+	}
+	add(addr.String())
+	_, port, err := net.SplitHostPort(addr.String())
 	if err == nil && tc != nil && len(tc.Certificates) > 0 && tc.Certificates[0].Leaf != nil {
 		for _, name := range tc.Certificates[0].Leaf.DNSNames {
-			u := scheme + "://" + net.JoinHostPort(name, port) + path
-			if !slices.Contains(urls, u) {
-				urls = append(urls, u)
-			}
+			add(net.JoinHostPort(name, port))
 		}
 	}
 	return urls
@@ -350,7 +355,6 @@ func (g *Gateway) addSTS(cfg *conf.Config, byName map[string]*listener, users *w
 		versionList: []string{"1.1", "1.2"},
 		payload:     payload,
 		anonymousOK: false,
-		endpoints:   l.endpoints(sc.Path),
 		verifier:    vr,
 		sts:         sts,
 	}
@@ -428,6 +432,13 @@ func (g *Gateway) Start() error {
 			return fmt.Errorf("gateway: listener %s: %w", l.name, err)
 		}
 		l.ln = ln
+		// A service's default endpoints name the address bound (a
+		// configured port 0 becomes the port the system chose).
+		for path, s := range l.services {
+			if s.endpoints == nil {
+				s.endpoints = l.endpoints(path, ln.Addr())
+			}
+		}
 		t := l.cfg.Timeouts
 		l.server = &http.Server{
 			Handler:           l,
