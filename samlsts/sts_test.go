@@ -162,18 +162,7 @@ func TestSTSDelegation(t *testing.T) {
 
 	// restricted is alice's token from the STS with these AudienceRestrictions.
 	restricted := func(restrictions ...[]string) string {
-		return issuedEdited(t, s.Issuer, bearerRequest(), func(a *etree.Element) {
-			conds := child(a, NSAssertion, "Conditions")
-			for _, ar := range children(conds, NSAssertion, "AudienceRestriction") {
-				conds.RemoveChild(ar)
-			}
-			for _, auds := range restrictions {
-				ar := conds.CreateElement("saml:AudienceRestriction")
-				for _, au := range auds {
-					ar.CreateElement("saml:Audience").SetText(au)
-				}
-			}
-		})
+		return issuedEdited(t, s.Issuer, bearerRequest(), withAudienceRestrictions(restrictions...))
 	}
 	for _, tc := range []struct {
 		name, token string

@@ -171,27 +171,8 @@ func TestCommentInNameID(t *testing.T) {
 // several restrictions an AND (SAML 2.0 Core 2.5.1.4).
 func TestAudienceRestrictionsAreANDed(t *testing.T) {
 	k := testKeys(t, now)
-	is := issuer(k.stsRSA)
 	build := func(restrictions ...[]string) string {
-		el, err := is.build(bearerRequest())
-		if err != nil {
-			t.Fatal(err)
-		}
-		conds := child(el, NSAssertion, "Conditions")
-		for _, ar := range children(conds, NSAssertion, "AudienceRestriction") {
-			conds.RemoveChild(ar)
-		}
-		for _, auds := range restrictions {
-			ar := conds.CreateElement("saml:AudienceRestriction")
-			for _, a := range auds {
-				ar.CreateElement("saml:Audience").SetText(a)
-			}
-		}
-		signed, err := is.sign(el)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return serialize(t, signed)
+		return issuedEdited(t, issuer(k.stsRSA), bearerRequest(), withAudienceRestrictions(restrictions...))
 	}
 	for _, tc := range []struct {
 		name  string
@@ -352,6 +333,32 @@ func issuedEdited(t *testing.T, is *Issuer, r IssueRequest, edit func(a *etree.E
 	return serialize(t, signed)
 }
 
+// withAudienceRestrictions replaces an assertion's AudienceRestrictions
+// with one for each list of audiences.
+func withAudienceRestrictions(restrictions ...[]string) func(a *etree.Element) {
+	return func(a *etree.Element) {
+		conds := child(a, NSAssertion, "Conditions")
+		for _, ar := range children(conds, NSAssertion, "AudienceRestriction") {
+			conds.RemoveChild(ar)
+		}
+		for _, auds := range restrictions {
+			ar := conds.CreateElement("saml:AudienceRestriction")
+			for _, au := range auds {
+				ar.CreateElement("saml:Audience").SetText(au)
+			}
+		}
+	}
+}
+
+// wantRefused fails unless err is an InvalidSecurityToken fault whose
+// reason contains reason.
+func wantRefused(t *testing.T, err error, reason string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), reason) || faultCode(t, err) != "InvalidSecurityToken" {
+		t.Fatalf("err = %v, want InvalidSecurityToken with %q", err, reason)
+	}
+}
+
 // confirmationData sets attributes (name, value pairs) on the
 // SubjectConfirmationData of the n-th SubjectConfirmation, adding the
 // element when there is none.
@@ -426,9 +433,7 @@ func TestConfirmationData(t *testing.T) {
 			m.Caller, m.CallerCert = consumerID, k.client.cert
 			p, _, err := v.Verify(m)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || faultCode(t, err) != "InvalidSecurityToken" {
-					t.Fatalf("err = %v, want InvalidSecurityToken with %q", err, tc.wantErr)
-				}
+				wantRefused(t, err, tc.wantErr)
 				return
 			}
 			if err != nil {
