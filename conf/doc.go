@@ -66,7 +66,9 @@
 //     5m and 1h); authentication allows at least one of usernameToken
 //     (which needs a user store) and certificate; each delegation names a
 //     non-empty actor and the audience of some service's saml element,
-//     once (STS.MayDelegate).
+//     once, and its tokenAudiences (required) are audiences of services'
+//     saml elements, each once: the audiences the subject's token that
+//     the actor presents may have been issued for (STS.MayDelegate).
 //   - sts/directory (STS.Directory): the file is validated against
 //     schemas/std/gatehouse-directory.xsd and checked: nameIDs are unique,
 //     no username or workload is claimed by two subjects, a format is an
@@ -79,7 +81,11 @@
 //     confirmation (default bearer and holderOfKey; SAML.Allows) lists a
 //     method once, and senderVouches needs at least one attestingEntity
 //     (an attestingEntity without it is a warning); 0 < maxClockSkew <=
-//     10m (default 2m); required defaults to true.
+//     10m (default 2m); required defaults to true; recipient (SAML.Recipients;
+//     nil when absent, and the gateway then uses the service's own URL)
+//     lists absolute http or https URLs without a fragment, each once;
+//     requireRecipient (default false) without bearer among the
+//     confirmation methods is a warning.
 //
 // The sections that protect the gateway, its backends and the audit trail:
 //

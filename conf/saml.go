@@ -91,6 +91,15 @@ type SAML struct {
 	// trusted to vouch for a subject with sender-vouches; at least one when
 	// Confirmation lists it.
 	AttestingEntities []string
+	// Recipients are the endpoint URLs a SubjectConfirmationData Recipient
+	// may name (absolute http or https URLs, each once); nil when the
+	// recipient attribute is absent, and the gateway then uses the
+	// service's own URL (listener and path). A confirmation naming another
+	// Recipient is not satisfied.
+	Recipients []string
+	// RequireRecipient refuses a bearer confirmation without a Recipient;
+	// default false.
+	RequireRecipient bool
 
 	// The lines of the issuer and attestingEntity elements, for messages.
 	issuerLines, attestingLines []int
@@ -117,6 +126,8 @@ func (s *SAML) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Confirmation      string             `xml:"confirmation,attr"`
 		Required          string             `xml:"required,attr"`
 		MaxClockSkew      string             `xml:"maxClockSkew,attr"`
+		Recipient         string             `xml:"recipient,attr"`
+		RequireRecipient  string             `xml:"requireRecipient,attr"`
 		Issuers           []issuerElement    `xml:"issuer"`
 		AttestingEntities []attestingElement `xml:"attestingEntity"`
 	}
@@ -129,6 +140,9 @@ func (s *SAML) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		raw.Confirmation = DefaultConfirmation
 	}
 	s.Confirmation = strings.Fields(raw.Confirmation)
+	if r := strings.Fields(raw.Recipient); len(r) > 0 {
+		s.Recipients = r
+	}
 	for _, i := range raw.Issuers {
 		s.Issuers = append(s.Issuers, strings.TrimSpace(i.EntityID))
 		s.issuerLines = append(s.issuerLines, i.Line)
@@ -143,6 +157,13 @@ func (s *SAML) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 			return &Error{Line: s.Line, Msg: fmt.Sprintf("required: %q is not a boolean", raw.Required)}
 		}
 		s.Required = v
+	}
+	if raw.RequireRecipient != "" {
+		v, err := strconv.ParseBool(strings.TrimSpace(raw.RequireRecipient))
+		if err != nil {
+			return &Error{Line: s.Line, Msg: fmt.Sprintf("requireRecipient: %q is not a boolean", raw.RequireRecipient)}
+		}
+		s.RequireRecipient = v
 	}
 	return parseDuration(&s.MaxClockSkew, raw.MaxClockSkew, s.Line, "maxClockSkew")
 }
@@ -228,6 +249,16 @@ func (c *checker) checkSAML(cfg *Config, svc *Service, audiences map[string]*Ser
 	}
 	if v, dup := firstDuplicate(s.Confirmation); dup {
 		c.errorf(s.Pos, el, "confirmation lists %s twice", v)
+	}
+	for i, r := range s.Recipients {
+		if u, err := url.Parse(r); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+			c.errorf(s.Pos, el, "recipient %q is not an absolute http or https URL without a fragment", r)
+		} else if slices.Contains(s.Recipients[:i], r) {
+			c.errorf(s.Pos, el, "recipient lists %s twice", r)
+		}
+	}
+	if s.RequireRecipient && !s.Allows(ConfirmationBearer) {
+		c.warnf(s.Pos, el, `requireRecipient="true" is not used: confirmation does not list bearer`)
 	}
 	c.checkDuration(s.Pos, el, "maxClockSkew", s.MaxClockSkew)
 	if s.MaxClockSkew > maxSAMLClockSkew {

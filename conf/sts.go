@@ -83,15 +83,16 @@ func (s *STS) Certificate() *x509.Certificate {
 }
 
 // MayDelegate reports whether the caller actor (a workload id) may ask for
-// an assertion about another subject (ActAs, OnBehalfOf) for audience: a
-// delegation element names exactly this actor and audience. Nobody may
-// otherwise.
-func (s *STS) MayDelegate(actor, audience string) bool {
+// an assertion about another subject (ActAs, OnBehalfOf) for audience,
+// presenting that subject's token issued for tokenAudience: a delegation
+// element names exactly this actor and audience and lists tokenAudience
+// among its tokenAudiences. Nobody may otherwise.
+func (s *STS) MayDelegate(actor, audience, tokenAudience string) bool {
 	if s == nil || actor == "" {
 		return false
 	}
 	return slices.ContainsFunc(s.Delegations, func(d Delegation) bool {
-		return d.Actor == actor && d.Audience == audience
+		return d.Actor == actor && d.Audience == audience && slices.Contains(d.TokenAudiences, tokenAudience)
 	})
 }
 
@@ -116,11 +117,15 @@ type STSAuthentication struct {
 
 // Delegation lets the caller Actor (a workload id) ask for assertions
 // about other subjects (ActAs, OnBehalfOf) for Audience, which is the
-// audience of a service's SAML policy.
+// audience of a service's SAML policy, with a subject's token that was
+// issued for one of TokenAudiences (each the audience of a service's SAML
+// policy: typically the actor's own service, to which the subject sent
+// it).
 type Delegation struct {
 	Pos
-	Actor    string `xml:"actor,attr"`
-	Audience string `xml:"audience,attr"`
+	Actor          string
+	Audience       string
+	TokenAudiences []string
 }
 
 // Directory is the STS's identity source, kept in its own file (namespace
@@ -218,12 +223,16 @@ func (a *STSAuthentication) UnmarshalXML(d *xml.Decoder, start xml.StartElement)
 }
 
 func (g *Delegation) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
-	type plain Delegation
+	var raw struct {
+		Actor          string `xml:"actor,attr"`
+		Audience       string `xml:"audience,attr"`
+		TokenAudiences string `xml:"tokenAudiences,attr"`
+	}
 	*g = Delegation{Pos: Pos{Line: startLine(d)}}
-	if err := d.DecodeElement((*plain)(g), &start); err != nil {
+	if err := d.DecodeElement(&raw, &start); err != nil {
 		return err
 	}
-	g.Audience = strings.TrimSpace(g.Audience)
+	g.Actor, g.Audience, g.TokenAudiences = raw.Actor, strings.TrimSpace(raw.Audience), strings.Fields(raw.TokenAudiences)
 	return nil
 }
 
@@ -318,7 +327,12 @@ func (c *checker) checkSTS(cfg *Config) {
 			audiences = append(audiences, svc.SAML.Audience)
 		}
 	}
-	seen := map[Delegation]int{}
+	known := "no service has a saml element"
+	if len(audiences) > 0 {
+		known = "audiences: " + strings.Join(audiences, ", ")
+	}
+	type grant struct{ actor, audience string }
+	seen := map[grant]int{}
 	for i := range s.Delegations {
 		d := &s.Delegations[i]
 		del := el + "/delegation"
@@ -326,13 +340,19 @@ func (c *checker) checkSTS(cfg *Config) {
 			c.errorf(d.Pos, del, "actor is empty")
 		}
 		if !slices.Contains(audiences, d.Audience) {
-			known := "no service has a saml element"
-			if len(audiences) > 0 {
-				known = "audiences: " + strings.Join(audiences, ", ")
-			}
 			c.errorf(d.Pos, del, "audience %q is not the audience of any service's saml element (%s)", d.Audience, known)
 		}
-		key := Delegation{Actor: d.Actor, Audience: d.Audience}
+		// The STS issues tokens only for service audiences, so a token for
+		// any other could never be presented.
+		for j, ta := range d.TokenAudiences {
+			switch {
+			case slices.Contains(d.TokenAudiences[:j], ta):
+				c.errorf(d.Pos, del, "tokenAudiences lists %q twice", ta)
+			case !slices.Contains(audiences, ta):
+				c.errorf(d.Pos, del, "tokenAudiences: %q is not the audience of any service's saml element (%s)", ta, known)
+			}
+		}
+		key := grant{d.Actor, d.Audience}
 		if line, dup := seen[key]; dup {
 			c.errorf(d.Pos, del, "actor %q may already delegate for audience %q (line %d)", d.Actor, d.Audience, line)
 		} else {

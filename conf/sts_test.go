@@ -68,8 +68,10 @@ func TestLoadValidSAML(t *testing.T) {
 		Directory:          Directory{Pos: Pos{path, 23}, File: abs("directory.xml"), list: s.Directory.list},
 		Authentication:     STSAuthentication{Pos{path, 24}, true, true},
 		Delegations: []Delegation{
-			{Pos{path, 25}, "spiffe://demo.gatehouse.internal/composite/open-account", "urn:gatehouse:service:accounts"},
-			{Pos{path, 26}, "spiffe://demo.gatehouse.internal/composite/open-account", "urn:gatehouse:service:orders"},
+			{Pos{path, 25}, "spiffe://demo.gatehouse.internal/composite/open-account", "urn:gatehouse:service:accounts",
+				[]string{"urn:gatehouse:service:orders"}},
+			{Pos{path, 26}, "spiffe://demo.gatehouse.internal/composite/open-account", "urn:gatehouse:service:orders",
+				[]string{"urn:gatehouse:service:accounts", "https://legacy.example/"}},
 		},
 		keys: s.keys,
 	}
@@ -127,6 +129,8 @@ func TestLoadValidSAML(t *testing.T) {
 		MaxClockSkew:      time.Minute,
 		Issuers:           []string{"urn:gatehouse:sts", "https://idp.partner.example/saml"},
 		AttestingEntities: []string{"spiffe://demo.gatehouse.internal/edge"},
+		Recipients:        []string{"https://gatehouse.example:8443/services/accounts", "https://gw2.example/services/accounts"},
+		RequireRecipient:  true,
 		issuerLines:       []int{31, 32},
 		attestingLines:    []int{33},
 	}
@@ -186,25 +190,33 @@ func TestSTSMayDelegate(t *testing.T) {
 	_, path := setupWith(t, readTestdata(t, "valid-saml.xml"), companionFiles(t, "valid-saml"))
 	s := mustLoad(t, path).STS
 	const actor = "spiffe://demo.gatehouse.internal/composite/open-account"
+	const accounts, orders, legacy = "urn:gatehouse:service:accounts", "urn:gatehouse:service:orders", "https://legacy.example/"
 	for _, tc := range []struct {
-		actor, audience string
-		want            bool
+		actor, audience, token string
+		want                   bool
 	}{
-		{actor, "urn:gatehouse:service:accounts", true},
-		{actor, "urn:gatehouse:service:orders", true},
-		{actor, "https://legacy.example/", false}, // a service audience, but not delegated
-		{actor, "urn:gatehouse:service:Accounts", false},
-		{"spiffe://demo.gatehouse.internal/edge", "urn:gatehouse:service:accounts", false},
-		{actor + "/", "urn:gatehouse:service:accounts", false},
-		{"", "urn:gatehouse:service:accounts", false},
-		{actor, "", false},
+		{actor, accounts, orders, true},
+		{actor, orders, accounts, true},
+		{actor, orders, legacy, true},    // the second of two token audiences
+		{actor, legacy, accounts, false}, // a service audience, but not delegated
+		{actor, "urn:gatehouse:service:Accounts", orders, false},
+		{"spiffe://demo.gatehouse.internal/edge", accounts, orders, false},
+		{actor + "/", accounts, orders, false},
+		{"", accounts, orders, false},
+		{actor, "", orders, false},
+		// The token must have been issued for an audience of the grant.
+		{actor, accounts, accounts, false},
+		{actor, accounts, legacy, false}, // a token audience of the other grant
+		{actor, orders, orders, false},
+		{actor, accounts, "", false},
+		{actor, accounts, "urn:gatehouse:service:Orders", false},
 	} {
-		if got := s.MayDelegate(tc.actor, tc.audience); got != tc.want {
-			t.Errorf("MayDelegate(%q, %q) = %v, want %v", tc.actor, tc.audience, got, tc.want)
+		if got := s.MayDelegate(tc.actor, tc.audience, tc.token); got != tc.want {
+			t.Errorf("MayDelegate(%q, %q, %q) = %v, want %v", tc.actor, tc.audience, tc.token, got, tc.want)
 		}
 	}
 	var none *STS
-	if none.MayDelegate(actor, "urn:gatehouse:service:accounts") || none.Signer() != nil || none.Certificate() != nil {
+	if none.MayDelegate(actor, accounts, orders) || none.Signer() != nil || none.Certificate() != nil {
 		t.Error("a nil STS delegates, signs or has a certificate")
 	}
 }
@@ -284,8 +296,8 @@ func TestSTSDefaults(t *testing.T) {
 }
 
 // What is suspicious but not wrong loads with a warning: an attestingEntity
-// that no confirmation method uses, a directory username the user store
-// does not know.
+// or a requireRecipient that no confirmation method uses, a directory
+// username the user store does not know.
 func TestSAMLWarnings(t *testing.T) {
 	dir, path := setupWith(t, `<gatehouse xmlns="urn:gatehouse:config:1">
   <listener name="edge" address="127.0.0.1:8443">
@@ -308,6 +320,13 @@ func TestSAMLWarnings(t *testing.T) {
     </saml>
     <schema file="payload/accounts.xsd"/>
   </service>
+  <service name="accounts-hok" path="/services/accounts-hok">
+    <backend url="http://127.0.0.1:8081/accounts"/>
+    <saml audience="urn:gatehouse:service:accounts-hok" confirmation="holderOfKey" requireRecipient="true">
+      <issuer entityID="urn:gatehouse:sts"/>
+    </saml>
+    <schema file="payload/accounts.xsd"/>
+  </service>
 </gatehouse>`, fstest.MapFS{
 		"users/users.xml": {Data: []byte(`<users xmlns="urn:gatehouse:users:1">
   <user name="alice" passwordHash="{{.Bcrypt}}"/>
@@ -320,6 +339,7 @@ func TestSAMLWarnings(t *testing.T) {
 	cfg := mustLoad(t, path)
 	want := []string{
 		path + `:18: service name="accounts"/saml/attestingEntity: workload "spiffe://demo.gatehouse.internal/edge" is not used: confirmation does not list senderVouches`,
+		path + `:24: service name="accounts-hok"/saml: requireRecipient="true" is not used: confirmation does not list bearer`,
 		filepath.Join(dir, "directory.xml") + `:3: subject nameID="carol@example.com": username "carol" is not in the user store ` +
 			filepath.Join(dir, "users/users.xml") + ", so nobody can authenticate as this subject with a UsernameToken",
 	}

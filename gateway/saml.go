@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,11 +36,19 @@ func issuerCerts(cfg *conf.Config, entityIDs []string) map[string][]*x509.Certif
 	return out
 }
 
-// newSAMLVerifier compiles a service's <saml> policy.
-func newSAMLVerifier(cfg *conf.Config, sc *conf.SAML, clock func() time.Time) *samlsts.Verifier {
+// newSAMLVerifier compiles a service's <saml> policy. A SubjectConfirmationData
+// Recipient must name one of the configured recipients, or
+// defaultRecipients (the service's own URLs) when saml/@recipient is absent.
+func newSAMLVerifier(cfg *conf.Config, sc *conf.SAML, defaultRecipients []string, clock func() time.Time) *samlsts.Verifier {
+	recipients := sc.Recipients
+	if len(recipients) == 0 {
+		recipients = defaultRecipients
+	}
 	v := &samlsts.Verifier{
 		Audience:          sc.Audience,
 		Issuers:           issuerCerts(cfg, sc.Issuers),
+		Recipients:        slices.Clone(recipients),
+		RequireRecipient:  sc.RequireRecipient,
 		AttestingEntities: sc.AttestingEntities,
 		MaxClockSkew:      sc.MaxClockSkew,
 		Clock:             clock,

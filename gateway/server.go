@@ -249,7 +249,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			s.verifier = newVerifier(cfg, sc.Security, users, g.now)
 		}
 		if sc.SAML != nil {
-			s.saml, s.samlRequired = newSAMLVerifier(cfg, sc.SAML, g.now), sc.SAML.Required
+			s.saml, s.samlRequired = newSAMLVerifier(cfg, sc.SAML, nil, g.now), sc.SAML.Required
 			if s.verifier == nil {
 				// No WS-Security policy: still read the Security header
 				// that carries the assertion (and check what it holds).

@@ -12,6 +12,24 @@
 // Audience per AudienceRestriction (SAML allows several, an OR) and no
 // KeyInfo for holder-of-key. Several AudienceRestriction elements must each
 // name this service's audience (an AND), as SAML 2.0 Core 2.5.1.4 says.
+// The element handed to Verify is never changed: goxmldsig sees a copy.
+//
+// Subject confirmation is checked per SubjectConfirmation: its method must
+// be one the service accepts; a SubjectConfirmationData with InResponseTo
+// is refused (Gatehouse sends no AuthnRequest, so every assertion is
+// unsolicited); a Recipient must be one of Verifier.Recipients (the
+// service's endpoint URLs), and a bearer confirmation without Recipient is
+// refused when RequireRecipient is set. Bearer needs mutual TLS;
+// holder-of-key needs the confirmed key as the TLS client key or as the
+// key that signed the Body; sender-vouches needs an attesting entity as the
+// mTLS caller (the TLS channel binds Body and assertion) or as the signer
+// of one message signature that covers both the Body and the assertion.
+// A bearer assertion, and any assertion with OneTimeUse (SAML 1.1:
+// DoNotCacheCondition), is single use: Verify returns its replay key.
+//
+// The STS accepts an ActAs / OnBehalfOf token only if it issued it and it
+// was issued for an audience the acting party may act from
+// (STS.MayDelegate, configured by sts/delegation/@tokenAudiences).
 //
 // Delegation is recorded with the standard SAML V2.0 Condition for
 // Delegation Restriction (urn:oasis:names:tc:SAML:2.0:conditions:delegation):

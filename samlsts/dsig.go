@@ -118,38 +118,37 @@ func checkSignatureShape(a *etree.Element, id string, allowSHA1 bool) (*etree.El
 	return sig, nil
 }
 
-// derECDSAValue rewrites, in a copy of the assertion, an ECDSA
+// derECDSAValue rewrites, in the copy cp of an assertion, an ECDSA
 // SignatureValue from XML-DSig's r‖s form to the ASN.1 form goxmldsig's
 // verifier expects (it hands the value to x509.CheckSignature). The
 // SignatureValue is not covered by the signature, so this changes nothing
-// that was signed.
-func derECDSAValue(a *etree.Element, cert *x509.Certificate) (*etree.Element, error) {
+// that was signed. For another key type it leaves cp as it is.
+func derECDSAValue(cp *etree.Element, cert *x509.Certificate) error {
 	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
-		return a, nil
+		return nil
 	}
-	cp := a.Copy()
 	sig := child(cp, nsDSig, "Signature")
 	sv := child(sig, nsDSig, "SignatureValue")
 	if sv == nil {
-		return nil, errors.New("signature without SignatureValue")
+		return errors.New("signature without SignatureValue")
 	}
 	text, _ := soap.Text(sv)
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
 	if err != nil {
-		return nil, fmt.Errorf("SignatureValue: %w", err)
+		return fmt.Errorf("SignatureValue: %w", err)
 	}
 	n := (pub.Curve.Params().BitSize + 7) / 8
 	if len(raw) != 2*n {
-		return nil, fmt.Errorf("ECDSA SignatureValue of %d bytes, want %d (r‖s)", len(raw), 2*n)
+		return fmt.Errorf("ECDSA SignatureValue of %d bytes, want %d (r‖s)", len(raw), 2*n)
 	}
 	der, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(raw[:n]), new(big.Int).SetBytes(raw[n:])})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sv.Child = nil
 	sv.SetText(base64.StdEncoding.EncodeToString(der))
-	return cp, nil
+	return nil
 }
 
 func child(el *etree.Element, ns, local string) *etree.Element {

@@ -149,9 +149,9 @@ func TestInteropXmlsec1VerifiesIssuedAssertion(t *testing.T) {
 	}
 }
 
-// samlTemplate is a SAML 2.0 bearer assertion with an enveloped signature
+// samlTemplate is a SAML 2.0 assertion with an enveloped signature
 // template right after Issuer, as the SAML schema wants it. Upper-case
-// words are replaced before signing.
+// words are replaced before signing (assertionVars).
 const samlTemplate = `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="ASSERTION_ID" Version="2.0" IssueInstant="ISSUED">
   <saml:Issuer>ISSUER</saml:Issuer>
   <ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
@@ -172,14 +172,14 @@ const samlTemplate = `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:as
   </ds:Signature>
   <saml:Subject>
     <saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">SUBJECT</saml:NameID>
-    <saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">
-      <saml:SubjectConfirmationData NotOnOrAfter="EXPIRES"/>
+    <saml:SubjectConfirmation Method="CM_METHOD">
+      <saml:SubjectConfirmationData NotOnOrAfter="EXPIRES"SCD_ATTRS>SCD_CONTENT</saml:SubjectConfirmationData>
     </saml:SubjectConfirmation>
   </saml:Subject>
   <saml:Conditions NotBefore="NOT_BEFORE" NotOnOrAfter="EXPIRES">
     <saml:AudienceRestriction>
       <saml:Audience>AUDIENCE</saml:Audience>
-    </saml:AudienceRestriction>
+    </saml:AudienceRestriction>EXTRA_CONDITIONS
   </saml:Conditions>
   <saml:AuthnStatement AuthnInstant="AUTHN_INSTANT">
     <saml:AuthnContext>
@@ -197,6 +197,25 @@ const samlTemplate = `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:as
   </saml:AttributeStatement>
 </saml:Assertion>
 `
+
+// assertionVars fills samlTemplate: a bearer assertion with ID id about
+// alice for audience, issued at at, valid for five minutes, signed with
+// sigMethod. more are further old, new pairs, which win over these
+// defaults: EXC_C14N_PREFIXES (an InclusiveNamespaces element), CM_METHOD
+// (the confirmation method), SCD_ATTRS (attributes of
+// SubjectConfirmationData, with a leading space), SCD_CONTENT (its
+// content), EXTRA_CONDITIONS (after the AudienceRestriction).
+func assertionVars(at time.Time, id, sigMethod string, more ...string) *strings.Replacer {
+	defaults := []string{
+		"ASSERTION_ID", id, "ISSUED", at.Format(time.RFC3339), "ISSUER", stsEntity,
+		"SIGNATURE_METHOD", sigMethod, "EXC_C14N_PREFIXES", "",
+		"SUBJECT", aliceNameID, "NOT_BEFORE", at.Add(-time.Minute).Format(time.RFC3339),
+		"EXPIRES", at.Add(5 * time.Minute).Format(time.RFC3339), "AUDIENCE", audience,
+		"AUTHN_INSTANT", at.Add(-time.Minute).Format(time.RFC3339),
+		"CM_METHOD", CMBearer, "SCD_ATTRS", "", "SCD_CONTENT", "", "EXTRA_CONDITIONS", "",
+	}
+	return strings.NewReplacer(append(slices.Clone(more), defaults...)...)
+}
 
 const inclusivePrefixes = `<ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="xs xsi"/>`
 
@@ -259,13 +278,7 @@ func TestInteropXmlsec1SignedAssertionAccepted(t *testing.T) {
 			rogueCert, rogueKey := writeKeyPair(t, dir, "rogue", tc.rogue, true)
 			id := newAssertionID(t)
 			notOnOrAfter := at.Add(5 * time.Minute)
-			vars := strings.NewReplacer(
-				"ASSERTION_ID", id, "ISSUED", at.Format(time.RFC3339), "ISSUER", stsEntity,
-				"SIGNATURE_METHOD", tc.method, "EXC_C14N_PREFIXES", tc.prefixes,
-				"SUBJECT", aliceNameID, "NOT_BEFORE", at.Add(-time.Minute).Format(time.RFC3339),
-				"EXPIRES", notOnOrAfter.Format(time.RFC3339), "AUDIENCE", audience,
-				"AUTHN_INSTANT", at.Add(-time.Minute).Format(time.RFC3339),
-			)
+			vars := assertionVars(at, id, tc.method, "EXC_C14N_PREFIXES", tc.prefixes)
 			signed := xmlsec1Sign(t, xmlsec1, dir, vars, keyFile, certFile)
 
 			v := verifier(k) // trusts stsRSA and stsEC for stsEntity

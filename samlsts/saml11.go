@@ -61,7 +61,7 @@ func (v *Verifier) verifyAssertion11(el *etree.Element) (*Assertion, error) {
 	a := &Assertion{Element: verified}
 	p := &a.Principal
 	p.Issuer, p.AssertionID = claimed, id
-	if err := v.checkConditions11(verified, p, now); err != nil {
+	if err := v.checkConditions11(verified, a, now); err != nil {
 		return nil, err
 	}
 	p.Attributes = map[string][]string{}
@@ -103,32 +103,37 @@ func (v *Verifier) verifyAssertion11(el *etree.Element) (*Assertion, error) {
 	}
 	p.Subject, p.Format = text(nid), attr(nid, "Format")
 	p.Roles = p.Attributes[RoleAttribute]
+	// SAML 1.1 has no Recipient or InResponseTo: its SubjectConfirmationData
+	// is anyType, so neither can be checked and none is read.
 	if sc := child(subject, NSAssertion1, "SubjectConfirmation"); sc != nil {
 		for _, cm := range children(sc, NSAssertion1, "ConfirmationMethod") {
 			m, ok := methods11[text(cm)]
 			if !ok {
 				continue
 			}
+			c := Confirmation{Method: m}
 			if m == CMHolderOfKey {
 				cert, err := keyInfoCertificate(child(sc, nsDSig, "KeyInfo"))
 				if err != nil || cert == nil {
 					continue
 				}
-				a.HolderKeys = append(a.HolderKeys, cert)
+				c.HolderKeys = []*x509.Certificate{cert}
 			}
-			a.Methods = append(a.Methods, m)
+			a.Confirmations = append(a.Confirmations, c)
 		}
 	}
-	if len(a.Methods) == 0 {
+	if len(a.Confirmations) == 0 {
 		return nil, reject("no usable subject confirmation")
 	}
 	return a, nil
 }
 
-// checkConditions11 applies SAML 1.1 section 2.3.2: the validity window and
-// every AudienceRestrictionCondition naming our audience.
-func (v *Verifier) checkConditions11(a *etree.Element, p *Principal, now time.Time) error {
-	c, err := v.window(children(a, NSAssertion1, "Conditions"), p, now)
+// checkConditions11 applies SAML 1.1 section 2.3.2 to the verified element
+// el: the validity window, every AudienceRestrictionCondition naming our
+// audience, and DoNotCacheCondition, which SAML 2.0 replaced with
+// OneTimeUse and which makes the assertion single use here.
+func (v *Verifier) checkConditions11(el *etree.Element, a *Assertion, now time.Time) error {
+	c, err := v.window(children(el, NSAssertion1, "Conditions"), &a.Principal, now)
 	if err != nil {
 		return err
 	}
@@ -142,6 +147,7 @@ func (v *Verifier) checkConditions11(a *etree.Element, p *Principal, now time.Ti
 				return reject("an AudienceRestrictionCondition does not name this service's audience %q", v.Audience)
 			}
 		case cond.NamespaceURI() == NSAssertion1 && cond.Tag == "DoNotCacheCondition":
+			a.OneTimeUse = true
 		default:
 			return reject("condition {%s}%s is not understood", cond.NamespaceURI(), cond.Tag)
 		}

@@ -89,8 +89,9 @@ type STS struct {
 	// KnownAudience reports whether an AppliesTo address is a service
 	// Gatehouse protects.
 	KnownAudience func(audience string) bool
-	// MayDelegate reports whether actor may act for others at audience.
-	MayDelegate           func(actor, audience string) bool
+	// MayDelegate reports whether actor may act for others at audience
+	// with a subject's token issued for tokenAudience (ActAs, OnBehalfOf).
+	MayDelegate           func(actor, audience, tokenAudience string) bool
 	Lifetime, MaxLifetime time.Duration
 	// AllowUsernameToken and AllowCertificate say how requesters may
 	// authenticate.
@@ -204,13 +205,19 @@ func (s *STS) issue(rst *etree.Element, who Requester) (*etree.Element, Outcome,
 		delegated = child(rst, NSTrust, "OnBehalfOf")
 	}
 	if delegated != nil {
-		inner, err := s.innerAssertion(delegated)
+		a, err := s.innerAssertion(delegated)
 		if err != nil {
 			return nil, out, err
 		}
-		if !s.MayDelegate(actor, aud) {
-			return nil, out, trustFault(FaultInvalidRequest, "delegation not allowed", "%q may not act for others at %q", actor, aud)
+		// The token must have been issued for an audience the actor may
+		// act from: else an actor could act for anyone whose token for
+		// some other service it got hold of.
+		tokenAuds := issuedFor(a.Element)
+		if !slices.ContainsFunc(tokenAuds, func(ta string) bool { return s.MayDelegate(actor, aud, ta) }) {
+			return nil, out, trustFault(FaultInvalidRequest, "delegation not allowed", "%q may not act for others at %q with a token issued for %s",
+				actor, aud, audienceList(tokenAuds))
 		}
+		inner := &a.Principal
 		orig, ok := s.Directory.ByNameID(inner.Subject)
 		if !ok {
 			return nil, out, trustFault(FaultInvalidRequest, "delegation not allowed", "delegated subject %q is not in the directory", inner.Subject)
@@ -259,8 +266,9 @@ func (s *STS) issue(rst *etree.Element, who Requester) (*etree.Element, Outcome,
 
 // innerAssertion verifies the assertion of an ActAs/OnBehalfOf element: it
 // must be one the STS issued, correctly signed and still valid (for any
-// audience: it was issued for the actor's own service).
-func (s *STS) innerAssertion(el *etree.Element) (*Principal, error) {
+// audience here; issue checks that it was issued for one the actor may act
+// from).
+func (s *STS) innerAssertion(el *etree.Element) (*Assertion, error) {
 	as := children(el, NSAssertion, "Assertion")
 	if len(as) != 1 {
 		return nil, trustFault(FaultInvalidRequest, "invalid delegation token", "ActAs/OnBehalfOf must hold exactly one SAML 2.0 assertion")
@@ -269,7 +277,39 @@ func (s *STS) innerAssertion(el *etree.Element) (*Principal, error) {
 	if err != nil {
 		return nil, trustFault(FaultInvalidRequest, "invalid delegation token", "delegation token: %v", err)
 	}
-	return &a.Principal, nil
+	return a, nil
+}
+
+// issuedFor lists the audiences a verified SAML 2.0 assertion was issued
+// for: those of its first AudienceRestriction that every other one names
+// too (SAML 2.0 Core 2.5.1.4: the restrictions all apply).
+func issuedFor(a *etree.Element) []string {
+	restrictions := children(child(a, NSAssertion, "Conditions"), NSAssertion, "AudienceRestriction")
+	if len(restrictions) == 0 {
+		return nil
+	}
+	names := func(ar *etree.Element) []string {
+		var out []string
+		for _, au := range children(ar, NSAssertion, "Audience") {
+			out = append(out, text(au))
+		}
+		return out
+	}
+	var out []string
+	for _, aud := range names(restrictions[0]) {
+		if !slices.ContainsFunc(restrictions[1:], func(ar *etree.Element) bool { return !slices.Contains(names(ar), aud) }) {
+			out = append(out, aud)
+		}
+	}
+	return out
+}
+
+// audienceList names a token's audiences for a message.
+func audienceList(auds []string) string {
+	if len(auds) == 0 {
+		return "no audience"
+	}
+	return fmt.Sprintf("%q", auds)
 }
 
 // holderKey is the key a holder-of-key assertion binds: the UseKey

@@ -24,8 +24,11 @@ func testSTS(k *keys) *STS {
 	return &STS{
 		Issuer: issuer(k.stsRSA), Directory: dir, Tokens: tokens,
 		KnownAudience: func(a string) bool { return a == audience || a == otherAud },
-		MayDelegate:   func(actor, aud string) bool { return actor == compositeActor && aud == otherAud },
-		Lifetime:      5 * time.Minute, MaxLifetime: time.Hour,
+		// The composite may act at otherAud with tokens issued for audience.
+		MayDelegate: func(actor, aud, token string) bool {
+			return actor == compositeActor && aud == otherAud && token == audience
+		},
+		Lifetime: 5 * time.Minute, MaxLifetime: time.Hour,
 		AllowUsernameToken: true, AllowCertificate: true,
 	}
 }
@@ -155,6 +158,39 @@ func TestSTSDelegation(t *testing.T) {
 	}
 	if p.Subject != aliceNameID || len(p.Chain) != 1 || p.Chain[0] != compositeActor || len(out.Chain) != 1 {
 		t.Errorf("delegated principal %+v", p)
+	}
+
+	// restricted is alice's token from the STS with these AudienceRestrictions.
+	restricted := func(restrictions ...[]string) string {
+		return issuedEdited(t, s.Issuer, bearerRequest(), withAudienceRestrictions(restrictions...))
+	}
+	for _, tc := range []struct {
+		name, token string
+		ok          bool
+		wantErr     string
+	}{
+		{"token for the actor's service among others", restricted([]string{otherAud, audience}), true, ""},
+		{"token for the actor's service in every restriction", restricted([]string{audience}, []string{otherAud, audience}), true, ""},
+		{"token issued for the target audience", restricted([]string{otherAud}), false,
+			`may not act for others at "` + otherAud + `" with a token issued for ["` + otherAud + `"]`},
+		{"token issued for another service", restricted([]string{"urn:gatehouse:service:orders"}), false, "with a token issued for"},
+		{"restrictions that no audience meets", restricted([]string{audience}, []string{otherAud}), false, "with a token issued for no audience"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _, err := s.Handle(rst(t, RequestIssue, otherAud, actAs(tc.token)), Requester{Workload: compositeActor})
+			if !tc.ok {
+				if err == nil || faultCode(t, err) != "InvalidRequest" || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want InvalidRequest with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, err := verifyFor(t, k, otherAud, issuedAssertion(t, resp), k.client.cert); err != nil || p.Subject != aliceNameID {
+				t.Fatalf("%v %+v", err, p)
+			}
+		})
 	}
 
 	for _, tc := range []struct {

@@ -53,9 +53,23 @@ type Principal struct {
 type Assertion struct {
 	Element   *etree.Element
 	Principal Principal
-	// HolderKeys are the certificates of holder-of-key confirmations.
+	// Confirmations are the subject confirmations whose data is currently
+	// valid, in document order.
+	Confirmations []Confirmation
+	// OneTimeUse is set when the Conditions hold OneTimeUse (SAML 2.0) or
+	// DoNotCacheCondition (SAML 1.1, which OneTimeUse replaced): the
+	// assertion is then single use whatever the confirmation method.
+	OneTimeUse bool
+}
+
+// Confirmation is one SubjectConfirmation of a verified assertion.
+type Confirmation struct {
+	Method string // a CM* value (SAML 1.1 methods are mapped to these)
+	// Recipient and InResponseTo are the SubjectConfirmationData's
+	// attributes, trimmed; "" when absent (always for SAML 1.1).
+	Recipient, InResponseTo string
+	// HolderKeys are the certificates of a holder-of-key confirmation.
 	HolderKeys []*x509.Certificate
-	Methods    []string
 }
 
 // Verifier checks SAML assertions for one relying party (a service).
@@ -66,6 +80,13 @@ type Verifier struct {
 	Issuers map[string][]*x509.Certificate
 	// Methods are the accepted subject confirmation methods (CM* values).
 	Methods []string
+	// Recipients are this service's endpoint URLs. A subject confirmation
+	// whose SubjectConfirmationData names a Recipient is satisfied only if
+	// it is one of them (exact comparison after trimming white space); an
+	// empty list satisfies no confirmation that names a Recipient.
+	Recipients []string
+	// RequireRecipient refuses a bearer confirmation without a Recipient.
+	RequireRecipient bool
 	// AttestingEntities may vouch for subjects (sender-vouches): workload
 	// ids of mTLS callers or subject DNs / SPIFFE IDs of message signers.
 	AttestingEntities []string
@@ -100,7 +121,8 @@ func reject(format string, args ...any) error {
 
 // Verify checks the one SAML assertion of the message's Security header and
 // its subject confirmation. It returns the principal and, for a bearer
-// assertion, the replay key that makes it single use.
+// assertion or one with a OneTimeUse condition, the replay key that makes
+// it single use.
 func (v *Verifier) Verify(m Message) (*Principal, *wssec.ReplayKey, error) {
 	if m.Security == nil || len(m.Security.Assertions) == 0 {
 		return nil, nil, soap.SecurityFault(soap.FaultSecurityTokenUnavailable, "security token required",
@@ -114,69 +136,91 @@ func (v *Verifier) Verify(m Message) (*Principal, *wssec.ReplayKey, error) {
 		return nil, nil, err
 	}
 	p := a.Principal
-	for _, method := range a.Methods {
-		if !slices.Contains(v.Methods, method) {
+	var reasons []string
+	for _, c := range a.Confirmations {
+		if err := v.confirm(c, m); err != nil {
+			reasons = append(reasons, c.Method+": "+err.Error())
 			continue
 		}
-		if err := v.confirm(method, a, m); err != nil {
-			continue
-		}
-		p.Confirmation = method
+		p.Confirmation = c.Method
 		var key *wssec.ReplayKey
-		if method == CMBearer {
+		if c.Method == CMBearer || a.OneTimeUse {
 			ttl := p.NotOnOrAfter.Add(v.skew()).Sub(v.Clock())
 			key = &wssec.ReplayKey{Kind: "assertion", Value: []byte(p.Issuer + "\x00" + p.AssertionID), TTL: max(ttl, time.Second)}
 		}
 		return &p, key, nil
 	}
-	// Say why for each method that was offered and allowed.
-	var reasons []string
-	for _, method := range a.Methods {
-		if !slices.Contains(v.Methods, method) {
-			reasons = append(reasons, method+": not accepted by this service")
-			continue
-		}
-		reasons = append(reasons, method+": "+v.confirm(method, a, m).Error())
-	}
 	return nil, nil, reject("no subject confirmation satisfied: %s", strings.Join(reasons, "; "))
 }
 
-// confirm checks one subject confirmation method against the message.
-func (v *Verifier) confirm(method string, a *Assertion, m Message) error {
-	switch method {
+// confirm checks one subject confirmation against this service's policy
+// and the message (whose Security Verify has checked is not nil).
+func (v *Verifier) confirm(c Confirmation, m Message) error {
+	if !slices.Contains(v.Methods, c.Method) {
+		return errors.New("not accepted by this service")
+	}
+	// Gatehouse never sends an AuthnRequest: every assertion it accepts is
+	// unsolicited, so one that answers a request answers someone else's.
+	if c.InResponseTo != "" {
+		return fmt.Errorf("SubjectConfirmationData InResponseTo %q: an unsolicited assertion is expected", c.InResponseTo)
+	}
+	if c.Recipient != "" && !slices.Contains(v.Recipients, c.Recipient) {
+		return fmt.Errorf("SubjectConfirmationData Recipient %q is not this endpoint (%s)", c.Recipient, recipientList(v.Recipients))
+	}
+	switch c.Method {
 	case CMBearer:
+		if c.Recipient == "" && v.RequireRecipient {
+			return errors.New("a bearer confirmation without Recipient is not accepted by this service")
+		}
 		if m.CallerCert == nil {
 			return errors.New("a bearer assertion is accepted only over mutual TLS")
 		}
 		return nil
 	case CMHolderOfKey:
-		for _, hk := range a.HolderKeys {
+		for _, hk := range c.HolderKeys {
 			if m.CallerCert != nil && samePublicKey(hk, m.CallerCert) {
 				return nil
 			}
-			if m.Security != nil {
-				if s := m.Security.SignerOf(m.Envelope.Body); s != nil && samePublicKey(hk, s.Certificate) {
-					return nil
-				}
+			if s := m.Security.SignerOf(m.Envelope.Body); s != nil && samePublicKey(hk, s.Certificate) {
+				return nil
 			}
 		}
 		return errors.New("neither the TLS client key nor the key that signed the Body is the confirmed key")
 	case CMSenderVouch:
+		// An mTLS caller named as an attesting entity vouches with its
+		// connection: TLS binds the Body and the assertion it sends, so no
+		// message signature is needed. Whether the service also requires
+		// a message signature is the WS-Security policy's business, which
+		// the gateway checks before; this path does not depend on it.
 		if m.Caller != "" && slices.Contains(v.AttestingEntities, m.Caller) {
 			return nil
 		}
-		if m.Security != nil {
-			if s := m.Security.SignerOf(m.Envelope.Body); s != nil && m.Security.Signed(m.Security.Assertions[0]) {
-				for _, id := range certificateIDs(s.Certificate) {
-					if slices.Contains(v.AttestingEntities, id) {
-						return nil
-					}
-				}
+		// Otherwise one signature of an attesting entity must cover both
+		// the Body and the assertion: two signatures, even of two trusted
+		// keys, could pair one party's Body with another party's assertion.
+		body, token := m.Security.SignerOf(m.Envelope.Body), m.Security.SignerOf(m.Security.Assertions[0])
+		switch {
+		case body == nil || token == nil:
+			return fmt.Errorf("caller %q is not an attesting entity and the Body and the assertion are not both signed", m.Caller)
+		case body != token:
+			return fmt.Errorf("caller %q is not an attesting entity and the Body and the assertion are covered by two different signatures", m.Caller)
+		}
+		for _, id := range certificateIDs(body.Certificate) {
+			if slices.Contains(v.AttestingEntities, id) {
+				return nil
 			}
 		}
-		return fmt.Errorf("caller %q is not an attesting entity and no attesting entity signed the Body and the assertion", m.Caller)
+		return fmt.Errorf("caller %q is not an attesting entity and the signer %q of the Body and the assertion is not one", m.Caller, body.Certificate.Subject)
 	}
-	return fmt.Errorf("unknown confirmation method %q", method)
+	return fmt.Errorf("unknown confirmation method %q", c.Method)
+}
+
+// recipientList names the configured recipients for a message.
+func recipientList(rs []string) string {
+	if len(rs) == 0 {
+		return "no recipient is configured"
+	}
+	return "recipients: " + strings.Join(rs, ", ")
 }
 
 func samePublicKey(a, b *x509.Certificate) bool {
@@ -261,7 +305,7 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	}
 	p.Subject, p.Format = strings.TrimSpace(text), attr(nameID, "Format")
 
-	if err := v.checkConditions(verified, p, now); err != nil {
+	if err := v.checkConditions(verified, a, now); err != nil {
 		return nil, err
 	}
 	if err := readConfirmations(verified, a, now, skew); err != nil {
@@ -310,15 +354,16 @@ func (v *Verifier) verifySigned(el *etree.Element, claimed, id, idAttr string, n
 // of the copy goxmldsig sees (the enveloped transform excludes the
 // Signature from the digest, so this changes nothing signed), so that
 // goxmldsig verifies with exactly the configured certificate whatever form
-// KeyInfo had (KeyName, KeyValue, nothing).
+// KeyInfo had (KeyName, KeyValue, nothing). Only copies are changed: el is
+// the caller's element, still part of the message.
 func (v *Verifier) validate(el, sig *etree.Element, certs []*x509.Certificate, now time.Time, idAttr string) (*etree.Element, error) {
 	var errs []error
 	for _, cert := range certs {
 		if !keyInfoNames(sig, cert) {
 			continue
 		}
-		in, err := derECDSAValue(el, cert)
-		if err != nil {
+		in := el.Copy()
+		if err := derECDSAValue(in, cert); err != nil {
 			errs = append(errs, fmt.Errorf("with %q: %w", cert.Subject, err))
 			continue
 		}
@@ -352,12 +397,14 @@ func keyInfoNames(sig *etree.Element, cert *x509.Certificate) bool {
 	return err == nil && string(der) == string(cert.Raw)
 }
 
-// checkConditions applies SAML 2.0 Core 2.5: validity window, every
-// AudienceRestriction must name our audience, OneTimeUse and
-// ProxyRestriction understood, the delegation condition read into the
-// chain; any other condition makes the assertion invalid for us.
-func (v *Verifier) checkConditions(a *etree.Element, p *Principal, now time.Time) error {
-	conds := children(a, NSAssertion, "Conditions")
+// checkConditions applies SAML 2.0 Core 2.5 to the verified element el:
+// validity window, every AudienceRestriction must name our audience,
+// OneTimeUse noted in a, ProxyRestriction understood, the delegation
+// condition read into the chain; any other condition makes the assertion
+// invalid for us.
+func (v *Verifier) checkConditions(el *etree.Element, a *Assertion, now time.Time) error {
+	p := &a.Principal
+	conds := children(el, NSAssertion, "Conditions")
 	c, err := v.window(conds, p, now)
 	if err != nil {
 		return err
@@ -377,8 +424,10 @@ func (v *Verifier) checkConditions(a *etree.Element, p *Principal, now time.Time
 			if !ok && !v.anyAudience {
 				return reject("an AudienceRestriction does not name this service's audience %q", v.Audience)
 			}
-		case ns == NSAssertion && (cond.Tag == "OneTimeUse" || cond.Tag == "ProxyRestriction"):
-			// OneTimeUse: every assertion is single use here when bearer;
+		case ns == NSAssertion && cond.Tag == "OneTimeUse":
+			// Single use whatever the confirmation method (bearer always is).
+			a.OneTimeUse = true
+		case ns == NSAssertion && cond.Tag == "ProxyRestriction":
 			// ProxyRestriction limits further issuing, which the STS honours.
 		case ns == NSAssertion && cond.Tag == "Condition":
 			typ, _ := soap.AttrNS(cond, NSXSI, "type")
@@ -453,12 +502,13 @@ func isDelegationType(el *etree.Element, qname string) bool {
 	})
 }
 
-// readConfirmations collects the subject confirmation methods whose data is
-// currently valid, and the holder-of-key certificates.
+// readConfirmations collects the subject confirmations whose data is
+// currently valid, with their Recipient, InResponseTo and holder-of-key
+// certificates.
 func readConfirmations(a *etree.Element, out *Assertion, now time.Time, skew time.Duration) error {
 	subj := child(a, NSAssertion, "Subject")
 	for _, sc := range children(subj, NSAssertion, "SubjectConfirmation") {
-		method := attr(sc, "Method")
+		c := Confirmation{Method: attr(sc, "Method")}
 		data := child(sc, NSAssertion, "SubjectConfirmationData")
 		if data != nil {
 			if nb, err := parseTime(attr(data, "NotBefore"), false); err != nil || (!nb.IsZero() && now.Add(skew).Before(nb)) {
@@ -467,8 +517,10 @@ func readConfirmations(a *etree.Element, out *Assertion, now time.Time, skew tim
 			if noa, err := parseTime(attr(data, "NotOnOrAfter"), false); err != nil || (!noa.IsZero() && !now.Add(-skew).Before(noa)) {
 				continue
 			}
+			c.Recipient = strings.TrimSpace(attr(data, "Recipient"))
+			c.InResponseTo = strings.TrimSpace(attr(data, "InResponseTo"))
 		}
-		if method == CMHolderOfKey {
+		if c.Method == CMHolderOfKey {
 			for _, ki := range children(data, nsDSig, "KeyInfo") {
 				xc := child(child(ki, nsDSig, "X509Data"), nsDSig, "X509Certificate")
 				if xc == nil {
@@ -483,15 +535,15 @@ func readConfirmations(a *etree.Element, out *Assertion, now time.Time, skew tim
 				if err != nil {
 					return reject("holder-of-key certificate: %v", err)
 				}
-				out.HolderKeys = append(out.HolderKeys, cert)
+				c.HolderKeys = append(c.HolderKeys, cert)
 			}
-			if len(out.HolderKeys) == 0 {
+			if len(c.HolderKeys) == 0 {
 				continue
 			}
 		}
-		out.Methods = append(out.Methods, method)
+		out.Confirmations = append(out.Confirmations, c)
 	}
-	if len(out.Methods) == 0 {
+	if len(out.Confirmations) == 0 {
 		return reject("no currently valid subject confirmation")
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/gatehouse/gatehouse/soap"
+	"github.com/gatehouse/gatehouse/soap/wssec"
 )
 
 func issued(t *testing.T, is *Issuer, r IssueRequest) string {
@@ -170,27 +171,8 @@ func TestCommentInNameID(t *testing.T) {
 // several restrictions an AND (SAML 2.0 Core 2.5.1.4).
 func TestAudienceRestrictionsAreANDed(t *testing.T) {
 	k := testKeys(t, now)
-	is := issuer(k.stsRSA)
 	build := func(restrictions ...[]string) string {
-		el, err := is.build(bearerRequest())
-		if err != nil {
-			t.Fatal(err)
-		}
-		conds := child(el, NSAssertion, "Conditions")
-		for _, ar := range children(conds, NSAssertion, "AudienceRestriction") {
-			conds.RemoveChild(ar)
-		}
-		for _, auds := range restrictions {
-			ar := conds.CreateElement("saml:AudienceRestriction")
-			for _, a := range auds {
-				ar.CreateElement("saml:Audience").SetText(a)
-			}
-		}
-		signed, err := is.sign(el)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return serialize(t, signed)
+		return issuedEdited(t, issuer(k.stsRSA), bearerRequest(), withAudienceRestrictions(restrictions...))
 	}
 	for _, tc := range []struct {
 		name  string
@@ -333,5 +315,256 @@ func TestSAML11(t *testing.T) {
 	r.Chain = []string{"spiffe://x/y"}
 	if _, err := issuer(k.stsRSA).Issue11(r); err == nil {
 		t.Error("SAML 1.1 issued with a delegation chain it cannot express")
+	}
+}
+
+// issuedEdited issues r with edit applied to the assertion before signing.
+func issuedEdited(t *testing.T, is *Issuer, r IssueRequest, edit func(a *etree.Element)) string {
+	t.Helper()
+	el, err := is.build(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(el)
+	signed, err := is.sign(el)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serialize(t, signed)
+}
+
+// withAudienceRestrictions replaces an assertion's AudienceRestrictions
+// with one for each list of audiences.
+func withAudienceRestrictions(restrictions ...[]string) func(a *etree.Element) {
+	return func(a *etree.Element) {
+		conds := child(a, NSAssertion, "Conditions")
+		for _, ar := range children(conds, NSAssertion, "AudienceRestriction") {
+			conds.RemoveChild(ar)
+		}
+		for _, auds := range restrictions {
+			ar := conds.CreateElement("saml:AudienceRestriction")
+			for _, au := range auds {
+				ar.CreateElement("saml:Audience").SetText(au)
+			}
+		}
+	}
+}
+
+// wantRefused fails unless err is an InvalidSecurityToken fault whose
+// reason contains reason.
+func wantRefused(t *testing.T, err error, reason string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), reason) || faultCode(t, err) != "InvalidSecurityToken" {
+		t.Fatalf("err = %v, want InvalidSecurityToken with %q", err, reason)
+	}
+}
+
+// confirmationData sets attributes (name, value pairs) on the
+// SubjectConfirmationData of the n-th SubjectConfirmation, adding the
+// element when there is none.
+func confirmationData(a *etree.Element, n int, attrs ...string) {
+	sc := children(child(a, NSAssertion, "Subject"), NSAssertion, "SubjectConfirmation")[n]
+	data := child(sc, NSAssertion, "SubjectConfirmationData")
+	if data == nil {
+		data = sc.CreateElement("saml:SubjectConfirmationData")
+	}
+	for i := 0; i < len(attrs); i += 2 {
+		data.CreateAttr(attrs[i], attrs[i+1])
+	}
+}
+
+// TestConfirmationData: Recipient names this endpoint, InResponseTo is
+// refused (every assertion is unsolicited), a bearer confirmation without
+// Recipient is refused when the service requires one; each rule applies
+// to one confirmation, not to the assertion.
+func TestConfirmationData(t *testing.T) {
+	k := testKeys(t, now)
+	const here, elsewhere = "https://gatehouse.example:8443/accounts", "https://gatehouse.example:8443/payments"
+	hok := bearerRequest()
+	hok.Method, hok.HolderKey = CMHolderOfKey, k.client.cert
+	withData := func(r IssueRequest, attrs ...string) string {
+		return issuedEdited(t, issuer(k.stsRSA), r, func(a *etree.Element) { confirmationData(a, 0, attrs...) })
+	}
+	// A bearer confirmation for elsewhere, then a holder-of-key one for here.
+	twoConfirmations := issuedEdited(t, issuer(k.stsRSA), hok, func(a *etree.Element) {
+		subj := child(a, NSAssertion, "Subject")
+		hokSC := child(subj, NSAssertion, "SubjectConfirmation")
+		subj.RemoveChild(hokSC)
+		subj.CreateElement("saml:SubjectConfirmation").CreateAttr("Method", CMBearer)
+		subj.AddChild(hokSC)
+		confirmationData(a, 0, "Recipient", elsewhere)
+		confirmationData(a, 1, "Recipient", here)
+	})
+	requireRecipient := func(v *Verifier) { v.RequireRecipient = true }
+	noRecipients := func(v *Verifier) { v.Recipients = nil }
+	for _, tc := range []struct {
+		name      string
+		assertion string
+		tweak     func(*Verifier)
+		want      string // the satisfied confirmation, or
+		wantErr   string // part of the reason
+	}{
+		{"bearer, Recipient is this endpoint", withData(bearerRequest(), "Recipient", here), nil, CMBearer, ""},
+		{"bearer, Recipient with white space", withData(bearerRequest(), "Recipient", " "+here+"\n"), nil, CMBearer, ""},
+		{"bearer, Recipient another endpoint", withData(bearerRequest(), "Recipient", elsewhere), nil, "",
+			`bearer: SubjectConfirmationData Recipient "` + elsewhere + `" is not this endpoint (recipients: ` + here + `)`},
+		{"bearer, Recipient differs in case", withData(bearerRequest(), "Recipient", strings.ToUpper(here)), nil, "", "is not this endpoint"},
+		{"bearer, Recipient a prefix of this endpoint", withData(bearerRequest(), "Recipient", "https://gatehouse.example:8443/"), nil, "", "is not this endpoint"},
+		{"bearer, Recipient and no recipient configured", withData(bearerRequest(), "Recipient", here), noRecipients, "", "(no recipient is configured)"},
+		{"bearer, no Recipient", issued(t, issuer(k.stsRSA), bearerRequest()), nil, CMBearer, ""},
+		{"bearer, no Recipient, required", issued(t, issuer(k.stsRSA), bearerRequest()), requireRecipient, "", "bearer confirmation without Recipient"},
+		{"bearer, empty Recipient, required", withData(bearerRequest(), "Recipient", " "), requireRecipient, "", "bearer confirmation without Recipient"},
+		{"bearer, Recipient, required", withData(bearerRequest(), "Recipient", here), requireRecipient, CMBearer, ""},
+		{"holder-of-key, Recipient another endpoint", withData(hok, "Recipient", elsewhere), nil, "", "is not this endpoint"},
+		{"holder-of-key, no Recipient, required for bearer only", issued(t, issuer(k.stsRSA), hok), requireRecipient, CMHolderOfKey, ""},
+		{"bearer, InResponseTo", withData(bearerRequest(), "InResponseTo", "_req1"), nil, "", `InResponseTo "_req1": an unsolicited assertion is expected`},
+		{"holder-of-key, InResponseTo", withData(hok, "InResponseTo", "_req1", "Recipient", here), nil, "", "InResponseTo"},
+		{"bearer for elsewhere, holder-of-key for here", twoConfirmations, nil, CMHolderOfKey, ""},
+		{"bearer for elsewhere, holder-of-key for here, holder-of-key not accepted", twoConfirmations,
+			func(v *Verifier) { v.Methods = []string{CMBearer} }, "", "holder-of-key: not accepted by this service"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := verifier(k)
+			v.Recipients = []string{here}
+			if tc.tweak != nil {
+				tc.tweak(v)
+			}
+			m := message(t, tc.assertion, nil, false)
+			m.Caller, m.CallerCert = consumerID, k.client.cert
+			p, _, err := v.Verify(m)
+			if tc.wantErr != "" {
+				wantRefused(t, err, tc.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Confirmation != tc.want {
+				t.Errorf("confirmation %s, want %s", p.Confirmation, tc.want)
+			}
+		})
+	}
+}
+
+// TestOneTimeUse: an assertion with OneTimeUse (SAML 1.1:
+// DoNotCacheCondition) is single use whatever the confirmation method; a
+// bearer assertion always is; others are not.
+func TestOneTimeUse(t *testing.T) {
+	k := testKeys(t, now)
+	oneTime := func(a *etree.Element) { child(a, NSAssertion, "Conditions").CreateElement("saml:OneTimeUse") }
+	hok := bearerRequest()
+	hok.Method, hok.HolderKey = CMHolderOfKey, k.client.cert
+	sv := func(a *etree.Element) {
+		child(child(a, NSAssertion, "Subject"), NSAssertion, "SubjectConfirmation").CreateAttr("Method", CMSenderVouch)
+	}
+	// Issued so that it expires 100ms after now - skew: the TTL is then
+	// below a second and raised to one.
+	late := issuer(k.stsRSA)
+	late.Clock = func() time.Time { return now.Add(-7*time.Minute + 100*time.Millisecond) }
+	saml11 := func(r IssueRequest, doNotCache bool) string {
+		el, err := issuer(k.stsRSA).Issue11(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doNotCache {
+			// Re-sign with the condition in place.
+			el.RemoveChild(child(el, nsDSig, "Signature"))
+			child(el, NSAssertion1, "Conditions").CreateElement("saml1:DoNotCacheCondition")
+			if err := wssec.SignEnveloped(el, "AssertionID", len(el.Child), k.stsRSA.key, k.stsRSA.cert, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return serialize(t, el)
+	}
+	full := 5*time.Minute + 2*time.Minute
+	for _, tc := range []struct {
+		name      string
+		assertion string
+		method    string
+		signer    *keyPair // signs the message (holder-of-key, sender-vouches)
+		ttl       time.Duration
+	}{
+		{"bearer", issued(t, issuer(k.stsRSA), bearerRequest()), CMBearer, nil, full},
+		{"bearer with OneTimeUse", issuedEdited(t, issuer(k.stsRSA), bearerRequest(), oneTime), CMBearer, nil, full},
+		{"holder-of-key", issued(t, issuer(k.stsRSA), hok), CMHolderOfKey, nil, 0},
+		{"holder-of-key with OneTimeUse", issuedEdited(t, issuer(k.stsRSA), hok, oneTime), CMHolderOfKey, nil, full},
+		{"holder-of-key with OneTimeUse, message signed", issuedEdited(t, issuer(k.stsRSA), hok, oneTime), CMHolderOfKey, &k.client, full},
+		{"holder-of-key with OneTimeUse, about to expire", issuedEdited(t, late, hok, oneTime), CMHolderOfKey, nil, time.Second},
+		{"sender-vouches", issuedEdited(t, issuer(k.stsRSA), bearerRequest(), sv), CMSenderVouch, &k.edge, 0},
+		{"sender-vouches with OneTimeUse", issuedEdited(t, issuer(k.stsRSA), bearerRequest(), func(a *etree.Element) { sv(a); oneTime(a) }), CMSenderVouch, &k.edge, full},
+		{"SAML 1.1 holder-of-key", saml11(hok, false), CMHolderOfKey, nil, 0},
+		{"SAML 1.1 holder-of-key with DoNotCacheCondition", saml11(hok, true), CMHolderOfKey, nil, full},
+		{"SAML 1.1 bearer", saml11(bearerRequest(), false), CMBearer, nil, full},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := verifier(k)
+			v.AttestingEntities = []string{edgeID}
+			v.Methods = []string{tc.method}
+			m := message(t, tc.assertion, tc.signer, tc.signer != nil)
+			if tc.signer == nil {
+				m.Caller, m.CallerCert = consumerID, k.client.cert
+			}
+			p, key, err := v.Verify(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Confirmation != tc.method {
+				t.Fatalf("confirmation %s, want %s", p.Confirmation, tc.method)
+			}
+			if tc.ttl == 0 {
+				if key != nil {
+					t.Errorf("replay key %+v; want none", key)
+				}
+				return
+			}
+			if key == nil || key.Kind != "assertion" || string(key.Value) != stsEntity+"\x00"+p.AssertionID || key.TTL != tc.ttl {
+				t.Errorf("replay key %+v; want assertion %q for %s", key, stsEntity+"\x00"+p.AssertionID, tc.ttl)
+			}
+		})
+	}
+}
+
+// TestVerifyLeavesElementUnchanged: Verify checks a copy of the assertion;
+// the element in the message (which may be forwarded, logged or verified
+// again) keeps its KeyInfo and SignatureValue.
+func TestVerifyLeavesElementUnchanged(t *testing.T) {
+	k := testKeys(t, now)
+	hok := bearerRequest()
+	hok.Method, hok.HolderKey = CMHolderOfKey, k.client.cert
+	for _, tc := range []struct {
+		name string
+		kp   keyPair
+		r    IssueRequest
+		v11  bool
+	}{
+		{"rsa", k.stsRSA, bearerRequest(), false},
+		{"ecdsa", k.stsEC, bearerRequest(), false},
+		{"rsa holder-of-key", k.stsRSA, hok, false},
+		{"rsa SAML 1.1", k.stsRSA, bearerRequest(), true},
+		{"ecdsa SAML 1.1", k.stsEC, bearerRequest(), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			issue := issuer(tc.kp).Issue
+			if tc.v11 {
+				issue = issuer(tc.kp).Issue11
+			}
+			el, err := issue(tc.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := message(t, serialize(t, el), nil, false)
+			m.Caller, m.CallerCert = consumerID, k.client.cert
+			in := m.Security.Assertions[0]
+			before := serialize(t, in)
+			if _, _, err := verifier(k).Verify(m); err != nil {
+				t.Fatal(err)
+			}
+			if after := serialize(t, in); after != before {
+				t.Errorf("Verify changed the element handed in:\nbefore %s\nafter  %s", before, after)
+			}
+			if _, _, err := verifier(k).Verify(m); err != nil {
+				t.Errorf("the same element verified again: %v", err)
+			}
+		})
 	}
 }
