@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"crypto"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -302,5 +304,35 @@ func TestIssuerTellsAlicesApart(t *testing.T) {
 	id := expectFault(t, e.post(t, accountsPath, withToken(token), "1.1"), 403, "not authorized")
 	if r := e.record(t, id); r.Subject != "alice@example.com" || r.Issuer != otherIdP || r.Decision != "deny" {
 		t.Errorf("the partner's alice: record %+v", r)
+	}
+}
+
+// TestBearerRecipient: a bearer assertion that names a Recipient is accepted
+// only at that endpoint: one minted for another service's URL (same
+// audience, a second trusted consumer replaying it elsewhere) is refused.
+func TestBearerRecipient(t *testing.T) {
+	e := samlEnv(t, "1s")
+	kp, err := tls.LoadX509KeyPair(filepath.Join(e.dir, "pki", "sts.crt"), filepath.Join(e.dir, "pki", "sts.key"))
+	must(t, err)
+	sts := &samlsts.Issuer{EntityID: stsEntity, Key: kp.PrivateKey.(crypto.Signer), Cert: kp.Leaf, Clock: time.Now}
+	token := func(recipient string) string {
+		a, err := sts.Issue(samlsts.IssueRequest{Subject: "alice@example.com", Audience: audAccounts, Recipient: recipient,
+			Lifetime: time.Minute, Method: samlsts.CMBearer, AuthnInstant: time.Now(), Roles: []string{"teller"}})
+		must(t, err)
+		doc := etree.NewDocument()
+		doc.SetRoot(a)
+		s, err := doc.WriteToString()
+		must(t, err)
+		return s
+	}
+	resp := e.post(t, accountsPath, withToken(token(e.base+accountsPath)), "1.1")
+	if body := readAll(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("Recipient of this endpoint: %d %s", resp.StatusCode, body)
+	}
+	for _, other := range []string{e.base + "/services/accounts11", "https://elsewhere.example" + accountsPath} {
+		id := expectFault(t, e.post(t, accountsPath, withToken(token(other)), "1.1"), 500, "InvalidSecurityToken")
+		if r := e.record(t, id); !strings.Contains(r.Reason, "Recipient") {
+			t.Errorf("Recipient %s: reason %q", other, r.Reason)
+		}
 	}
 }

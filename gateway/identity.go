@@ -169,11 +169,12 @@ func (id *Identity) requester() samlsts.Requester {
 	return samlsts.Requester{Workload: id.Caller.ID, Certificate: id.Caller.Certificate, Username: id.Username, Signer: id.Signer}
 }
 
-// issueRequest is the assertion that carries this identity to audience,
-// with actor appended to its delegation chain when not "".
-func (id *Identity) issueRequest(audience, actor string, lifetime time.Duration, now time.Time) samlsts.IssueRequest {
+// issueRequest is the bearer assertion that carries this identity to
+// audience at the endpoint recipient, with actor appended to its delegation
+// chain when not "".
+func (id *Identity) issueRequest(audience, recipient, actor string, lifetime time.Duration, now time.Time) samlsts.IssueRequest {
 	r := samlsts.IssueRequest{
-		Subject: id.Subject, Format: id.Format, Audience: audience, Lifetime: lifetime, Method: samlsts.CMBearer,
+		Subject: id.Subject, Format: id.Format, Audience: audience, Recipient: recipient, Lifetime: lifetime, Method: samlsts.CMBearer,
 		AuthnContext: id.Method, AuthnInstant: id.AuthnInstant, Roles: id.Roles, Attributes: id.Attributes,
 		Chain: append([]string(nil), id.Chain...),
 	}

@@ -29,7 +29,8 @@ func (s *service) wantsHopAssertion() bool { return s.saml != nil && s.creds == 
 // credential of its legacy domain that id maps to, and id itself as target
 // wants it. A hop of composite (composite not "") to a SAML-protected
 // target gets a fresh assertion for the target's audience with the
-// composite added to the delegation chain: the target (an enforcement point)
+// composite added to the delegation chain and the backend URL as its
+// Recipient: the target (an enforcement point)
 // verifies and authorizes it again, trust is not inherited. A service that
 // propagates the identity gets an assertion for its backend's audience or
 // identity headers. Only out is written: the inbound Security header never
@@ -58,7 +59,7 @@ func (g *Gateway) outboundIdentity(ctx context.Context, rec *audit.Record, targe
 	default:
 		return nil
 	}
-	a, err := g.hopIssuer.Issue(id.issueRequest(audience, actor, hopLifetime, g.now()))
+	a, err := g.hopIssuer.Issue(id.issueRequest(audience, target.backend.url, actor, hopLifetime, g.now()))
 	if err != nil {
 		return soap.ReceiverFault("internal error", fmt.Errorf("assertion for %s: %w", audience, err))
 	}

@@ -249,7 +249,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			s.verifier = newVerifier(cfg, sc.Security, users, g.now)
 		}
 		if sc.SAML != nil {
-			s.saml, s.samlRequired = newSAMLVerifier(cfg, sc.SAML, nil, g.now), sc.SAML.Required
+			s.saml, s.samlRequired = newSAMLVerifier(cfg, sc.SAML, s.endpoints, g.now), sc.SAML.Required
 			if s.verifier == nil {
 				// No WS-Security policy: still read the Security header
 				// that carries the assertion (and check what it holds).
@@ -437,6 +437,9 @@ func (g *Gateway) Start() error {
 		for path, s := range l.services {
 			if s.endpoints == nil {
 				s.endpoints = l.endpoints(path, ln.Addr())
+				if s.saml != nil && s.saml.Recipients == nil {
+					s.saml.Recipients = s.endpoints // a bearer Recipient names this endpoint
+				}
 			}
 		}
 		t := l.cfg.Timeouts

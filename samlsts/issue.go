@@ -38,8 +38,12 @@ type IssueRequest struct {
 	Audience        string
 	Lifetime        time.Duration
 	// Method is CMBearer or CMHolderOfKey (then HolderKey is the key).
-	Method       string
-	HolderKey    *x509.Certificate
+	Method    string
+	HolderKey *x509.Certificate
+	// Recipient, for a bearer assertion, is the endpoint URL it is sent
+	// to: the SubjectConfirmationData names it (and the end of validity),
+	// so that the assertion is refused at any other endpoint.
+	Recipient    string
 	AuthnContext string
 	AuthnInstant time.Time
 	Roles        []string
@@ -118,6 +122,11 @@ func (is *Issuer) build(r IssueRequest) (*etree.Element, error) {
 	}
 	if len(attrs) > 0 {
 		sa.AttributeStatements = []saml.AttributeStatement{{Attributes: attrs}}
+	}
+	if r.Method == CMBearer && r.Recipient != "" {
+		sa.Subject.SubjectConfirmations[0].SubjectConfirmationData = &saml.SubjectConfirmationData{
+			Recipient: r.Recipient, NotOnOrAfter: now.Add(r.Lifetime),
+		}
 	}
 	el := sa.Element()
 
