@@ -157,7 +157,8 @@
 // pools, the Redis password, the users' secrets, the STS's signing key and
 // certificate and its directory. Settings that weaken a
 // check are named insecure… (clientAuth="insecure-none",
-// insecureNonLoopback, insecureAllowSHA1) and produce Config.Warnings
+// insecureNonLoopback, insecureAllowSHA1, insecureNoTimestamp,
+// insecureAllowNonBSP) and produce Config.Warnings
 // rather than errors, for the caller to log at start-up; so do a few
 // settings that are probably mistakes (a certificate close to its expiry,
 // an unused attestingEntity, a directory username without a user, an

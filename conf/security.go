@@ -51,6 +51,14 @@ type Security struct {
 	MaxSkew           time.Duration
 	MaxAge            time.Duration
 	InsecureAllowSHA1 bool // accept SHA-1 signatures and digests (a warning)
+	// InsecureNoTimestamp admits require="signature" without timestamp (a
+	// warning): a signed message is then fresh for as long as its replay
+	// entry lives, and its signer chose no lifetime for it.
+	InsecureNoTimestamp bool
+	// InsecureAllowNonBSP relaxes WS-I Basic Security Profile 1.1 for
+	// legacy stacks (a warning): inclusive C14N 1.0 / 1.1, References
+	// without Transforms, Timestamps in a UTC offset other than "Z".
+	InsecureAllowNonBSP bool
 
 	// rawSignedParts are the signedParts tokens, parsed by the checks.
 	rawSignedParts []string
@@ -108,6 +116,8 @@ func (s *Security) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		MaxSkew           string `xml:"maxSkew,attr"`
 		MaxAge            string `xml:"maxAge,attr"`
 		InsecureAllowSHA1 bool   `xml:"insecureAllowSHA1,attr"`
+		InsecureNoTS      bool   `xml:"insecureNoTimestamp,attr"`
+		InsecureNonBSP    bool   `xml:"insecureAllowNonBSP,attr"`
 	}
 	*s = Security{Pos: Pos{Line: startLine(d)}, MaxSkew: DefaultMaxSkew, MaxAge: DefaultMaxAge}
 	if err := d.DecodeElement(&raw, &start); err != nil {
@@ -118,6 +128,8 @@ func (s *Security) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	s.rawSignedParts = strings.Fields(raw.SignedParts)
 	s.Actor = strings.TrimSpace(raw.Actor)
 	s.InsecureAllowSHA1 = raw.InsecureAllowSHA1
+	s.InsecureNoTimestamp = raw.InsecureNoTS
+	s.InsecureAllowNonBSP = raw.InsecureNonBSP
 	return firstErr(
 		parseDuration(&s.MaxSkew, raw.MaxSkew, s.Line, "maxSkew"),
 		parseDuration(&s.MaxAge, raw.MaxAge, s.Line, "maxAge"),
@@ -138,6 +150,14 @@ func (c *checker) checkSecurity(cfg *Config, s *Security, el string) {
 		c.errorf(s.Pos, el, "unknown trust store %q (%s)", s.Trust, trustStoreNames(cfg))
 	case signature && s.Trust == "":
 		c.errorf(s.Pos, el, "require lists signature: the trust attribute must name the trust store the signing keys come from")
+	}
+	switch timestamp := s.Requires(RequireTimestamp); {
+	case signature && !timestamp && !s.InsecureNoTimestamp:
+		c.errorf(s.Pos, el, `require lists signature without timestamp: a signed message without a Timestamp never expires and can be replayed once its replay entry is gone; add timestamp to require, or set insecureNoTimestamp="true"`)
+	case s.InsecureNoTimestamp && (timestamp || !signature):
+		c.errorf(s.Pos, el, `insecureNoTimestamp="true" applies only when require lists signature and not timestamp`)
+	case s.InsecureNoTimestamp:
+		c.warnf(s.Pos, el, `insecureNoTimestamp="true": signed messages need no Timestamp; such a message can be replayed once its replay entry (maxAge+maxSkew) is gone`)
 	}
 	if s.Requires(RequireUsernameToken) && cfg.Users == nil {
 		c.errorf(s.Pos, el, "require lists usernameToken, but there is no users element (user store)")
@@ -167,6 +187,9 @@ func (c *checker) checkSecurity(cfg *Config, s *Security, el string) {
 	if signature && slices.Contains(parts, SignedPart{Kind: PartTimestamp}) && !s.Requires(RequireTimestamp) {
 		c.errorf(s.Pos, el, "signedParts lists Timestamp: require must list timestamp too")
 	}
+	if signature && len(parts) > 0 && !slices.Contains(parts, SignedPart{Kind: PartBody}) {
+		c.errorf(s.Pos, el, "signedParts must list Body: the signature over the Body is the message's signer, and every signed part must be covered by it")
+	}
 	s.SignedParts = parts
 
 	if s.Actor != "" {
@@ -184,6 +207,9 @@ func (c *checker) checkSecurity(cfg *Config, s *Security, el string) {
 	}
 	if s.InsecureAllowSHA1 {
 		c.warnf(s.Pos, el, `insecureAllowSHA1="true": SHA-1 signatures and digests are accepted; SHA-1 collisions are practical`)
+	}
+	if s.InsecureAllowNonBSP {
+		c.warnf(s.Pos, el, `insecureAllowNonBSP="true": WS-I Basic Security Profile 1.1 is relaxed (inclusive C14N, References without Transforms, Timestamps not in UTC "Z")`)
 	}
 }
 

@@ -334,7 +334,7 @@ func TestInsecureAllowSHA1Warns(t *testing.T) {
   </trust>
   <service name="legacy" path="/legacy">
     <backend url="http://127.0.0.1:8081/legacy"/>
-    <security trust="partners" require="signature" insecureAllowSHA1="true"/>
+    <security trust="partners" require="timestamp signature" insecureAllowSHA1="true"/>
     <schema file="payload/accounts.xsd"/>
   </service>
 </gatehouse>`)
@@ -343,8 +343,46 @@ func TestInsecureAllowSHA1Warns(t *testing.T) {
 	if !reflect.DeepEqual(cfg.Warnings, []string{want}) {
 		t.Errorf("Warnings = %q\nwant [%q]", cfg.Warnings, want)
 	}
-	if s := cfg.Services[0].Security; !s.InsecureAllowSHA1 || !reflect.DeepEqual(s.SignedParts, []SignedPart{{Kind: PartBody}}) {
+	if s := cfg.Services[0].Security; !s.InsecureAllowSHA1 || !reflect.DeepEqual(s.SignedParts, []SignedPart{{Kind: PartBody}, {Kind: PartTimestamp}}) {
 		t.Errorf("security = %+v", s)
+	}
+}
+
+// insecureNoTimestamp admits require="signature" alone and
+// insecureAllowNonBSP relaxes BSP 1.1, each with a start-up warning.
+func TestInsecureNoTimestampAndNonBSPWarn(t *testing.T) {
+	_, path := setup(t, `<gatehouse xmlns="urn:gatehouse:config:1">
+  <listener name="edge" address="127.0.0.1:8443">
+    <tls certificate="pki/server.crt" key="pki/server.key" clientCA="pki/ca.crt"/>
+  </listener>
+  <trust name="partners">
+    <ca file="pki/partners-ca.crt"/>
+  </trust>
+  <service name="legacy" path="/legacy">
+    <backend url="http://127.0.0.1:8081/legacy"/>
+    <security trust="partners" require="signature" insecureNoTimestamp="true" insecureAllowNonBSP="true"/>
+    <schema file="payload/accounts.xsd"/>
+  </service>
+  <service name="strict" path="/strict">
+    <backend url="http://127.0.0.1:8081/strict"/>
+    <security trust="partners" require="timestamp signature" insecureNoTimestamp="false" insecureAllowNonBSP="false"/>
+    <schema file="payload/accounts.xsd"/>
+  </service>
+</gatehouse>`)
+	cfg := mustLoad(t, path)
+	want := []string{
+		path + `:10: service name="legacy"/security: insecureNoTimestamp="true": signed messages need no Timestamp; such a message can be replayed once its replay entry (maxAge+maxSkew) is gone`,
+		path + `:10: service name="legacy"/security: insecureAllowNonBSP="true": WS-I Basic Security Profile 1.1 is relaxed (inclusive C14N, References without Transforms, Timestamps not in UTC "Z")`,
+	}
+	if !reflect.DeepEqual(cfg.Warnings, want) {
+		t.Errorf("Warnings = %q\nwant %q", cfg.Warnings, want)
+	}
+	legacy, strict := cfg.Services[0].Security, cfg.Services[1].Security
+	if !legacy.InsecureNoTimestamp || !legacy.InsecureAllowNonBSP || !reflect.DeepEqual(legacy.SignedParts, []SignedPart{{Kind: PartBody}}) {
+		t.Errorf("legacy security = %+v", legacy)
+	}
+	if strict.InsecureNoTimestamp || strict.InsecureAllowNonBSP {
+		t.Errorf("strict security = %+v", strict)
 	}
 }
 

@@ -68,6 +68,7 @@ func newVerifier(cfg *conf.Config, sec *conf.Security, users *wssec.Users, clock
 		MaxSkew:              sec.MaxSkew,
 		MaxAge:               sec.MaxAge,
 		AllowSHA1:            sec.InsecureAllowSHA1,
+		AllowNonBSP:          sec.InsecureAllowNonBSP,
 	}}
 	if users != nil {
 		vr.Users = users

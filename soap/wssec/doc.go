@@ -12,12 +12,36 @@
 // because goxmldsig verifies one enveloped reference and accepts SHA-1 and a
 // reference without canonicalization.
 //
+// One signer, one freshness: the signature that covers the Body is the
+// message's signer (Verified.Signer); when the policy requires a Timestamp it
+// must cover the Security header's Timestamp too, and every SignedPart of the
+// policy (Body, Timestamp, header blocks such as wsa:To, wsa:Action,
+// wsa:MessageID) must be covered by that same signature, not by any trusted
+// one. A Body signed by A with a Timestamp signed by B is thus refused (it is
+// a replay of A). Each signature's replay key lives as long as the Timestamp
+// that signature covers keeps it fresh, or maxAge+skew when it covers none.
+// References resolve only to the Body, direct children of the Security header
+// being processed and header blocks; an element covered by the signatures of
+// two keys is refused (unless Policy.AllowEndorsing; the Body never).
+//
+// WS-I Basic Security Profile 1.1 is the default, and every refusal under it
+// names its rule in the internal error: exclusive C14N only, for SignedInfo
+// (R5404) and for the one Reference transform (R5412); every Reference has
+// Transforms (R5416) holding a Transform (R5411); Timestamp Created and
+// Expires in UTC with "Z" (R3217, R3223); one Timestamp per header (R3227)
+// with one Created (R3203) before at most one Expires (R3221, R3224) and
+// nothing else (R3222); no SignatureMethod parameters (R5401).
+// Policy.AllowNonBSP (insecureAllowNonBSP) re-admits inclusive C14N 1.0 and
+// C14N 1.1, References without Transforms and UTC offsets other than "Z".
+// Not BSP rules but limits: at most 4 signatures per message and 12
+// References per signature.
+//
 // Guarantees: keys come only from the configured TrustStore (KeyInfo selects,
 // never supplies, trust); only allow-listed algorithms are accepted (RSA and
 // ECDSA with SHA-256/384/512, SHA-1 only when the policy says so; no HMAC, no
 // XSLT or XPath transforms); references are same-document "#id" only and each
-// element is referenced at most once; every signature in the header must
-// verify. Verify returns the replay keys of the message (nonces and signature
+// element is referenced at most once per signature; every signature in the
+// header must verify. Verify returns the replay keys of the message (nonces and signature
 // digests) for the caller to record in the shared store in one round trip; it
 // does not record them itself. Errors are *soap.Fault values with the
 // standard WS-Security fault codes and a generic public text.

@@ -9,7 +9,8 @@ import (
 
 // FuzzVerify runs parse + verify over mutations of valid signed messages.
 // It must never panic, must answer with a *soap.Fault, and whatever it
-// accepts must have its Body and Timestamp signed by the trusted key.
+// accepts must have its Body and Timestamp signed by one signature of the
+// trusted key, and no reference to an element nested deeper.
 func FuzzVerify(f *testing.F) {
 	p := newPKI(f)
 	f.Add([]byte(signed(f, p.rsa, soap.V11, 0, false)))
@@ -29,11 +30,19 @@ func FuzzVerify(f *testing.F) {
 			}
 			return
 		}
-		if !v.Signed(env.Body) || v.Timestamp == nil || !v.Signed(v.Timestamp.Element) {
-			t.Fatal("accepted a message whose Body or Timestamp is not signed")
+		if v.Signer == nil || !v.Signer.Covers(env.Body) || v.Timestamp == nil || !v.Signer.Covers(v.Timestamp.Element) {
+			t.Fatal("accepted a message whose Body and Timestamp are not signed by one signature")
 		}
-		if err := p.trust().Verify(v.SignerOf(env.Body).Certificate, now); err != nil {
+		if err := p.trust().Verify(v.Signer.Certificate, now); err != nil {
 			t.Fatalf("accepted an untrusted signer: %v", err)
+		}
+		sec, _ := FindSecurity(env, "")
+		for _, s := range v.Signatures {
+			for _, r := range s.References {
+				if !referenceTarget(env, sec, r) {
+					t.Fatalf("accepted a reference to %s, nested or outside Header and Body", r.Tag)
+				}
+			}
 		}
 	})
 }

@@ -75,7 +75,7 @@ func (vr *Verifier) verifySignature(v *Verified, sec, sigEl *etree.Element, now 
 	if err := doc.ReadFromBytes(canonSI); err != nil {
 		return nil, invalid("re-read canonical SignedInfo: %v", err)
 	}
-	refs, err := vr.checkReferences(v.Envelope, sigEl, doc.Root())
+	refs, err := vr.checkReferences(v.Envelope, sec, sigEl, doc.Root())
 	if err != nil {
 		return nil, err
 	}
@@ -93,14 +93,21 @@ type methodInfo struct {
 }
 
 // signedInfoMethods reads CanonicalizationMethod and SignatureMethod, which
-// must come first in SignedInfo and be allow-listed.
+// must come first in SignedInfo and be allow-listed, and bounds the number
+// of References before any of them costs a digest.
 func (vr *Verifier) signedInfoMethods(si *etree.Element) (c14nAlg, prefixList string, m methodInfo, err error) {
 	kids := si.ChildElements()
 	if len(kids) < 3 || kids[0].Tag != "CanonicalizationMethod" || kids[1].Tag != "SignatureMethod" ||
 		kids[0].NamespaceURI() != NSDSig || kids[1].NamespaceURI() != NSDSig {
 		return "", "", m, invalid("SignedInfo must hold CanonicalizationMethod, SignatureMethod and References")
 	}
+	if n := len(kids) - 2; n > maxReferences {
+		return "", "", m, invalid("signature with %d references (at most %d)", n, maxReferences)
+	}
 	c14nAlg = attr(kids[0], "Algorithm", "")
+	if c14nAlg != AlgExcC14N && !vr.Policy.AllowNonBSP {
+		return "", "", m, unsupportedAlgorithm("BSP R5404: SignedInfo canonicalization %q is not exclusive C14N", c14nAlg)
+	}
 	prefixList, err = inclusivePrefixes(kids[0], c14nAlg)
 	if err != nil {
 		return "", "", m, err
@@ -118,7 +125,7 @@ func (vr *Verifier) signedInfoMethods(si *etree.Element) (c14nAlg, prefixList st
 	}
 	if len(kids[1].ChildElements()) != 0 {
 		// e.g. HMACOutputLength: truncation is never acceptable.
-		return "", "", m, unsupportedAlgorithm("parameters on SignatureMethod")
+		return "", "", m, unsupportedAlgorithm("BSP R5401: parameters on SignatureMethod")
 	}
 	m.signatureMethod = sm
 	return c14nAlg, prefixList, m, nil
@@ -139,7 +146,7 @@ func inclusivePrefixes(el *etree.Element, alg string) (string, error) {
 }
 
 // checkReferences digests every Reference of the verified SignedInfo.
-func (vr *Verifier) checkReferences(env *soap.Envelope, sigEl, si *etree.Element) ([]*etree.Element, error) {
+func (vr *Verifier) checkReferences(env *soap.Envelope, sec, sigEl, si *etree.Element) ([]*etree.Element, error) {
 	var refs []*etree.Element
 	seen := map[*etree.Element]bool{}
 	for i, r := range si.ChildElements() {
@@ -149,7 +156,7 @@ func (vr *Verifier) checkReferences(env *soap.Envelope, sigEl, si *etree.Element
 		if r.Tag != "Reference" || r.NamespaceURI() != NSDSig {
 			return nil, invalid("unexpected %s in SignedInfo", r.Tag)
 		}
-		target, err := vr.checkReference(env, sigEl, r)
+		target, err := vr.checkReference(env, sec, sigEl, r)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +172,20 @@ func (vr *Verifier) checkReferences(env *soap.Envelope, sigEl, si *etree.Element
 	return refs, nil
 }
 
-func (vr *Verifier) checkReference(env *soap.Envelope, sigEl, r *etree.Element) (*etree.Element, error) {
+// referenceTarget reports whether a reference may resolve to el: the
+// envelope's Body, a child of the Security header being processed (a token,
+// the Timestamp, another signature) or a header block. Nothing nested
+// deeper and nothing outside Header and Body is signed in WS-Security; a
+// signed element there is what signature wrapping moves around.
+func referenceTarget(env *soap.Envelope, sec, el *etree.Element) bool {
+	if el == env.Body {
+		return true
+	}
+	p := el.Parent()
+	return p != nil && (p == sec || (env.Header != nil && p == env.Header))
+}
+
+func (vr *Verifier) checkReference(env *soap.Envelope, sec, sigEl, r *etree.Element) (*etree.Element, error) {
 	uri := attr(r, "URI", "")
 	if len(uri) < 2 || uri[0] != '#' {
 		return nil, invalid("reference URI %q is not a same-document #id reference", uri)
@@ -174,23 +194,26 @@ func (vr *Verifier) checkReference(env *soap.Envelope, sigEl, r *etree.Element) 
 	if target == nil {
 		return nil, invalid("reference %q names no element", uri)
 	}
+	if !referenceTarget(env, sec, target) {
+		return nil, invalid("reference %q names %s, which is not the Body, a child of the Security header or a header block", uri, target.Tag)
+	}
 	if isAncestorOrSelf(target, sigEl) || isAncestorOrSelf(sigEl, target) {
 		return nil, invalid("reference %q covers the signature itself", uri)
 	}
 
 	c14nAlg, prefixList := AlgC14N10, "" // XML-DSig: a node-set becomes octets through C14N 1.0
-	var digestEl, valueEl *etree.Element
+	var transforms, digestEl, valueEl *etree.Element
 	for _, c := range r.ChildElements() {
 		if c.NamespaceURI() != NSDSig {
 			return nil, invalid("unexpected %s in Reference", c.Tag)
 		}
 		switch {
-		case c.Tag == "Transforms" && digestEl == nil:
-			alg, pl, err := referenceTransform(c)
+		case c.Tag == "Transforms" && transforms == nil && digestEl == nil:
+			alg, pl, err := vr.referenceTransform(c)
 			if err != nil {
 				return nil, err
 			}
-			c14nAlg, prefixList = alg, pl
+			transforms, c14nAlg, prefixList = c, alg, pl
 		case c.Tag == "DigestMethod" && digestEl == nil:
 			digestEl = c
 		case c.Tag == "DigestValue" && digestEl != nil && valueEl == nil:
@@ -201,6 +224,9 @@ func (vr *Verifier) checkReference(env *soap.Envelope, sigEl, r *etree.Element) 
 	}
 	if digestEl == nil || valueEl == nil {
 		return nil, invalid("Reference needs DigestMethod and DigestValue")
+	}
+	if transforms == nil && !vr.Policy.AllowNonBSP {
+		return nil, invalid("BSP R5416: Reference %q has no Transforms", uri)
 	}
 	dmURI := attr(digestEl, "Algorithm", "")
 	dm, ok := digestMethods[dmURI]
@@ -226,17 +252,25 @@ func (vr *Verifier) checkReference(env *soap.Envelope, sigEl, r *etree.Element) 
 	return target, nil
 }
 
-// referenceTransform allows exactly one canonicalization transform.
-// Enveloped-signature, XSLT, XPath, STR-Transform and anything else are
-// refused: a WS-Security reference points at a sibling of the signature.
-func referenceTransform(ts *etree.Element) (alg, prefixList string, err error) {
+// referenceTransform allows exactly one canonicalization transform:
+// exclusive C14N (BSP R5412, R5423), or inclusive C14N 1.0 / 1.1 with
+// Policy.AllowNonBSP. Enveloped-signature, XSLT, XPath, STR-Transform and
+// anything else are refused: a WS-Security reference points at a sibling of
+// the signature.
+func (vr *Verifier) referenceTransform(ts *etree.Element) (alg, prefixList string, err error) {
 	kids := ts.ChildElements()
+	if len(kids) == 0 {
+		return "", "", invalid("BSP R5411: Transforms without a Transform")
+	}
 	if len(kids) != 1 || kids[0].Tag != "Transform" || kids[0].NamespaceURI() != NSDSig {
 		return "", "", unsupportedAlgorithm("a Reference must have exactly one canonicalization transform")
 	}
 	alg = attr(kids[0], "Algorithm", "")
 	if canonicalizer(alg, "") == nil {
 		return "", "", unsupportedAlgorithm("transform %q", alg)
+	}
+	if alg != AlgExcC14N && !vr.Policy.AllowNonBSP {
+		return "", "", unsupportedAlgorithm("BSP R5412: Reference transform %q is not exclusive C14N", alg)
 	}
 	prefixList, err = inclusivePrefixes(kids[0], alg)
 	return alg, prefixList, err

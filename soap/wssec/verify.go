@@ -1,10 +1,12 @@
 package wssec
 
 import (
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,7 +48,8 @@ type Policy struct {
 	RequireTimestamp     bool
 	RequireSignature     bool
 	RequireUsernameToken bool
-	// SignedParts must be covered by a trusted signature (by identity).
+	// SignedParts must be covered, by identity, by the signature of the
+	// message's signer (Verified.Signer), not just by any trusted signature.
 	SignedParts []Part
 	// MaxSkew is the clock difference tolerated; default 5 minutes.
 	MaxSkew time.Duration
@@ -55,6 +58,16 @@ type Policy struct {
 	MaxAge time.Duration
 	// AllowSHA1 admits rsa-sha1 and sha1 digests (insecureAllowSHA1).
 	AllowSHA1 bool
+	// AllowNonBSP relaxes WS-I Basic Security Profile 1.1 for legacy stacks
+	// (insecureAllowNonBSP): inclusive C14N 1.0 and C14N 1.1 for SignedInfo
+	// and References, a Reference without Transforms (C14N 1.0 then), and
+	// Timestamp times in a UTC offset other than "Z".
+	AllowNonBSP bool
+	// AllowEndorsing admits signatures of a second key over an element
+	// another key signed too (WS-SecurityPolicy endorsing signatures over
+	// the primary signature or the Timestamp). The Body has one signer
+	// regardless.
+	AllowEndorsing bool
 }
 
 func (p Policy) skew() time.Duration {
@@ -93,8 +106,13 @@ type Verified struct {
 	// ReplayKeys must each be recorded as new in the shared store before
 	// the message is accepted.
 	ReplayKeys []ReplayKey
+	// Signer is the signature that covers the envelope's Body, nil if none:
+	// its key is the message's signer. When the policy requires a
+	// Timestamp, Signer covers the Security header's Timestamp too, and
+	// every policy SignedPart is covered by Signer itself.
+	Signer *Signature
 	// Principal is who the header authenticated: "x509:" + subject DN of
-	// the key that signed the Body, or "user:" + username; "" for nobody.
+	// Signer's certificate, or "user:" + username; "" for nobody.
 	Principal string
 
 	signed map[*etree.Element]*Signature
@@ -128,12 +146,21 @@ type Signature struct {
 	Element     *etree.Element
 	Certificate *x509.Certificate
 	Method      string
-	// References are the elements the signature covers, in order.
+	// References are the elements the signature covers, in order: the Body,
+	// children of the Security header, header blocks; never anything deeper.
 	References []*etree.Element
+	// Timestamp is the Security header's Timestamp when this signature
+	// covers it, else nil; the signature's replay entry lives as long as it.
+	Timestamp *Timestamp
 	// Digest is SHA-256 over the canonical SignedInfo and the certificate:
 	// the identity of this signature for replay detection, which base64
 	// re-encoding or ECDSA malleability of SignatureValue cannot change.
 	Digest [sha256.Size]byte
+}
+
+// Covers reports whether el is one of the elements s references.
+func (s *Signature) Covers(el *etree.Element) bool {
+	return el != nil && slices.Contains(s.References, el)
 }
 
 // ReplayKey is a value that must not have been seen within TTL.
@@ -251,7 +278,7 @@ func (vr *Verifier) readHeader(v *Verified, sec *etree.Element, now time.Time) e
 		switch {
 		case ns == soap.NSWSU && c.Tag == "Timestamp":
 			if v.Timestamp != nil {
-				return invalid("more than one Timestamp")
+				return invalid("BSP R3227: more than one Timestamp in the Security header")
 			}
 			ts, err := vr.checkTimestamp(c, now)
 			if err != nil {
@@ -291,23 +318,65 @@ func (vr *Verifier) readHeader(v *Verified, sec *etree.Element, now time.Time) e
 		if err != nil {
 			return err
 		}
-		v.Signatures = append(v.Signatures, s)
-		for _, r := range s.References {
-			v.signed[r] = s
+		if err := vr.addSigned(v, s); err != nil {
+			return err
 		}
-		v.ReplayKeys = append(v.ReplayKeys, ReplayKey{Kind: "sig", Value: s.Digest[:], TTL: vr.signatureTTL(v, now)})
+		if v.Timestamp != nil && s.Covers(v.Timestamp.Element) {
+			s.Timestamp = v.Timestamp
+		}
+		v.Signatures = append(v.Signatures, s)
+		v.ReplayKeys = append(v.ReplayKeys, ReplayKey{Kind: "sig", Value: s.Digest[:], TTL: vr.signatureTTL(s.Timestamp, now)})
 	}
 	return nil
 }
 
-const maxSignatures = 4
+// Limits on the work one message can demand. They are not BSP rules: BSP
+// bounds neither number.
+const (
+	maxSignatures = 4
+	// maxReferences per signature: Body, Timestamp, a token and the seven
+	// WS-Addressing 1.0 headers leave room to spare.
+	maxReferences = 12
+)
 
-// signatureTTL is how long a signature must be remembered: until its
-// Timestamp expires (plus skew), or for the maximum age when it has none.
-func (vr *Verifier) signatureTTL(v *Verified, now time.Time) time.Duration {
+// addSigned records what s covers. An element covered by the signatures of
+// two keys has no single signer and is refused, unless the policy allows
+// endorsing signatures; the Body never has two signers, so that the
+// message's signer is never a matter of which signature is read first.
+func (vr *Verifier) addSigned(v *Verified, s *Signature) error {
+	for _, r := range s.References {
+		prev, ok := v.signed[r]
+		if !ok {
+			v.signed[r] = s
+			continue
+		}
+		if samePublicKey(prev.Certificate, s.Certificate) {
+			continue
+		}
+		if r == v.Envelope.Body || !vr.Policy.AllowEndorsing {
+			return invalid("%s is covered by signatures of two keys (%q and %q)", r.Tag, prev.Certificate.Subject, s.Certificate.Subject)
+		}
+	}
+	if v.Signer == nil && s.Covers(v.Envelope.Body) {
+		v.Signer = s
+	}
+	return nil
+}
+
+// samePublicKey reports whether two certificates certify the same key.
+func samePublicKey(a, b *x509.Certificate) bool {
+	k, ok := a.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b.PublicKey)
+}
+
+// signatureTTL is how long a signature must be remembered: as long as the
+// Timestamp it covers keeps it fresh (Created+maxAge+skew, and no later
+// than Expires+skew), or for maxAge+skew from now when it covers none. A
+// Timestamp the signature does not cover says nothing about it.
+func (vr *Verifier) signatureTTL(ts *Timestamp, now time.Time) time.Duration {
 	skew, age := vr.Policy.skew(), vr.Policy.maxAge()
 	end := now.Add(age + skew)
-	if ts := v.Timestamp; ts != nil {
+	if ts != nil {
 		end = ts.Created.Add(age + skew)
 		if !ts.Expires.IsZero() && ts.Expires.Add(skew).Before(end) {
 			end = ts.Expires.Add(skew)
@@ -321,7 +390,9 @@ func (vr *Verifier) signatureTTL(v *Verified, now time.Time) time.Duration {
 
 // checkPolicy applies the service's requirements to what was verified.
 // Parts are matched by element identity: the envelope's own Body, the
-// header's own Timestamp, the header blocks themselves.
+// header's own Timestamp, the header blocks themselves; and all of them by
+// the one signature of the message's signer (one signer, one freshness: a
+// Body signed by A with a Timestamp signed by B is a replay of A).
 func (vr *Verifier) checkPolicy(v *Verified) error {
 	p := vr.Policy
 	switch {
@@ -331,29 +402,32 @@ func (vr *Verifier) checkPolicy(v *Verified) error {
 		return invalid("policy requires a signature")
 	case p.RequireUsernameToken && v.UsernameToken == nil:
 		return invalid("policy requires a UsernameToken")
+	case p.RequireTimestamp && v.Signer != nil && !v.Signer.Covers(v.Timestamp.Element):
+		return invalid("the signature over the Body does not cover the Security header's Timestamp")
 	}
+	bySigner := func(el *etree.Element) bool { return v.Signer != nil && v.Signer.Covers(el) }
 	for _, part := range p.SignedParts {
 		switch part.Kind {
 		case PartBody:
-			if !v.Signed(v.Envelope.Body) {
+			if v.Signer == nil {
 				return invalid("policy requires the Body to be signed")
 			}
 		case PartTimestamp:
-			if v.Timestamp == nil || !v.Signed(v.Timestamp.Element) {
-				return invalid("policy requires the Timestamp to be signed")
+			if v.Timestamp == nil || !bySigner(v.Timestamp.Element) {
+				return invalid("policy requires the Timestamp to be signed by the Body's signer")
 			}
 		case PartHeader:
 			for _, h := range v.Envelope.HeaderBlocks() {
-				if h.Tag == part.Name.Local && h.NamespaceURI() == part.Name.Space && !v.Signed(h) {
-					return invalid("policy requires header %s to be signed", part.Name)
+				if h.Tag == part.Name.Local && h.NamespaceURI() == part.Name.Space && !bySigner(h) {
+					return invalid("policy requires header %s to be signed by the Body's signer", part.Name)
 				}
 			}
 		default:
 			return errors.New("wssec: unknown policy part")
 		}
 	}
-	if s := v.SignerOf(v.Envelope.Body); s != nil {
-		v.Principal = "x509:" + s.Certificate.Subject.String()
+	if v.Signer != nil {
+		v.Principal = "x509:" + v.Signer.Certificate.Subject.String()
 	} else if v.UsernameToken != nil {
 		v.Principal = "user:" + v.UsernameToken.Username
 	}
@@ -373,13 +447,28 @@ func parseDateTime(el *etree.Element) (time.Time, error) {
 	return t, nil
 }
 
-// checkTimestamp applies WSS 1.1 section 10 with bounded skew and age.
+// timestampTime reads a Timestamp's Created or Expires. BSP (rule R3217
+// for Created, R3223 for Expires) wants UTC, written with "Z"; other
+// offsets only with Policy.AllowNonBSP.
+func (vr *Verifier) timestampTime(el *etree.Element, rule string) (time.Time, error) {
+	t, err := parseDateTime(el)
+	if err != nil {
+		return time.Time{}, invalid("Timestamp: %v", err)
+	}
+	if s, _ := soap.Text(el); !vr.Policy.AllowNonBSP && !strings.HasSuffix(strings.TrimSpace(s), "Z") {
+		return time.Time{}, invalid("BSP %s: Timestamp %s %q is not in UTC with \"Z\"", rule, el.Tag, strings.TrimSpace(s))
+	}
+	return t, nil
+}
+
+// checkTimestamp applies WSS 1.1 section 10 with bounded skew and age, and
+// the BSP 1.1 rules on the Timestamp's form.
 func (vr *Verifier) checkTimestamp(el *etree.Element, now time.Time) (*Timestamp, error) {
 	ts := &Timestamp{Element: el}
 	var created, expires *etree.Element
 	for _, c := range el.ChildElements() {
 		if c.NamespaceURI() != soap.NSWSU {
-			return nil, invalid("unexpected element %s in Timestamp", c.Tag)
+			return nil, invalid("BSP R3222: unexpected element %s in Timestamp", c.Tag)
 		}
 		switch {
 		case c.Tag == "Created" && created == nil:
@@ -387,15 +476,15 @@ func (vr *Verifier) checkTimestamp(el *etree.Element, now time.Time) (*Timestamp
 		case c.Tag == "Expires" && expires == nil && created != nil:
 			expires = c
 		default:
-			return nil, invalid("unexpected or repeated %s in Timestamp", c.Tag)
+			return nil, invalid("BSP R3203/R3221/R3222/R3224: unexpected, repeated or misplaced %s in Timestamp", c.Tag)
 		}
 	}
 	if created == nil {
-		return nil, invalid("Timestamp without Created")
+		return nil, invalid("BSP R3203: Timestamp without Created")
 	}
 	var err error
-	if ts.Created, err = parseDateTime(created); err != nil {
-		return nil, invalid("Timestamp: %v", err)
+	if ts.Created, err = vr.timestampTime(created, "R3217"); err != nil {
+		return nil, err
 	}
 	skew, age := vr.Policy.skew(), vr.Policy.maxAge()
 	if ts.Created.After(now.Add(skew)) {
@@ -405,8 +494,8 @@ func (vr *Verifier) checkTimestamp(el *etree.Element, now time.Time) (*Timestamp
 		return nil, expired("Timestamp Created %s is older than %s", ts.Created.Format(time.RFC3339), age)
 	}
 	if expires != nil {
-		if ts.Expires, err = parseDateTime(expires); err != nil {
-			return nil, invalid("Timestamp: %v", err)
+		if ts.Expires, err = vr.timestampTime(expires, "R3223"); err != nil {
+			return nil, err
 		}
 		if !ts.Expires.After(ts.Created) {
 			return nil, invalid("Timestamp Expires is not after Created")
