@@ -123,7 +123,7 @@ func (id *Identity) addSecurity(v *wssec.Verified) {
 		return
 	}
 	id.ReplayKeys = append(id.ReplayKeys, v.ReplayKeys...)
-	if s := v.SignerOf(v.Envelope.Body); s != nil {
+	if s := v.Signer; s != nil {
 		id.Signer = s.Certificate
 		id.Subject, id.Issuer, id.Method = s.Certificate.Subject.String(), s.Certificate.Issuer.String(), conf.AuthnX509
 	}

@@ -256,7 +256,7 @@ func TestSignedOutbound(t *testing.T) {
 					RequireTimestamp: true, RequireSignature: true, SignedParts: []wssec.Part{{Kind: wssec.PartBody}, {Kind: wssec.PartTimestamp}}}}
 				var v *wssec.Verified
 				if v, err = vr.Verify(env); err == nil {
-					verified.Store(v.Principal)
+					verified.Store("x509:" + v.Signer.Certificate.Subject.String())
 				}
 			}
 			if err != nil {

@@ -89,7 +89,7 @@ func TestUsernameToken(t *testing.T) {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
-				if v.UsernameToken == nil || v.Principal != "user:"+v.UsernameToken.Username {
+				if v.UsernameToken == nil || v.UsernameToken.Username == "" {
 					t.Errorf("verified %+v", v)
 				}
 				return

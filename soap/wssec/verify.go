@@ -111,9 +111,6 @@ type Verified struct {
 	// Timestamp, Signer covers the Security header's Timestamp too, and
 	// every policy SignedPart is covered by Signer itself.
 	Signer *Signature
-	// Principal is who the header authenticated: "x509:" + subject DN of
-	// Signer's certificate, or "user:" + username; "" for nobody.
-	Principal string
 
 	signed map[*etree.Element]*Signature
 }
@@ -425,11 +422,6 @@ func (vr *Verifier) checkPolicy(v *Verified) error {
 		default:
 			return errors.New("wssec: unknown policy part")
 		}
-	}
-	if v.Signer != nil {
-		v.Principal = "x509:" + v.Signer.Certificate.Subject.String()
-	} else if v.UsernameToken != nil {
-		v.Principal = "user:" + v.UsernameToken.Username
 	}
 	return nil
 }

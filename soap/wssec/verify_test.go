@@ -37,8 +37,8 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			if !v.Signed(env.Body) || !v.Signed(v.Timestamp.Element) || len(v.Signatures) != 1 {
 				t.Fatal("Body or Timestamp not reported as signed")
 			}
-			if v.Principal != "x509:"+tc.kp.cert.Subject.String() {
-				t.Errorf("principal %q", v.Principal)
+			if v.Signer == nil || !v.Signer.Certificate.Equal(tc.kp.cert) {
+				t.Errorf("signer %+v", v.Signer)
 			}
 			if len(v.ReplayKeys) != 1 || v.ReplayKeys[0].Kind != "sig" || v.ReplayKeys[0].TTL <= 0 {
 				t.Errorf("replay keys %+v", v.ReplayKeys)
@@ -72,7 +72,7 @@ func TestPolicyWithoutSecurityHeader(t *testing.T) {
 	p := newPKI(t)
 	env := parse(t, plainEnvelope(soap.V11))
 	v, err := verifier(p, Policy{}).Verify(env)
-	if err != nil || v.Security != nil || v.Principal != "" {
+	if err != nil || v.Security != nil || v.Signer != nil || v.UsernameToken != nil {
 		t.Fatalf("empty policy: %v %+v", err, v)
 	}
 	_, err = verifier(p, strictPolicy()).Verify(env)
