@@ -35,10 +35,12 @@ const (
 	// test issues itself: a trusted insider, not an outsider.
 	consumerBSPIFFEID = "spiffe://" + demopki.TrustDomain + "/retail/branch-app"
 	signedPath        = "/services/accounts-signed"
-	// Timestamps live tsLifetime; the service tolerates replaySkew. A
-	// message is stale once Expires + skew has passed.
-	tsLifetime = 2 * time.Second
-	replaySkew = time.Second
+	// Timestamps live tsLifetime (long enough for a loaded CI machine to
+	// deliver them fresh); the service tolerates replaySkew and allows
+	// replayMaxAge. A message is stale once Expires + skew has passed.
+	tsLifetime   = 3 * time.Second
+	replaySkew   = time.Second
+	replayMaxAge = 5 * time.Second
 )
 
 // The service under attack: signature and Timestamp required, keys from
@@ -57,7 +59,7 @@ var signedServiceReplacements = []string{
 func signedService(backendURL string) string {
 	return `  <service name="accounts-signed" path="` + signedPath + `" soapVersions="1.1 1.2">
     <backend url="` + backendURL + `" connectTimeout="2s" timeout="10s"/>
-    <security trust="consumers" require="signature timestamp" maxSkew="` + replaySkew.String() + `" maxAge="3s"/>
+    <security trust="consumers" require="signature timestamp" maxSkew="` + replaySkew.String() + `" maxAge="` + replayMaxAge.String() + `"/>
     <schema file="schemas/accounts.xsd"/>
   </service>
 </gatehouse>`
