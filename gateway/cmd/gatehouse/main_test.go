@@ -331,13 +331,20 @@ func waitReady(t *testing.T, url string, done chan error, stderr *bytes.Buffer) 
 
 func mtlsClient(t *testing.T, pki string) *http.Client {
 	t.Helper()
+	return mtlsClientAs(t, pki, filepath.Join(pki, demopki.ConsumerCert), filepath.Join(pki, demopki.ConsumerKey))
+}
+
+// mtlsClientAs is mtlsClient presenting the client certificate in
+// certFile and keyFile.
+func mtlsClientAs(t *testing.T, pki, certFile, keyFile string) *http.Client {
+	t.Helper()
 	pool := x509.NewCertPool()
 	ca, err := os.ReadFile(filepath.Join(pki, demopki.CACert))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool.AppendCertsFromPEM(ca)
-	kp, err := tls.LoadX509KeyPair(filepath.Join(pki, demopki.ConsumerCert), filepath.Join(pki, demopki.ConsumerKey))
+	kp, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
