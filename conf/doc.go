@@ -29,7 +29,9 @@
 //     password is read at load from passwordFile or the environment
 //     variable passwordEnv (never written inline; Redis.Password).
 //   - lockout (Config.Lockout, defaults filled in): positive durations,
-//     maxBackoff not below baseBackoff.
+//     maxBackoff not below baseBackoff, callerThreshold (default 10 times
+//     threshold) not below threshold: users are locked out, callers only
+//     throttled.
 //   - trust (Config.Trust, Config.TrustStore): names are unique; every ca
 //     file holds only CA certificates (Trust.Roots); pinned certificate
 //     files (Trust.Pinned) hold no expired certificate. A trusted
