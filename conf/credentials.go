@@ -4,7 +4,9 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
 	"strings"
 )
 
@@ -228,13 +230,10 @@ func (c *checker) checkPassTicket(p *PassTicket, el string) {
 		c.errorf(p.Pos, el, "application %q: 1–8 characters from A–Z, 0–9, #, $, @", p.Application)
 	}
 	p.KeyFile = c.resolve(p.KeyFile)
-	data, err := readFile(p.KeyFile)
+	data, err := readKeyFile(p.KeyFile)
 	if err != nil {
-		c.errorf(p.Pos, el, "keyFile: %v", err)
+		c.errorf(p.Pos, el, "keyFile %s: %v", p.KeyFile, err)
 		return
-	}
-	if fi, err := os.Stat(p.KeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		c.warnf(p.Pos, el, "keyFile %s is readable by group or others", p.KeyFile)
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
 	if err != nil {
@@ -246,4 +245,31 @@ func (c *checker) checkPassTicket(p *PassTicket, el string) {
 		return
 	}
 	p.key = key
+}
+
+// readKeyFile reads a secured signon key file, refusing it, as credmap
+// refuses a mapped user's password file, when group or others have any
+// permission on it: whoever reads the key can make PassTickets for every
+// user of the application. The mode checked is that of the file opened.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
+		return nil, fmt.Errorf("permissions %04o give access to group or others; want 0600 or 0400", perm)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretBytes+1))
+	switch {
+	case err != nil:
+		return nil, err
+	case len(b) > maxSecretBytes:
+		return nil, fmt.Errorf("larger than %d bytes", maxSecretBytes)
+	}
+	return b, nil
 }

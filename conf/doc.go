@@ -134,7 +134,10 @@
 //     authorized here before the composite joins the chain).
 //
 // A secret file (passwordFile, secretFile) that group or others may read
-// loads with a warning; its trailing line ends are trimmed.
+// loads with a warning; its trailing line ends are trimmed. A PassTicket
+// keyFile on which group or others have any permission is refused, as
+// credmap refuses mapped users' password files: it makes PassTickets for
+// every user.
 //
 // A failed Load returns Errors: all problems, each as
 // "FILE:LINE: element name="x": message", the configuration's by line,
