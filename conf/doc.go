@@ -17,7 +17,9 @@
 //     unique and references resolve, paths and addresses are well formed,
 //     files exist and are readable, certificates and keys parse and belong
 //     together, CA bundles hold certificates, backend URLs are absolute
-//     http or https, durations are positive, limits are within sane
+//     http or https (http only with insecurePlaintext="true" when the
+//     calls carry mapped credentials or, for a SAML service, a hop's bearer
+//     assertion), durations are positive, limits are within sane
 //     bounds, the admin listener stays on loopback, and payload schemas
 //     compile with imports confined to the configuration's directory tree.
 //
@@ -156,7 +158,7 @@
 // pools, the Redis password, the users' secrets, the STS's signing key and
 // certificate and its directory. Settings that weaken a
 // check are named insecure… (clientAuth="insecure-none",
-// insecureNonLoopback, insecureAllowSHA1) and produce Config.Warnings
+// insecureNonLoopback, insecureAllowSHA1, insecurePlaintext) and produce Config.Warnings
 // rather than errors, for the caller to log at start-up; so do a few
 // settings that are probably mistakes (a certificate close to its expiry,
 // an unused attestingEntity, a directory username without a user, an
