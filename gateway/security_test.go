@@ -201,7 +201,7 @@ func TestLockoutSparesTheCaller(t *testing.T) {
 		`<user name="teller" secretFile="teller.secret"/><user name="clerk" secretFile="clerk.secret"/></users>`), 0o644))
 	must(t, os.WriteFile(filepath.Join(dir, "teller.secret"), []byte(tellerSecret), 0o600))
 	must(t, os.WriteFile(filepath.Join(dir, "clerk.secret"), []byte("clerk secret"), 0o600))
-	lockout := `<lockout threshold="3" window="1m" baseBackoff="10s" maxBackoff="10s" callerThreshold="6" callerBackoff="1s"/>`
+	lockout := `<lockout threshold="3" window="1m" baseBackoff="10s" maxBackoff="10s" callerThreshold="6" callerBackoff="2s"/>`
 	e := newEnv(t, envOptions{dir: dir, lockout: lockout, users: usersSection, security: usernamePolicy})
 	clerk := func() *http.Response { return e.post(t, accountsPath, usernameRequest("clerk", "clerk secret"), "1.1") }
 	wantOK := func(what string) {
@@ -240,7 +240,7 @@ func TestLockoutSparesTheCaller(t *testing.T) {
 	if e.backend.Calls() != 1 {
 		t.Errorf("backend called %d times, want 1", e.backend.Calls())
 	}
-	time.Sleep(1200 * time.Millisecond)
+	time.Sleep(2200 * time.Millisecond)
 	wantOK("after the caller backoff")
 }
 
