@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strings"
@@ -250,26 +249,14 @@ func (c *checker) checkPassTicket(p *PassTicket, el string) {
 // readKeyFile reads a secured signon key file, refusing it, as credmap
 // refuses a mapped user's password file, when group or others have any
 // permission on it: whoever reads the key can make PassTickets for every
-// user of the application. The mode checked is that of the file opened.
+// user of the application. The mode checked is that of the file read.
 func readKeyFile(path string) ([]byte, error) {
-	f, err := openRegular(path)
+	b, mode, err := readSecret(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
+	if perm := mode.Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
 		return nil, fmt.Errorf("permissions %04o give access to group or others; want 0600 or 0400", perm)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretBytes+1))
-	switch {
-	case err != nil:
-		return nil, err
-	case len(b) > maxSecretBytes:
-		return nil, fmt.Errorf("larger than %d bytes", maxSecretBytes)
 	}
 	return b, nil
 }
