@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 )
@@ -285,13 +286,10 @@ func (c *checker) checkPassTicket(p *PassTicket, el string) {
 		c.errorf(p.Pos, el, "application %q: 1–8 characters from A–Z, 0–9, #, $, @", p.Application)
 	}
 	p.KeyFile = c.resolve(p.KeyFile)
-	data, err := readFile(p.KeyFile)
+	data, err := readKeyFile(p.KeyFile)
 	if err != nil {
-		c.errorf(p.Pos, el, "keyFile: %v", err)
+		c.errorf(p.Pos, el, "keyFile %s: %v", p.KeyFile, err)
 		return
-	}
-	if fi, err := os.Stat(p.KeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		c.warnf(p.Pos, el, "keyFile %s is readable by group or others", p.KeyFile)
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
 	if err != nil {
@@ -303,4 +301,19 @@ func (c *checker) checkPassTicket(p *PassTicket, el string) {
 		return
 	}
 	p.key = key
+}
+
+// readKeyFile reads a secured signon key file, refusing it, as credmap
+// refuses a mapped user's password file, when group or others have any
+// permission on it: whoever reads the key can make PassTickets for every
+// user of the application. The mode checked is that of the file read.
+func readKeyFile(path string) ([]byte, error) {
+	b, mode, err := readSecret(path)
+	if err != nil {
+		return nil, err
+	}
+	if perm := mode.Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
+		return nil, fmt.Errorf("permissions %04o give access to group or others; want 0600 or 0400", perm)
+	}
+	return b, nil
 }

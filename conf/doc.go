@@ -17,7 +17,9 @@
 //     unique and references resolve, paths and addresses are well formed,
 //     files exist and are readable, certificates and keys parse and belong
 //     together, CA bundles hold certificates, backend URLs are absolute
-//     http or https, durations are positive, limits are within sane
+//     http or https (http only with insecurePlaintext="true" when the
+//     calls carry mapped credentials or, for a SAML service, a hop's bearer
+//     assertion), durations are positive, limits are within sane
 //     bounds, the admin listener stays on loopback, and payload schemas
 //     compile with imports confined to the configuration's directory tree.
 //
@@ -29,7 +31,9 @@
 //     password is read at load from passwordFile or the environment
 //     variable passwordEnv (never written inline; Redis.Password).
 //   - lockout (Config.Lockout, defaults filled in): positive durations,
-//     maxBackoff not below baseBackoff.
+//     maxBackoff not below baseBackoff, callerThreshold (default 10 times
+//     threshold) not below threshold: users are locked out, callers only
+//     throttled.
 //   - trust (Config.Trust, Config.TrustStore): names are unique; every ca
 //     file holds only CA certificates (Trust.Roots); pinned certificate
 //     files (Trust.Pinned) hold no expired certificate. A trusted
@@ -138,7 +142,10 @@
 //     authorized here before the composite joins the chain).
 //
 // A secret file (passwordFile, secretFile) that group or others may read
-// loads with a warning; its trailing line ends are trimmed.
+// loads with a warning; its trailing line ends are trimmed. A PassTicket
+// keyFile on which group or others have any permission is refused, as
+// credmap refuses mapped users' password files: it makes PassTickets for
+// every user.
 //
 // A failed Load returns Errors: all problems, each as
 // "FILE:LINE: element name="x": message", the configuration's by line,
@@ -158,7 +165,7 @@
 // certificate and its directory. Settings that weaken a
 // check are named insecure… (clientAuth="insecure-none",
 // insecureNonLoopback, insecureAllowSHA1, insecureNoTimestamp,
-// insecureAllowNonBSP) and produce Config.Warnings
+// insecureAllowNonBSP, insecurePlaintext) and produce Config.Warnings
 // rather than errors, for the caller to log at start-up; so do a few
 // settings that are probably mistakes (a certificate close to its expiry,
 // an unused attestingEntity, a directory username without a user, an

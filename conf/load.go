@@ -424,6 +424,7 @@ func (c *checker) checkServices(cfg *Config) {
 			}
 		} else {
 			c.checkBackend(&s.Backend, el+"/backend")
+			c.checkPlaintext(s, el+"/backend")
 		}
 		if s.Security != nil {
 			c.checkSecurity(cfg, s.Security, el+"/security")
@@ -521,6 +522,43 @@ func (c *checker) checkBackend(b *Backend, el string) {
 		}
 	}
 	c.checkBreaker(&b.Breaker, el+"/breaker")
+}
+
+// checkPlaintext refuses an http backend that would receive secrets: the
+// service's mapped credentials (passwords, PassTickets), or, for a SAML
+// service, the bearer assertion a composite's hop to it carries. Anyone on
+// the path could read and replay them. insecurePlaintext="true" allows it,
+// with a warning.
+func (c *checker) checkPlaintext(s *Service, el string) {
+	b := &s.Backend
+	if b.URL == nil { // refused by checkBackend
+		return
+	}
+	if b.URL.Scheme != "http" {
+		if b.InsecurePlaintext {
+			c.errorf(b.Pos, el, `insecurePlaintext="true" is only for an http url, not %q`, b.URL.Redacted())
+		}
+		return
+	}
+	var secrets string
+	switch {
+	case s.Credentials != nil:
+		secrets = "calls to it carry mapped credentials (passwords or PassTickets)"
+	case s.Propagate != nil && s.Propagate.As == PropagateAssertion:
+		secrets = "calls to it carry a bearer assertion (propagate)"
+	case s.Propagate != nil:
+		secrets = "calls to it carry the caller's identity in headers (propagate)"
+	case s.SAML != nil:
+		secrets = "a composite's hop to this SAML service carries a bearer assertion"
+	}
+	switch {
+	case secrets != "" && !b.InsecurePlaintext:
+		c.errorf(b.Pos, el, `url %q is plaintext http, and %s; use https, or set insecurePlaintext="true"`, b.URL.Redacted(), secrets)
+	case secrets != "":
+		c.warnf(b.Pos, el, `insecurePlaintext="true": url %q is plaintext http, and %s`, b.URL.Redacted(), secrets)
+	case b.InsecurePlaintext:
+		c.warnf(b.Pos, el, `insecurePlaintext="true": calls to %s go in plaintext`, b.URL.Redacted())
+	}
 }
 
 // compileSchemas checks a service's payload schema files and compiles

@@ -419,3 +419,36 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestInsecurePlaintextWarns: an http backend allowed to receive secrets
+// loads with a start-up warning naming the service, file and line, and says
+// so in Backend.InsecurePlaintext; an http backend without secrets needs no
+// flag.
+func TestInsecurePlaintextWarns(t *testing.T) {
+	_, path := setup(t, `<gatehouse xmlns="urn:gatehouse:config:1">
+  <listener name="edge" address="127.0.0.1:8443">
+    <tls certificate="pki/server.crt" key="pki/server.key" clientCA="pki/ca.crt"/>
+  </listener>
+  <credentialMap name="batch" domain="RACF-PROD">
+    <serviceAccount user="BATCH01"/>
+    <password env="GATEHOUSE_TEST_PW_"/>
+  </credentialMap>
+  <service name="allowed" path="/services/allowed">
+    <backend url="http://127.0.0.1:8081/allowed" insecurePlaintext="true"/>
+    <credentials map="batch" render="basic"/>
+    <schema file="payload/accounts.xsd"/>
+  </service>
+  <service name="plain" path="/services/plain">
+    <backend url="http://127.0.0.1:8081/plain"/>
+    <schema file="payload/accounts.xsd"/>
+  </service>
+</gatehouse>`)
+	cfg := mustLoad(t, path)
+	want := []string{path + `:10: service name="allowed"/backend: insecurePlaintext="true": url "http://127.0.0.1:8081/allowed" is plaintext http, and calls to it carry mapped credentials (passwords or PassTickets)`}
+	if !reflect.DeepEqual(cfg.Warnings, want) {
+		t.Errorf("Warnings = %q\nwant %q", cfg.Warnings, want)
+	}
+	if !cfg.Services[0].Backend.InsecurePlaintext || cfg.Services[1].Backend.InsecurePlaintext {
+		t.Errorf("InsecurePlaintext = %v, %v; want true, false", cfg.Services[0].Backend.InsecurePlaintext, cfg.Services[1].Backend.InsecurePlaintext)
+	}
+}

@@ -234,6 +234,11 @@ type Backend struct {
 	// Breaker is the backend's circuit breaker, defaults filled in: every
 	// backend has one.
 	Breaker Breaker
+	// InsecurePlaintext allows an http backend to receive secrets: the
+	// mapped credentials, the bearer assertion of a composite's hop, and
+	// (later) identity headers. Without it such a backend is a load error;
+	// with it Load adds a warning. Never true for an https backend.
+	InsecurePlaintext bool
 
 	rawURL    string
 	clientTLS *tls.Config
@@ -404,6 +409,7 @@ func (b *Backend) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Timeout          string       `xml:"timeout,attr"`
 		MaxResponseBytes int64        `xml:"maxResponseBytes,attr"`
 		MaxConcurrent    int          `xml:"maxConcurrent,attr"`
+		Plaintext        bool         `xml:"insecurePlaintext,attr"`
 		TLS              *BackendTLS  `xml:"tls"`
 		Sign             *BackendSign `xml:"sign"`
 		Breaker          Breaker      `xml:"breaker"`
@@ -423,6 +429,7 @@ func (b *Backend) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	// together with every other problem.
 	b.rawURL = raw.URL
 	b.TLS, b.Sign, b.Breaker = raw.TLS, raw.Sign, raw.Breaker
+	b.InsecurePlaintext = raw.Plaintext
 	if raw.MaxResponseBytes != 0 {
 		b.MaxResponseBytes = raw.MaxResponseBytes
 	}

@@ -49,7 +49,7 @@ func TestLoadValidSecurity(t *testing.T) {
 	}
 
 	// Lockout: the attributes written, the default for the one left out.
-	wantLockout := Lockout{Pos{path, 18}, 3, 10 * time.Minute, 30 * time.Second, DefaultLockoutMaxBackoff}
+	wantLockout := Lockout{Pos{path, 18}, 3, 10 * time.Minute, 30 * time.Second, DefaultLockoutMaxBackoff, 30, DefaultLockoutCallerBackoff}
 	if cfg.Lockout != wantLockout {
 		t.Errorf("lockout = %+v, want %+v", cfg.Lockout, wantLockout)
 	}
@@ -202,6 +202,31 @@ func TestLoadSecurityDefaults(t *testing.T) {
 </gatehouse>`)
 	if cfg := mustLoad(t, path); cfg.Lockout != DefaultLockout() {
 		t.Errorf("lockout = %+v, want the defaults", cfg.Lockout)
+	}
+}
+
+// TestLockoutCallerThrottle: callerThreshold and callerBackoff as written;
+// without them the caller threshold follows the user threshold.
+func TestLockoutCallerThrottle(t *testing.T) {
+	for _, tc := range []struct {
+		attrs     string
+		threshold int
+		backoff   time.Duration
+	}{
+		{`threshold="4" callerThreshold="100" callerBackoff="10s"`, 100, 10 * time.Second},
+		{`threshold="4"`, 4 * DefaultCallerThresholdFactor, DefaultLockoutCallerBackoff},
+		{`callerThreshold="5"`, 5, DefaultLockoutCallerBackoff},
+	} {
+		_, path := setup(t, `<gatehouse xmlns="urn:gatehouse:config:1">
+  <listener name="edge" address="127.0.0.1:8443">
+    <tls certificate="pki/server.crt" key="pki/server.key" clientCA="pki/ca.crt"/>
+  </listener>
+  <lockout `+tc.attrs+`/>
+</gatehouse>`)
+		l := mustLoad(t, path).Lockout
+		if l.CallerThreshold != tc.threshold || l.CallerBackoff != tc.backoff {
+			t.Errorf("%s: caller threshold %d, backoff %s; want %d, %s", tc.attrs, l.CallerThreshold, l.CallerBackoff, tc.threshold, tc.backoff)
+		}
 	}
 }
 

@@ -18,12 +18,18 @@ const (
 	DefaultLockoutWindow      = 5 * time.Minute
 	DefaultLockoutBaseBackoff = time.Minute
 	DefaultLockoutMaxBackoff  = time.Hour
+	// A caller (a workload in front of many users) is throttled, never locked
+	// out: after DefaultCallerThresholdFactor×threshold failures, unless
+	// callerThreshold is written, for callerBackoff.
+	DefaultCallerThresholdFactor = 10
+	DefaultLockoutCallerBackoff  = 30 * time.Second
 )
 
 // Bounds beyond which a value is more likely a typo than a need.
 const (
 	maxRedisTimeout     = 10 * time.Second
 	maxLockoutThreshold = 1000
+	maxCallerThreshold  = 100000
 	// maxLockoutDuration is also the bound gateway/store enforces, so that
 	// its backoff arithmetic cannot overflow.
 	maxLockoutDuration = 365 * 24 * time.Hour
@@ -89,15 +95,22 @@ func (r *Redis) Topology() string {
 }
 
 // Lockout is the failed-authentication lockout policy: Threshold failures
-// within Window lock the subject for BaseBackoff, doubling with each
-// further lockout up to MaxBackoff. Load fills in the defaults; Pos is zero
-// when the configuration has no lockout element.
+// of a user within Window lock the user for BaseBackoff, doubling with each
+// further lockout up to MaxBackoff. The calling workload is never locked
+// out (the users behind one portal would all be): CallerThreshold failures
+// from it within Window, over all its users, throttle it for
+// CallerBackoff, which does not double. Load fills in the defaults; Pos is
+// zero when the configuration has no lockout element.
 type Lockout struct {
 	Pos
 	Threshold   int
 	Window      time.Duration
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
+	// CallerThreshold is DefaultCallerThresholdFactor×Threshold unless
+	// written; it is at least Threshold.
+	CallerThreshold int
+	CallerBackoff   time.Duration
 }
 
 // DefaultLockout returns the lockout policy that applies when the
@@ -108,6 +121,9 @@ func DefaultLockout() Lockout {
 		Window:      DefaultLockoutWindow,
 		BaseBackoff: DefaultLockoutBaseBackoff,
 		MaxBackoff:  DefaultLockoutMaxBackoff,
+
+		CallerThreshold: DefaultCallerThresholdFactor * DefaultLockoutThreshold,
+		CallerBackoff:   DefaultLockoutCallerBackoff,
 	}
 }
 
@@ -149,6 +165,9 @@ func (l *Lockout) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Window      string `xml:"window,attr"`
 		BaseBackoff string `xml:"baseBackoff,attr"`
 		MaxBackoff  string `xml:"maxBackoff,attr"`
+
+		CallerThreshold int    `xml:"callerThreshold,attr"`
+		CallerBackoff   string `xml:"callerBackoff,attr"`
 	}
 	l.Line = startLine(d)
 	if err := d.DecodeElement(&raw, &start); err != nil {
@@ -157,10 +176,15 @@ func (l *Lockout) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	if raw.Threshold != 0 {
 		l.Threshold = raw.Threshold
 	}
+	l.CallerThreshold = DefaultCallerThresholdFactor * l.Threshold
+	if raw.CallerThreshold != 0 {
+		l.CallerThreshold = raw.CallerThreshold
+	}
 	return firstErr(
 		parseDuration(&l.Window, raw.Window, l.Line, "window"),
 		parseDuration(&l.BaseBackoff, raw.BaseBackoff, l.Line, "baseBackoff"),
 		parseDuration(&l.MaxBackoff, raw.MaxBackoff, l.Line, "maxBackoff"),
+		parseDuration(&l.CallerBackoff, raw.CallerBackoff, l.Line, "callerBackoff"),
 	)
 }
 
@@ -240,7 +264,7 @@ func (c *checker) checkLockout(l *Lockout) {
 	for _, d := range []struct {
 		attr string
 		val  time.Duration
-	}{{"window", l.Window}, {"baseBackoff", l.BaseBackoff}, {"maxBackoff", l.MaxBackoff}} {
+	}{{"window", l.Window}, {"baseBackoff", l.BaseBackoff}, {"maxBackoff", l.MaxBackoff}, {"callerBackoff", l.CallerBackoff}} {
 		c.checkDuration(l.Pos, el, d.attr, d.val)
 		if d.val > maxLockoutDuration {
 			c.errorf(l.Pos, el, "%s %s is above the maximum of %s", d.attr, d.val, maxLockoutDuration)
@@ -248,6 +272,12 @@ func (c *checker) checkLockout(l *Lockout) {
 	}
 	if l.MaxBackoff < l.BaseBackoff {
 		c.errorf(l.Pos, el, "maxBackoff %s is below baseBackoff %s", l.MaxBackoff, l.BaseBackoff)
+	}
+	switch {
+	case l.CallerThreshold > maxCallerThreshold:
+		c.errorf(l.Pos, el, "callerThreshold %d is above the maximum of %d", l.CallerThreshold, maxCallerThreshold)
+	case l.CallerThreshold < l.Threshold:
+		c.errorf(l.Pos, el, "callerThreshold %d is below threshold %d: a caller would be throttled before its users are locked out", l.CallerThreshold, l.Threshold)
 	}
 }
 

@@ -313,7 +313,7 @@ func TestSAMLWarnings(t *testing.T) {
     <authentication usernameToken="true"/>
   </sts>
   <service name="accounts" path="/services/accounts">
-    <backend url="http://127.0.0.1:8081/accounts"/>
+    <backend url="https://127.0.0.1:8081/accounts"/>
     <saml audience="urn:gatehouse:service:accounts">
       <issuer entityID="urn:gatehouse:sts"/>
       <attestingEntity workload="spiffe://demo.gatehouse.internal/edge"/>

@@ -83,13 +83,13 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
   <audit><file path="{{.Audit}}"/></audit>
   {{.Store}}{{.Lockout}}{{.RateLimits}}{{.Trust}}{{.Users}}{{.SAMLIssuers}}{{.STS}}{{.Policy}}{{.CredMaps}}
   <service name="accounts" path="/services/accounts" soapVersions="1.1 1.2">
-    <backend url="{{.Backend}}" connectTimeout="1s" timeout="{{.Timeout}}" maxResponseBytes="65536">{{.BackendTLS}}</backend>
+    <backend url="{{.Backend}}"{{.Plaintext}} connectTimeout="1s" timeout="{{.Timeout}}" maxResponseBytes="65536">{{.BackendTLS}}</backend>
     {{.Security}}{{.SAML}}{{.Credentials}}{{.Addressing}}{{.Propagate}}
     <schema file="accounts.xsd"/>
     <limits maxBytes="65536" {{.Limits}}/>
   </service>
   <service name="accounts11" path="/services/accounts11" soapVersions="1.1">
-    <backend url="{{.Backend}}" timeout="{{.Timeout}}"/>
+    <backend url="{{.Backend}}"{{.Plaintext}} timeout="{{.Timeout}}"/>
     {{.SAML11}}
     <schema file="accounts.xsd"/>
   </service>
@@ -140,6 +140,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.backendTimeout == "" {
 		o.backendTimeout = "2s"
 	}
+	// The test backends are plaintext (httptest.NewServer) unless a test
+	// starts a TLS one.
+	plaintext := ""
+	if strings.HasPrefix(o.backendURL, "http://") {
+		plaintext = ` insecurePlaintext="true"`
+	}
 	auditName := "audit-" + rand.Text()[:8] + ".log"
 	xsd, err := os.ReadFile("../conf/demo/schemas/accounts.xsd")
 	if err != nil {
@@ -148,7 +154,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	must(t, os.WriteFile(filepath.Join(e.dir, "accounts.xsd"), xsd, 0o644))
 	var cfg bytes.Buffer
 	must(t, template.Must(template.New("c").Parse(configTemplate)).Execute(&cfg, map[string]string{
-		"Backend": o.backendURL, "Timeout": o.backendTimeout, "Limits": o.serviceLimits, "Audit": auditName,
+		"Backend": o.backendURL, "Plaintext": plaintext, "Timeout": o.backendTimeout, "Limits": o.serviceLimits, "Audit": auditName,
 		"Store": o.store, "Lockout": o.lockout, "Trust": o.trust, "Users": o.users, "Security": o.security,
 		"BackendTLS": o.backendTLS, "SAMLIssuers": o.samlIssuers, "STS": o.sts, "SAML": o.saml, "SAML11": o.saml11,
 		"Policy": cmp.Or(o.policy, defaultTestPolicy), "RateLimits": o.rateLimits,

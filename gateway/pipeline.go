@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -345,18 +344,4 @@ func (g *Gateway) finish(tx *transaction) {
 	// synced in batches.
 	tx.rec.Durable = tx.rec.Outcome == audit.OutcomeFault
 	_ = g.audit.Write(&tx.rec) // failures are counted through audit.Log.OnError
-}
-
-// quotedValue matches the values libxml2 quotes in validation messages
-// ("'…' is not a valid value of …"); they are message content and may be
-// secrets, so the audit record gets their length, not the value.
-var quotedValue = regexp.MustCompile(`'[^']*'( is not| is not a valid)`)
-
-// redactValues keeps a validation error's line and element, without values.
-func redactValues(err error) error {
-	msg := quotedValue.ReplaceAllStringFunc(err.Error(), func(m string) string {
-		end := strings.LastIndex(m, "'")
-		return fmt.Sprintf("<value of %d bytes>%s", end-1, m[end+1:])
-	})
-	return errors.New(msg)
 }

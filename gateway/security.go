@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime"
 	"time"
@@ -20,7 +21,8 @@ import (
 // one that serves this instance only.
 func newStore(cfg *conf.Config, log *slog.Logger, clock func() time.Time) (store.Store, error) {
 	l := cfg.Lockout
-	policy := store.LockoutPolicy{Threshold: l.Threshold, Window: l.Window, BaseBackoff: l.BaseBackoff, MaxBackoff: l.MaxBackoff}
+	policy := store.LockoutPolicy{Threshold: l.Threshold, Window: l.Window, BaseBackoff: l.BaseBackoff, MaxBackoff: l.MaxBackoff,
+		CallerThreshold: l.CallerThreshold, CallerBackoff: l.CallerBackoff}
 	if cfg.Store == nil || cfg.Store.Redis == nil {
 		log.Warn("no <store> configured: replay and lockout state is in memory, single-instance only; configure Redis to run several instances")
 		return store.NewMemory(policy, clock), nil
@@ -108,13 +110,8 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, svc *servic
 		return id, nil // mTLS alone
 	}
 	subjects := lockoutSubjects(tx, env, vr.Policy.Actor)
-	locked, until, err := g.store.Locked(ctx, subjects...)
-	if err != nil {
-		return nil, storeUnavailable(err)
-	}
-	if locked {
-		return nil, soap.SecurityFault(soap.FaultFailedAuthentication, "authentication failed",
-			fmt.Errorf("locked out until %s after repeated authentication failures (%v)", until.UTC().Format(time.RFC3339), subjects))
+	if err := g.checkLockout(ctx, svc, subjects); err != nil {
+		return nil, err
 	}
 
 	v, err := vr.Verify(env)
@@ -139,31 +136,60 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, svc *servic
 	return id, nil
 }
 
-// lockoutSubjects are the principals a failed authentication counts
-// against: the calling workload and the UsernameToken user, if any.
-func lockoutSubjects(tx *transaction, env *soap.Envelope, actor string) []string {
-	subjects := []string{"caller:" + tx.caller.ID}
-	if u := wssec.Username(env, actor); u != "" {
-		subjects = append(subjects, "user:"+u)
+// lockoutSubjects are whom a failed authentication counts against: the
+// UsernameToken user, if any, who is locked out, and the calling workload,
+// which is only throttled (the users behind one portal must not lock each
+// other out). An anonymous caller (insecure-none listener) is known by its
+// address, as for the caller rate limit.
+func lockoutSubjects(tx *transaction, env *soap.Envelope, actor string) store.Attempt {
+	caller := tx.caller.ID
+	if caller == "" {
+		host, _, _ := net.SplitHostPort(tx.rec.Remote)
+		caller = "address:" + host
 	}
-	return subjects
+	return store.Attempt{User: wssec.Username(env, actor), Caller: caller}
+}
+
+// checkLockout refuses, before any expensive check, a caller that is
+// throttled (429, too many requests) and a user that is locked out.
+func (g *Gateway) checkLockout(ctx context.Context, svc *service, a store.Attempt) error {
+	st, err := g.store.Check(ctx, a)
+	if err != nil {
+		return storeUnavailable(err)
+	}
+	if st.Throttled() {
+		g.metrics.throttled.WithLabelValues(svc.name, "authFailures").Inc()
+		return soap.SenderFault("too many requests",
+			fmt.Errorf("caller %q throttled until %s after repeated authentication failures", a.Caller, st.ThrottledUntil.UTC().Format(time.RFC3339))).
+			WithStatus(http.StatusTooManyRequests)
+	}
+	if st.Locked() {
+		return soap.SecurityFault(soap.FaultFailedAuthentication, "authentication failed",
+			fmt.Errorf("user %q locked out until %s after repeated authentication failures", a.User, st.LockedUntil.UTC().Format(time.RFC3339)))
+	}
+	return nil
 }
 
 // countFailure counts an authentication failure (a fault with a
-// FailedAuthentication code) toward lockout.
-func (g *Gateway) countFailure(ctx context.Context, svc *service, subjects []string, err error) {
+// FailedAuthentication code) toward the user's lockout and the caller's
+// throttle.
+func (g *Gateway) countFailure(ctx context.Context, svc *service, a store.Attempt, err error) {
 	var f *soap.Fault
 	if !errors.As(err, &f) || f.Subcode.Local != "FailedAuthentication" {
 		return
 	}
 	g.metrics.authFailures.WithLabelValues(svc.name).Inc()
-	nowLocked, until, ferr := g.store.Fail(ctx, subjects...)
-	switch {
-	case ferr != nil:
+	st, ferr := g.store.Fail(ctx, a)
+	if ferr != nil {
 		g.log.Error("could not count a failed authentication", "err", ferr)
-	case nowLocked:
+		return
+	}
+	if st.Locked() {
 		g.metrics.lockouts.Inc()
-		f.Err = fmt.Errorf("%w; now locked out until %s", f.Err, until.UTC().Format(time.RFC3339))
+		f.Err = fmt.Errorf("%w; now locked out until %s", f.Err, st.LockedUntil.UTC().Format(time.RFC3339))
+	}
+	if st.Throttled() {
+		f.Err = fmt.Errorf("%w; caller now throttled until %s", f.Err, st.ThrottledUntil.UTC().Format(time.RFC3339))
 	}
 }
 

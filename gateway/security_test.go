@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -147,9 +148,9 @@ func usernameRequest(user, password string) string {
 		`</wsse:UsernameToken></wsse:Security></soap:Header><soap:Body>` + getBalance + `</soap:Body></soap:Envelope>`
 }
 
-// TestLockout: after the threshold of failed logins the user (and the
-// calling workload) is refused before any password check, even with the
-// right password; after the backoff it may log in again.
+// TestLockout: after the threshold of failed logins the user is refused
+// before any password check, even with the right password; after the
+// backoff it may log in again.
 func TestLockout(t *testing.T) {
 	srv := redistest.Start(t)
 	dir := t.TempDir()
@@ -186,6 +187,61 @@ func TestLockout(t *testing.T) {
 	} else {
 		readAll(t, resp)
 	}
+}
+
+// TestLockoutSparesTheCaller: users behind one workload (a portal) do not
+// lock each other out: a locked-out user leaves the others and the workload
+// alone. Only when the workload's failures reach the much higher caller
+// threshold is it throttled: refused with 429 for callerBackoff, whoever
+// its user, then served again.
+func TestLockoutSparesTheCaller(t *testing.T) {
+	dir := t.TempDir()
+	must(t, demopki.Generate(filepath.Join(dir, "pki")))
+	must(t, os.WriteFile(filepath.Join(dir, "users.xml"), []byte(`<users xmlns="urn:gatehouse:users:1">`+
+		`<user name="teller" secretFile="teller.secret"/><user name="clerk" secretFile="clerk.secret"/></users>`), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "teller.secret"), []byte(tellerSecret), 0o600))
+	must(t, os.WriteFile(filepath.Join(dir, "clerk.secret"), []byte("clerk secret"), 0o600))
+	lockout := `<lockout threshold="3" window="1m" baseBackoff="10s" maxBackoff="10s" callerThreshold="6" callerBackoff="2s"/>`
+	e := newEnv(t, envOptions{dir: dir, lockout: lockout, users: usersSection, security: usernamePolicy})
+	clerk := func() *http.Response { return e.post(t, accountsPath, usernameRequest("clerk", "clerk secret"), "1.1") }
+	wantOK := func(what string) {
+		t.Helper()
+		if resp := clerk(); resp.StatusCode != 200 {
+			t.Fatalf("%s: the clerk's right password refused: %s", what, readAll(t, resp))
+		} else {
+			readAll(t, resp)
+		}
+	}
+
+	for range 3 {
+		expectFault(t, e.post(t, accountsPath, usernameRequest("teller", "guess"), "1.1"), 500, "FailedAuthentication")
+	}
+	id := expectFault(t, e.post(t, accountsPath, usernameRequest("teller", tellerSecret), "1.1"), 500, "FailedAuthentication")
+	if rec := e.record(t, id); !strings.Contains(rec.Reason, `user "teller" locked out until`) {
+		t.Errorf("locked reason %q", rec.Reason)
+	}
+	wantOK("teller locked out") // same workload, another user
+
+	// Three more failures (unknown users, one each) make six for the caller.
+	for i := range 3 {
+		id := expectFault(t, e.post(t, accountsPath, usernameRequest(fmt.Sprintf("ghost%d", i), "guess"), "1.1"), 500, "FailedAuthentication")
+		if rec := e.record(t, id); (i == 2) != strings.Contains(rec.Reason, "caller now throttled") {
+			t.Errorf("failure %d of the caller: reason %q", 4+i, rec.Reason)
+		}
+	}
+	resp := clerk()
+	id = expectFault(t, resp, http.StatusTooManyRequests, "Client")
+	if rec := e.record(t, id); !strings.Contains(rec.Reason, "throttled until") || !strings.Contains(rec.Reason, demopki.ConsumerSPIFFEID) {
+		t.Errorf("throttled reason %q", rec.Reason)
+	}
+	if v, _ := sample(e.scrape(t), `gatehouse_throttled_total{limit="authFailures",service="accounts"}`); v != "1" {
+		t.Errorf("throttled by authentication failures = %q, want 1", v)
+	}
+	if e.backend.Calls() != 1 {
+		t.Errorf("backend called %d times, want 1", e.backend.Calls())
+	}
+	time.Sleep(2200 * time.Millisecond)
+	wantOK("after the caller backoff")
 }
 
 // TestSecurityPolicyRefusals: no Security header under a signing policy, and

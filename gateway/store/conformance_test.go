@@ -40,8 +40,10 @@ const slack = 150 * time.Millisecond
 // Policies of the suite. Durations are short enough for a real Redis and long enough
 // to be unambiguous under -race on a busy machine.
 var (
-	fastPolicy = LockoutPolicy{Threshold: 3, Window: time.Minute, BaseBackoff: 300 * time.Millisecond, MaxBackoff: 1200 * time.Millisecond}
-	calmPolicy = LockoutPolicy{Threshold: 2, Window: time.Minute, BaseBackoff: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+	fastPolicy = LockoutPolicy{Threshold: 3, Window: time.Minute, BaseBackoff: 300 * time.Millisecond, MaxBackoff: 1200 * time.Millisecond,
+		CallerThreshold: 6, CallerBackoff: 400 * time.Millisecond}
+	calmPolicy = LockoutPolicy{Threshold: 2, Window: time.Minute, BaseBackoff: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		CallerThreshold: 4, CallerBackoff: 100 * time.Millisecond}
 )
 
 // runConformance is the suite every Store implementation must pass.
@@ -139,11 +141,11 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 		if err != nil || len(seen) != 0 {
 			t.Fatalf("Remember(nil) = %v, %v; want [], nil", seen, err)
 		}
-		if locked, _, err := s.Locked(ctx); locked || err != nil {
-			t.Fatalf("Locked() = %v, %v; want false, nil", locked, err)
+		if st, err := s.Check(ctx, Attempt{}); st != (Standing{}) || err != nil {
+			t.Fatalf("Check(nobody) = %+v, %v; want the zero standing, nil", st, err)
 		}
-		if locked, _, err := s.Fail(ctx); locked || err != nil {
-			t.Fatalf("Fail() = %v, %v; want false, nil", locked, err)
+		if st, err := s.Fail(ctx, Attempt{}); st != (Standing{}) || err != nil {
+			t.Fatalf("Fail(nobody) = %+v, %v; want the zero standing, nil", st, err)
 		}
 	})
 
@@ -152,17 +154,17 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 		s := newStore(t, fastPolicy)
 		clk := clockFor(s)
 		for i := 1; i < fastPolicy.Threshold; i++ {
-			wantFail(t, s, false, "user:alice")
-			wantUnlocked(t, s, "user:alice")
+			wantFail(t, s, alice, false, false)
+			wantCheck(t, s, alice, false, false)
 		}
 		before := clk.Now()
-		until := wantFail(t, s, true, "user:alice")
-		wantUntil(t, until, before, clk.Now(), fastPolicy.BaseBackoff)
-		got := wantLocked(t, s, "user:alice")
-		if got.Sub(until).Abs() > slack {
-			t.Errorf("Locked until %v, Fail said %v", got, until)
+		st := wantFail(t, s, alice, true, false)
+		wantUntil(t, st.LockedUntil, before, clk.Now(), fastPolicy.BaseBackoff)
+		got := wantCheck(t, s, alice, true, false)
+		if got.LockedUntil.Sub(st.LockedUntil).Abs() > slack {
+			t.Errorf("Check says locked until %v, Fail said %v", got.LockedUntil, st.LockedUntil)
 		}
-		wantUnlocked(t, s, "user:bob")
+		wantCheck(t, s, bob, false, false)
 	})
 
 	t.Run("threshold of one locks at once", func(t *testing.T) {
@@ -170,80 +172,102 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 		p := fastPolicy
 		p.Threshold = 1
 		s := newStore(t, p)
-		wantFail(t, s, true, "user:alice")
+		wantFail(t, s, alice, true, false)
 	})
 
-	t.Run("Locked checks every subject", func(t *testing.T) {
+	// The portal: many users behind one workload. One user's lockout must not
+	// lock the others out, nor the portal.
+	t.Run("a user's lockout does not lock its caller", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, fastPolicy)
-		failTimes(t, s, fastPolicy.Threshold, "user:alice")
-		wantLocked(t, s, "caller:spiffe://example.org/app", "user:alice")
-		wantLocked(t, s, "user:alice", "caller:spiffe://example.org/app")
-		wantUnlocked(t, s, "caller:spiffe://example.org/app", "user:bob")
+		failTimes(t, s, fastPolicy.Threshold, via(alice, portal))
+		wantCheck(t, s, via(alice, portal), true, false)
+		wantCheck(t, s, via(bob, portal), false, false)
+		wantCheck(t, s, Attempt{Caller: portal}, false, false)
+		wantFail(t, s, via(bob, portal), false, false)
 	})
 
-	t.Run("Fail counts each subject", func(t *testing.T) {
+	t.Run("a caller is throttled at its threshold, not before", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, fastPolicy)
-		caller := "caller:spiffe://example.org/app"
-		for i := 1; i < fastPolicy.Threshold; i++ {
-			wantFail(t, s, false, "user:alice", caller)
+		clk := clockFor(s)
+		user := func(i int) Attempt { return Attempt{User: fmt.Sprintf("user-%d", i), Caller: portal} }
+		for i := 1; i < fastPolicy.CallerThreshold; i++ {
+			wantFail(t, s, user(i), false, false) // one failure per user: nobody locked
 		}
-		wantFail(t, s, false, "user:bob") // bob's first failure
-		wantFail(t, s, true, "user:bob", caller)
-		wantLocked(t, s, caller)
-		wantUnlocked(t, s, "user:alice", "user:bob") // two failures each
-		wantFail(t, s, true, "user:alice")
-		wantLocked(t, s, "user:alice")
+		wantCheck(t, s, Attempt{Caller: portal}, false, false)
+		before := clk.Now()
+		st := wantFail(t, s, user(0), false, true)
+		wantUntil(t, st.ThrottledUntil, before, clk.Now(), fastPolicy.CallerBackoff)
+		// Throttled whoever the user; the users themselves are not locked.
+		got := wantCheck(t, s, via(alice, portal), false, true)
+		if got.ThrottledUntil.Sub(st.ThrottledUntil).Abs() > slack {
+			t.Errorf("Check says throttled until %v, Fail said %v", got.ThrottledUntil, st.ThrottledUntil)
+		}
+		wantCheck(t, s, user(1), false, true)
+		wantCheck(t, s, Attempt{User: "user-1"}, false, false)
+		wantCheck(t, s, Attempt{Caller: "spiffe://example.org/other"}, false, false)
 	})
 
-	t.Run("a subject named twice counts once", func(t *testing.T) {
+	t.Run("a throttle ends after the caller backoff and does not double", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, fastPolicy)
-		wantFail(t, s, false, "user:alice", "user:alice", "user:alice")
-		wantUnlocked(t, s, "user:alice")
+		clk := clockFor(s)
+		caller := Attempt{Caller: portal}
+		for range 3 {
+			for i := 1; i < fastPolicy.CallerThreshold; i++ {
+				wantFail(t, s, caller, false, false)
+			}
+			before := clk.Now()
+			st := wantFail(t, s, caller, false, true)
+			wantUntil(t, st.ThrottledUntil, before, clk.Now(), fastPolicy.CallerBackoff)
+			// Failures while throttled are not counted and do not extend it.
+			again := wantFail(t, s, caller, false, true)
+			if again.ThrottledUntil.Sub(st.ThrottledUntil).Abs() > slack {
+				t.Fatalf("a failure while throttled moved the end from %v to %v", st.ThrottledUntil, again.ThrottledUntil)
+			}
+			clk.Sleep(fastPolicy.CallerBackoff + slack)
+			wantCheck(t, s, caller, false, false)
+		}
 	})
 
-	t.Run("empty subject is an error", func(t *testing.T) {
+	t.Run("a user and a caller of one name are two subjects", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, fastPolicy)
-		if _, _, err := s.Fail(ctx, "user:alice", ""); err == nil {
-			t.Error("Fail with an empty subject: no error")
-		}
-		if _, _, err := s.Locked(ctx, ""); err == nil {
-			t.Error("Locked with an empty subject: no error")
-		}
+		failTimes(t, s, fastPolicy.Threshold, Attempt{User: "x"})
+		wantCheck(t, s, Attempt{Caller: "x"}, false, false)
+		wantCheck(t, s, Attempt{User: "x", Caller: "x"}, true, false)
 	})
 
 	t.Run("releases after backoff and counts afresh", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, fastPolicy)
 		clk := clockFor(s)
-		failTimes(t, s, fastPolicy.Threshold, "user:alice")
-		wantLocked(t, s, "user:alice")
+		failTimes(t, s, fastPolicy.Threshold, alice)
+		wantCheck(t, s, alice, true, false)
 		clk.Sleep(fastPolicy.BaseBackoff + slack)
-		wantUnlocked(t, s, "user:alice")
+		wantCheck(t, s, alice, false, false)
 		// The lockout restarted the counter: Threshold-1 new failures do not lock.
 		for i := 1; i < fastPolicy.Threshold; i++ {
-			wantFail(t, s, false, "user:alice")
+			wantFail(t, s, alice, false, false)
 		}
-		wantUnlocked(t, s, "user:alice")
+		wantCheck(t, s, alice, false, false)
 	})
 
 	t.Run("failures while locked neither count nor extend", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, fastPolicy)
 		clk := clockFor(s)
-		until := failTimes(t, s, fastPolicy.Threshold, "user:alice")
+		until := failTimes(t, s, fastPolicy.Threshold, alice).LockedUntil
 		for range 2 * fastPolicy.Threshold {
-			again := wantFail(t, s, true, "user:alice")
-			if again.Sub(until).Abs() > slack {
-				t.Fatalf("a failure while locked moved the end from %v to %v", until, again)
+			again := wantFail(t, s, alice, true, false)
+			if again.LockedUntil.Sub(until).Abs() > slack {
+				t.Fatalf("a failure while locked moved the end from %v to %v", until, again.LockedUntil)
 			}
 		}
 		clk.Sleep(fastPolicy.BaseBackoff + slack)
-		wantUnlocked(t, s, "user:alice")
-		wantFail(t, s, false, "user:alice")
+		wantCheck(t, s, alice, false, false)
+		wantFail(t, s, alice, false, false)
 	})
 
 	t.Run("backoff doubles per lockout up to the maximum", func(t *testing.T) {
@@ -252,13 +276,13 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 		clk := clockFor(s)
 		for _, want := range []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, 1200 * time.Millisecond, 1200 * time.Millisecond} {
 			for i := 1; i < fastPolicy.Threshold; i++ {
-				wantFail(t, s, false, "user:alice")
+				wantFail(t, s, alice, false, false)
 			}
 			before := clk.Now()
-			until := wantFail(t, s, true, "user:alice")
-			wantUntil(t, until, before, clk.Now(), want)
+			st := wantFail(t, s, alice, true, false)
+			wantUntil(t, st.LockedUntil, before, clk.Now(), want)
 			clk.Sleep(want + slack)
-			wantUnlocked(t, s, "user:alice")
+			wantCheck(t, s, alice, false, false)
 		}
 	})
 
@@ -269,13 +293,13 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 		s := newStore(t, p)
 		clk := clockFor(s)
 		for i := 1; i < p.Threshold; i++ {
-			wantFail(t, s, false, "user:alice")
+			wantFail(t, s, alice, false, false)
 		}
 		clk.Sleep(p.Window + slack)
 		for i := 1; i < p.Threshold; i++ {
-			wantFail(t, s, false, "user:alice")
+			wantFail(t, s, alice, false, false)
 		}
-		wantFail(t, s, true, "user:alice")
+		wantFail(t, s, alice, true, false)
 	})
 
 	t.Run("lockout level is forgotten after calm", func(t *testing.T) {
@@ -284,10 +308,10 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 		clk := clockFor(s)
 		lock := func(want time.Duration) {
 			t.Helper()
-			wantFail(t, s, false, "user:alice")
+			wantFail(t, s, alice, false, false)
 			before := clk.Now()
-			until := wantFail(t, s, true, "user:alice")
-			wantUntil(t, until, before, clk.Now(), want)
+			st := wantFail(t, s, alice, true, false)
+			wantUntil(t, st.LockedUntil, before, clk.Now(), want)
 			clk.Sleep(want)
 		}
 		lock(100 * time.Millisecond)
@@ -297,20 +321,20 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 		lock(100 * time.Millisecond) // after calm: base again
 	})
 
-	t.Run("Locked and others' activity do not reset a counter", func(t *testing.T) {
+	t.Run("Check and others' activity do not reset a counter", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, fastPolicy)
 		for i := 1; i < fastPolicy.Threshold; i++ {
-			wantFail(t, s, false, "user:alice")
+			wantFail(t, s, via(alice, portal), false, false)
 		}
-		// What a successful login looks like to the store: only Locked checks,
-		// by alice's subject and by a third party's. There is no reset API.
+		// What a successful login looks like to the store: only Check, by alice's
+		// user and caller and by a third party's. There is no reset API.
 		for range 5 {
-			wantUnlocked(t, s, "user:alice")
-			wantUnlocked(t, s, "user:bob", "caller:spiffe://example.org/app")
+			wantCheck(t, s, via(alice, portal), false, false)
+			wantCheck(t, s, via(bob, portal), false, false)
 		}
-		wantFail(t, s, false, "user:bob")
-		wantFail(t, s, true, "user:alice")
+		wantFail(t, s, bob, false, false)
+		wantFail(t, s, alice, true, false)
 	})
 
 	t.Run("concurrent Remember of one key: exactly one is new", func(t *testing.T) {
@@ -350,13 +374,13 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 	t.Run("concurrent failures are all counted", func(t *testing.T) {
 		t.Parallel()
 		p := fastPolicy
-		p.Threshold = 40
+		p.Threshold, p.CallerThreshold = 40, 40
 		s := newStore(t, p)
 		var wg sync.WaitGroup
 		errs := make(chan error, p.Threshold)
 		for range p.Threshold - 1 {
 			wg.Go(func() {
-				if _, _, err := s.Fail(ctx, "user:alice"); err != nil {
+				if _, err := s.Fail(ctx, via(alice, portal)); err != nil {
 					errs <- err
 				}
 			})
@@ -366,8 +390,8 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 		for err := range errs {
 			t.Fatal(err)
 		}
-		wantUnlocked(t, s, "user:alice")
-		wantFail(t, s, true, "user:alice")
+		wantCheck(t, s, via(alice, portal), false, false)
+		wantFail(t, s, via(alice, portal), true, true)
 	})
 
 	t.Run("done context is an error", func(t *testing.T) {
@@ -379,10 +403,10 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 		if seen, err := s.Remember(dead, k); err == nil {
 			t.Errorf("Remember: seen=%v and no error", seen)
 		}
-		if _, _, err := s.Locked(dead, "user:alice"); err == nil {
-			t.Error("Locked: no error")
+		if _, err := s.Check(dead, via(alice, portal)); err == nil {
+			t.Error("Check: no error")
 		}
-		if _, _, err := s.Fail(dead, "user:alice"); err == nil {
+		if _, err := s.Fail(dead, via(alice, portal)); err == nil {
 			t.Error("Fail: no error")
 		}
 		if err := s.Ping(dead); err == nil {
@@ -403,10 +427,10 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 		if _, err := s.Remember(ctx, []ReplayKey{{Kind: "nonce", Value: []byte("x"), TTL: time.Minute}}); err == nil {
 			t.Error("Remember after Close: no error")
 		}
-		if _, _, err := s.Locked(ctx, "user:alice"); err == nil {
-			t.Error("Locked after Close: no error")
+		if _, err := s.Check(ctx, via(alice, portal)); err == nil {
+			t.Error("Check after Close: no error")
 		}
-		if _, _, err := s.Fail(ctx, "user:alice"); err == nil {
+		if _, err := s.Fail(ctx, via(alice, portal)); err == nil {
 			t.Error("Fail after Close: no error")
 		}
 		if err := s.Ping(ctx); err == nil {
@@ -426,52 +450,59 @@ func wantSeen(t *testing.T, s Store, keys []ReplayKey, want ...bool) {
 	}
 }
 
-// wantFail calls Fail and checks whether it reports a lock; it returns the until.
-func wantFail(t *testing.T, s Store, locked bool, subjects ...string) time.Time {
-	t.Helper()
-	got, until, err := s.Fail(context.Background(), subjects...)
-	if err != nil {
-		t.Fatalf("Fail(%q): %v", subjects, err)
-	}
-	if got != locked {
-		t.Fatalf("Fail(%q) locked = %v, want %v", subjects, got, locked)
-	}
-	if locked == until.IsZero() {
-		t.Fatalf("Fail(%q) = %v with until %v", subjects, got, until)
-	}
-	return until
+// Attempts of the suite.
+var (
+	alice  = Attempt{User: "alice"}
+	bob    = Attempt{User: "bob"}
+	portal = "spiffe://example.org/portal"
+)
+
+// via returns the attempt of a's user through caller.
+func via(a Attempt, caller string) Attempt {
+	a.Caller = caller
+	return a
 }
 
-// failTimes fails n times; the last call must lock.
-func failTimes(t *testing.T, s Store, n int, subjects ...string) time.Time {
+// wantStanding checks that st says locked and throttled as wanted, with times
+// set exactly for what it says.
+func wantStanding(t *testing.T, what string, st Standing, locked, throttled bool) {
+	t.Helper()
+	if st.Locked() != locked || st.Throttled() != throttled {
+		t.Fatalf("%s: locked %v (until %v), throttled %v (until %v); want locked %v, throttled %v",
+			what, st.Locked(), st.LockedUntil, st.Throttled(), st.ThrottledUntil, locked, throttled)
+	}
+}
+
+// wantFail calls Fail and checks the standing it reports.
+func wantFail(t *testing.T, s Store, a Attempt, locked, throttled bool) Standing {
+	t.Helper()
+	st, err := s.Fail(context.Background(), a)
+	if err != nil {
+		t.Fatalf("Fail(%+v): %v", a, err)
+	}
+	wantStanding(t, fmt.Sprintf("Fail(%+v)", a), st, locked, throttled)
+	return st
+}
+
+// wantCheck calls Check and checks the standing it reports.
+func wantCheck(t *testing.T, s Store, a Attempt, locked, throttled bool) Standing {
+	t.Helper()
+	st, err := s.Check(context.Background(), a)
+	if err != nil {
+		t.Fatalf("Check(%+v): %v", a, err)
+	}
+	wantStanding(t, fmt.Sprintf("Check(%+v)", a), st, locked, throttled)
+	return st
+}
+
+// failTimes fails n times (n below the caller threshold); the last call must lock
+// the user.
+func failTimes(t *testing.T, s Store, n int, a Attempt) Standing {
 	t.Helper()
 	for i := 1; i < n; i++ {
-		wantFail(t, s, false, subjects...)
+		wantFail(t, s, a, false, false)
 	}
-	return wantFail(t, s, true, subjects...)
-}
-
-func wantLocked(t *testing.T, s Store, subjects ...string) time.Time {
-	t.Helper()
-	locked, until, err := s.Locked(context.Background(), subjects...)
-	if err != nil {
-		t.Fatalf("Locked(%q): %v", subjects, err)
-	}
-	if !locked || until.IsZero() {
-		t.Fatalf("Locked(%q) = %v, %v; want locked", subjects, locked, until)
-	}
-	return until
-}
-
-func wantUnlocked(t *testing.T, s Store, subjects ...string) {
-	t.Helper()
-	locked, until, err := s.Locked(context.Background(), subjects...)
-	if err != nil {
-		t.Fatalf("Locked(%q): %v", subjects, err)
-	}
-	if locked || !until.IsZero() {
-		t.Fatalf("Locked(%q) = %v, %v; want unlocked", subjects, locked, until)
-	}
+	return wantFail(t, s, a, true, false)
 }
 
 // wantUntil checks that a lock taken between before and after lasts backoff.

@@ -1,7 +1,7 @@
 // Package store holds the state that Gatehouse instances share: replay keys (nonces,
-// signature values, message IDs, one-time assertion IDs) and failed-authentication
-// lockout. Redis is the implementation for production (standalone, Sentinel or Cluster);
-// Memory serves a single instance. Both pass one conformance suite.
+// signature values, message IDs, one-time assertion IDs), failed-authentication lockout
+// of users and throttling of callers. Redis is the implementation for production
+// (standalone, Sentinel or Cluster); Memory serves a single instance. Both pass one conformance suite.
 //
 // Guarantees:
 //
@@ -12,13 +12,17 @@
 //     names carry only their SHA-256 (see the key layout in store.go), so no raw value
 //     ever becomes a key name and key length is bounded.
 //   - One round trip. Remember sends all keys of one request in one pipeline of
-//     SET key 1 NX PX ttl; Locked and Fail send one pipeline for all their subjects.
+//     SET key 1 NX PX ttl; Check and Fail send one pipeline for the attempt's user and
+//     caller.
 //     On Cluster each replay key lives in the slot of its own value hash, so a pipeline
 //     costs one round trip per node it touches; a subject's lockout keys share one hash
 //     tag, so its Lua script runs in one slot.
-//   - Lockout. Threshold failures within Window lock a subject for BaseBackoff, doubling
-//     with each further lockout up to MaxBackoff; each lockout restarts the failure
-//     counter. Failures while locked are not counted. Nothing resets a counter on
+//   - Lockout and throttling. Threshold failures within Window lock a user for
+//     BaseBackoff, doubling with each further lockout up to MaxBackoff; each lockout
+//     restarts the failure counter. A caller (the workload in front of many users, such
+//     as a portal) is never locked out: CallerThreshold failures within Window, over all
+//     its users, throttle it for CallerBackoff, which does not double. Failures while
+//     locked (throttled) are not counted. Nothing resets a counter on
 //     success (a successful login by someone else must not clear an attacker's count):
 //     counters expire with Window, and the lockout level expires after 4×MaxBackoff of
 //     calm following the end of the last lockout.

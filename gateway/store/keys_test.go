@@ -42,14 +42,14 @@ func TestReplayKeyName(t *testing.T) {
 }
 
 func TestSubjectKeysShareOneHashTag(t *testing.T) {
-	sums, err := hashSubjects([]string{"user:alice", "caller:spiffe://example.org/{x}"})
-	if err != nil {
-		t.Fatal(err)
+	subjects := fastPolicy.subjects(Attempt{User: "alice", Caller: "spiffe://example.org/{x}"})
+	if len(subjects) != 2 || subjects[0].caller || !subjects[1].caller {
+		t.Fatalf("subjects = %+v, want the user then the caller", subjects)
 	}
-	for _, sum := range sums {
-		fail := subjectKeyName("gatehouse:", "fail", sum)
-		lock := subjectKeyName("gatehouse:", "lock", sum)
-		level := subjectKeyName("gatehouse:", "level", sum)
+	for _, s := range subjects {
+		fail := subjectKeyName("gatehouse:", "fail", s.sum)
+		lock := subjectKeyName("gatehouse:", "lock", s.sum)
+		level := subjectKeyName("gatehouse:", "level", s.sum)
 		if hashTag(fail) != hashTag(lock) || hashTag(lock) != hashTag(level) || len(hashTag(fail)) != 2*sha256.Size {
 			t.Errorf("keys %q, %q, %q do not share one hash tag", fail, lock, level)
 		}
@@ -59,15 +59,27 @@ func TestSubjectKeysShareOneHashTag(t *testing.T) {
 			}
 		}
 	}
-	if hashTag(subjectKeyName("p:", "lock", sums[0])) == hashTag(subjectKeyName("p:", "lock", sums[1])) {
+	if hashTag(subjectKeyName("p:", "lock", subjects[0].sum)) == hashTag(subjectKeyName("p:", "lock", subjects[1].sum)) {
 		t.Error("two subjects share a hash tag")
 	}
 }
 
-func TestHashSubjectsDeduplicates(t *testing.T) {
-	sums, err := hashSubjects([]string{"a", "b", "a"})
-	if err != nil || len(sums) != 2 {
-		t.Fatalf("hashSubjects = %d sums, %v; want 2", len(sums), err)
+// TestSubjectPolicies: a user has the lockout policy; a caller has its own threshold
+// and a fixed backoff; a user and a caller of one name are two subjects.
+func TestSubjectPolicies(t *testing.T) {
+	subjects := fastPolicy.subjects(Attempt{User: "x", Caller: "x"})
+	if len(subjects) != 2 || subjects[0].sum == subjects[1].sum {
+		t.Fatalf("subjects = %+v, want two distinct", subjects)
+	}
+	if u := subjects[0].policy; u != fastPolicy {
+		t.Errorf("user policy = %+v, want %+v", u, fastPolicy)
+	}
+	c := subjects[1].policy
+	if c.Threshold != fastPolicy.CallerThreshold || c.BaseBackoff != fastPolicy.CallerBackoff || c.MaxBackoff != fastPolicy.CallerBackoff || c.Window != fastPolicy.Window {
+		t.Errorf("caller policy = %+v", c)
+	}
+	if n := len(fastPolicy.subjects(Attempt{})); n != 0 {
+		t.Errorf("%d subjects for an empty attempt", n)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 const DefaultMemoryMaxEntries = 1 << 20
 
 // Memory is a Store for a single gateway instance: its state is not shared, so replay
-// protection and lockout hold only per instance. It keeps the same semantics as Redis.
+// protection, lockout and throttling hold only per instance. It keeps the same semantics as Redis.
 //
 // Expiry follows the injected clock. Entries sit in a min-heap by expiry, and every
 // operation first drops what has expired, so cleanup costs O(log n) per entry and
@@ -163,59 +163,53 @@ func repeats(keys []memKey, k memKey) bool {
 	return false
 }
 
-// Locked implements Store. It only reads.
-func (m *Memory) Locked(ctx context.Context, subjects ...string) (bool, time.Time, error) {
-	sums, err := hashSubjects(subjects)
-	if err != nil {
-		return false, time.Time{}, err
-	}
+// Check implements Store. It only reads.
+func (m *Memory) Check(ctx context.Context, a Attempt) (Standing, error) {
+	subjects := m.policy.subjects(a)
 	now, err := m.begin(ctx)
 	if err != nil {
-		return false, time.Time{}, err
+		return Standing{}, err
 	}
 	defer m.mu.Unlock()
 
-	var until time.Time
-	for _, sum := range sums {
-		if e := m.entries[memKey{sum: sum}]; e != nil && now.Before(e.lockedUntil) && e.lockedUntil.After(until) {
-			until = e.lockedUntil
+	var st Standing
+	for _, s := range subjects {
+		if e := m.entries[memKey{sum: s.sum}]; e != nil && now.Before(e.lockedUntil) {
+			st.set(s, e.lockedUntil)
 		}
 	}
-	return !until.IsZero(), until, nil
+	return st, nil
 }
 
 // Fail implements Store with the same steps as the Redis script.
-func (m *Memory) Fail(ctx context.Context, subjects ...string) (bool, time.Time, error) {
-	sums, err := hashSubjects(subjects)
-	if err != nil {
-		return false, time.Time{}, err
-	}
+func (m *Memory) Fail(ctx context.Context, a Attempt) (Standing, error) {
+	subjects := m.policy.subjects(a)
 	now, err := m.begin(ctx)
 	if err != nil {
-		return false, time.Time{}, err
+		return Standing{}, err
 	}
 	defer m.mu.Unlock()
 
 	added := 0
-	for _, sum := range sums {
-		if m.entries[memKey{sum: sum}] == nil {
+	for _, s := range subjects {
+		if m.entries[memKey{sum: s.sum}] == nil {
 			added++
 		}
 	}
 	if m.subjects+added > m.max {
-		return false, time.Time{}, ErrFull
+		return Standing{}, ErrFull
 	}
 
-	p := m.policy
-	var until time.Time
-	for _, sum := range sums {
-		e := m.entries[memKey{sum: sum}]
+	var st Standing
+	for _, s := range subjects {
+		p := s.policy
+		e := m.entries[memKey{sum: s.sum}]
 		if e == nil {
-			e = &memEntry{key: memKey{sum: sum}}
+			e = &memEntry{key: memKey{sum: s.sum}}
 			m.add(e)
 		}
 		if now.Before(e.lockedUntil) { // locked: not counted further
-			until = latest(until, e.lockedUntil)
+			st.set(s, e.lockedUntil)
 			continue
 		}
 		if !now.Before(e.failsUntil) {
@@ -233,12 +227,12 @@ func (m *Memory) Fail(ctx context.Context, subjects ...string) (bool, time.Time,
 			e.level++
 			e.lockedUntil = now.Add(p.backoff(e.level))
 			e.levelUntil = e.lockedUntil.Add(p.calm())
-			until = latest(until, e.lockedUntil)
+			st.set(s, e.lockedUntil)
 		}
 		e.expires = latest(e.failsUntil, latest(e.lockedUntil, e.levelUntil))
 		heap.Fix(&m.byExpiry, e.index)
 	}
-	return !until.IsZero(), until, nil
+	return st, nil
 }
 
 func latest(a, b time.Time) time.Time {

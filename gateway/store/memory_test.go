@@ -29,19 +29,19 @@ func TestMemoryLimitRefusesThenEvictsExpired(t *testing.T) {
 		t.Fatalf("Remember when full: %v, want ErrFull", err)
 	}
 	// Lockout subjects have their own limit: a full replay table does not stop them,
-	if _, _, err := m.Fail(ctx, "user:alice"); err != nil {
+	if _, err := m.Fail(ctx, alice); err != nil {
 		t.Fatalf("Fail with a full replay table: %v", err)
 	}
 	// and a flood of invented user names does not stop replay checks.
 	for i := range 2 {
-		if _, _, err := m.Fail(ctx, "user:"+strconv.Itoa(i)); err != nil {
+		if _, err := m.Fail(ctx, Attempt{User: strconv.Itoa(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := m.Fail(ctx, "user:one-too-many"); !errors.Is(err, ErrFull) {
+	if _, err := m.Fail(ctx, Attempt{User: "one-too-many"}); !errors.Is(err, ErrFull) {
 		t.Fatalf("Fail over the subject limit: %v, want ErrFull", err)
 	}
-	wantFail(t, m, false, "user:alice") // known subjects still count
+	wantFail(t, m, alice, false, false) // known subjects still count
 
 	// Expired entries are dropped first: "a" expires after a second.
 	clk.Sleep(time.Second)
@@ -58,11 +58,11 @@ func TestMemoryDropsExpiredEntries(t *testing.T) {
 	ctx := context.Background()
 	for i := range 1000 {
 		wantSeen(t, m, []ReplayKey{{Kind: "nonce", Value: []byte(strconv.Itoa(i)), TTL: time.Duration(1+i%10) * time.Second}}, false)
-		if _, _, err := m.Fail(ctx, "user:"+strconv.Itoa(i)); err != nil {
+		if _, err := m.Fail(ctx, Attempt{User: strconv.Itoa(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wantFail(t, m, true, "user:0") // threshold 2: locked, level kept for backoff + calm
+	wantFail(t, m, Attempt{User: "0"}, true, false) // threshold 2: locked, level kept for backoff + calm
 	if len(m.entries) != 2000 {
 		t.Fatalf("entries = %d, want 2000", len(m.entries))
 	}
@@ -89,11 +89,11 @@ func TestMemoryInvalidPolicyFailsEveryOperation(t *testing.T) {
 	if _, err := m.Remember(ctx, []ReplayKey{{Kind: "nonce", Value: []byte("x"), TTL: time.Minute}}); err == nil {
 		t.Error("Remember: no error")
 	}
-	if _, _, err := m.Fail(ctx, "user:alice"); err == nil {
+	if _, err := m.Fail(ctx, alice); err == nil {
 		t.Error("Fail: no error")
 	}
-	if _, _, err := m.Locked(ctx, "user:alice"); err == nil {
-		t.Error("Locked: no error")
+	if _, err := m.Check(ctx, alice); err == nil {
+		t.Error("Check: no error")
 	}
 	if err := m.Ping(ctx); err == nil {
 		t.Error("Ping: no error")
@@ -104,7 +104,7 @@ func TestMemoryUsesTheClock(t *testing.T) {
 	clk := fakeclock.New()
 	m := NewMemory(fastPolicy, clk.Now)
 	before := clk.Now()
-	until := failTimes(t, m, fastPolicy.Threshold, "user:alice")
+	until := failTimes(t, m, fastPolicy.Threshold, alice).LockedUntil
 	if want := before.Add(fastPolicy.BaseBackoff); !until.Equal(want) {
 		t.Errorf("until = %v, want exactly %v", until, want)
 	}

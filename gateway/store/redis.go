@@ -169,90 +169,76 @@ func (r *Redis) Remember(ctx context.Context, keys []ReplayKey) ([]bool, error) 
 	return seen, nil
 }
 
-// Locked implements Store with one pipeline of PTTL on the lock keys.
-func (r *Redis) Locked(ctx context.Context, subjects ...string) (bool, time.Time, error) {
-	sums, err := hashSubjects(subjects)
-	if err != nil {
-		return false, time.Time{}, err
-	}
-	if len(sums) == 0 {
-		return false, time.Time{}, nil
+// Check implements Store with one pipeline of PTTL on the lock keys of the user and
+// the caller.
+func (r *Redis) Check(ctx context.Context, a Attempt) (Standing, error) {
+	subjects := r.policy.subjects(a)
+	if len(subjects) == 0 {
+		return Standing{}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 
 	pipe := r.client.Pipeline()
-	cmds := make([]*redis.DurationCmd, len(sums))
-	for i, sum := range sums {
-		cmds[i] = pipe.PTTL(ctx, subjectKeyName(r.prefix, "lock", sum))
+	cmds := make([]*redis.DurationCmd, len(subjects))
+	for i, s := range subjects {
+		cmds[i] = pipe.PTTL(ctx, subjectKeyName(r.prefix, "lock", s.sum))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return false, time.Time{}, fmt.Errorf("store: redis: locked: %w", err)
+		return Standing{}, fmt.Errorf("store: redis: check: %w", err)
 	}
-	var longest time.Duration
-	for _, cmd := range cmds {
+	now := time.Now()
+	var st Standing
+	for i, cmd := range cmds {
 		ttl, err := cmd.Result()
 		if err != nil {
-			return false, time.Time{}, fmt.Errorf("store: redis: locked: %w", err)
+			return Standing{}, fmt.Errorf("store: redis: check: %w", err)
 		}
-		longest = max(longest, ttl) // -2 (no key) and -1 (no expiry, never written) are not locks
+		if ttl > 0 { // -2 (no key) and -1 (no expiry, never written) are not locks
+			st.set(subjects[i], now.Add(ttl))
+		}
 	}
-	if longest <= 0 {
-		return false, time.Time{}, nil
-	}
-	return true, time.Now().Add(longest), nil
+	return st, nil
 }
 
-// Fail implements Store with one pipeline of EVALSHA, one per subject. Subjects whose
-// script the server does not know (after a restart or SCRIPT FLUSH) are sent again with
-// EVAL; NOSCRIPT means the script did not run, so nothing is counted twice.
-func (r *Redis) Fail(ctx context.Context, subjects ...string) (bool, time.Time, error) {
-	sums, err := hashSubjects(subjects)
-	if err != nil {
-		return false, time.Time{}, err
-	}
-	if len(sums) == 0 {
-		return false, time.Time{}, nil
+// Fail implements Store with one pipeline of EVALSHA, one per subject (the user and
+// the caller, each with its policy). Subjects whose script the server does not know
+// (after a restart or SCRIPT FLUSH) are sent again with EVAL; NOSCRIPT means the
+// script did not run, so nothing is counted twice.
+func (r *Redis) Fail(ctx context.Context, a Attempt) (Standing, error) {
+	subjects := r.policy.subjects(a)
+	if len(subjects) == 0 {
+		return Standing{}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 
-	keys := make([][]string, len(sums))
-	for i, sum := range sums {
-		keys[i] = []string{
-			subjectKeyName(r.prefix, "fail", sum),
-			subjectKeyName(r.prefix, "lock", sum),
-			subjectKeyName(r.prefix, "level", sum),
+	calls := make([]redisscript.Call, len(subjects))
+	for i, s := range subjects {
+		p := s.policy
+		calls[i] = redisscript.Call{SHA: failScript.Hash(), Src: failLua,
+			Keys: []string{
+				subjectKeyName(r.prefix, "fail", s.sum),
+				subjectKeyName(r.prefix, "lock", s.sum),
+				subjectKeyName(r.prefix, "level", s.sum),
+			},
+			Args: []any{p.Threshold, p.Window.Milliseconds(), p.BaseBackoff.Milliseconds(), p.MaxBackoff.Milliseconds(), p.calm().Milliseconds()},
 		}
-	}
-	args := []any{
-		r.policy.Threshold,
-		r.policy.Window.Milliseconds(),
-		r.policy.BaseBackoff.Milliseconds(),
-		r.policy.MaxBackoff.Milliseconds(),
-		r.policy.calm().Milliseconds(),
-	}
-
-	calls := make([]redisscript.Call, len(sums))
-	for i := range sums {
-		calls[i] = redisscript.Call{SHA: failScript.Hash(), Src: failLua, Keys: keys[i], Args: args}
 	}
 	cmds := redisscript.Run(ctx, r.client, calls)
 
-	var longest time.Duration
-	for _, cmd := range cmds {
+	now := time.Now()
+	var st Standing
+	for i, cmd := range cmds {
 		locked, remaining, err := failResult(cmd)
 		if err != nil {
-			return false, time.Time{}, fmt.Errorf("store: redis: fail: %w", err)
+			return Standing{}, fmt.Errorf("store: redis: fail: %w", err)
 		}
-		if locked {
-			longest = max(longest, remaining)
+		if locked && remaining > 0 {
+			st.set(subjects[i], now.Add(remaining))
 		}
 	}
-	if longest <= 0 {
-		return false, time.Time{}, nil
-	}
-	return true, time.Now().Add(longest), nil
+	return st, nil
 }
 
 // failResult decodes the script's {locked, remaining ms} reply.

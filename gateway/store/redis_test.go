@@ -54,15 +54,20 @@ func TestRedisInstancesShareState(t *testing.T) {
 	wantSeen(t, b, k, true)
 
 	for i := 1; i < fastPolicy.Threshold; i++ {
-		wantFail(t, a, false, "user:alice")
+		wantFail(t, a, alice, false, false)
 	}
-	wantFail(t, b, true, "user:alice")
-	wantLocked(t, a, "user:alice")
+	wantFail(t, b, alice, true, false)
+	wantCheck(t, a, alice, true, false)
+	for i := 1; i < fastPolicy.CallerThreshold; i++ {
+		wantFail(t, a, Attempt{Caller: portal}, false, false)
+	}
+	wantFail(t, b, Attempt{Caller: portal}, false, true)
+	wantCheck(t, a, Attempt{Caller: portal}, false, true)
 
 	// Another prefix is another deployment.
 	other := newTestRedis(t, RedisOptions{Addrs: []string{addr}, Prefix: randomPrefix()}, fastPolicy)
 	wantSeen(t, other, k, false)
-	wantUnlocked(t, other, "user:alice")
+	wantCheck(t, other, via(alice, portal), false, false)
 }
 
 func TestRedisFailsClosedAndRecovers(t *testing.T) {
@@ -71,7 +76,7 @@ func TestRedisFailsClosedAndRecovers(t *testing.T) {
 	ctx := context.Background()
 
 	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: []byte("before"), TTL: time.Minute}}, false)
-	wantFail(t, s, false, "user:alice")
+	wantFail(t, s, alice, false, false)
 
 	srv.Stop()
 
@@ -83,17 +88,17 @@ func TestRedisFailsClosedAndRecovers(t *testing.T) {
 			}
 			return nil
 		},
-		"Locked": func() error {
-			locked, _, err := s.Locked(ctx, "user:alice")
+		"Check": func() error {
+			st, err := s.Check(ctx, via(alice, portal))
 			if err == nil {
-				return fmt.Errorf("locked = %v", locked)
+				return fmt.Errorf("standing = %+v", st)
 			}
 			return nil
 		},
 		"Fail": func() error {
-			locked, _, err := s.Fail(ctx, "user:alice")
+			st, err := s.Fail(ctx, via(alice, portal))
 			if err == nil {
-				return fmt.Errorf("locked = %v", locked)
+				return fmt.Errorf("standing = %+v", st)
 			}
 			return nil
 		},
@@ -130,10 +135,10 @@ func TestRedisFailsClosedAndRecovers(t *testing.T) {
 
 	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: []byte("after"), TTL: time.Minute}}, false)
 	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: []byte("after"), TTL: time.Minute}}, true)
-	wantUnlocked(t, s, "user:alice")
+	wantCheck(t, s, alice, false, false)
 	// The restarted server has an empty script cache: Fail must fall back to EVAL.
-	failTimes(t, s, fastPolicy.Threshold, "user:alice")
-	wantLocked(t, s, "user:alice")
+	failTimes(t, s, fastPolicy.Threshold, alice)
+	wantCheck(t, s, alice, true, false)
 }
 
 func TestRedisKeysAreHashed(t *testing.T) {
@@ -145,7 +150,7 @@ func TestRedisKeysAreHashed(t *testing.T) {
 	nonce := []byte("nonce-SECRET-{tag}")
 	subject := "user:SECRET-alice"
 	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: nonce, TTL: time.Minute}}, false)
-	failTimes(t, s, fastPolicy.Threshold, subject)
+	failTimes(t, s, fastPolicy.Threshold, Attempt{User: "SECRET-alice"})
 
 	c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
@@ -185,8 +190,8 @@ func TestRedisKeysAreHashed(t *testing.T) {
 	}
 
 	// A failure counter lives for the window.
-	wantFail(t, s, true, subject) // locked: not counted
-	wantFail(t, s, false, "user:SECRET-bob")
+	wantFail(t, s, Attempt{User: "SECRET-alice"}, true, false) // locked: not counted
+	wantFail(t, s, Attempt{User: "SECRET-bob"}, false, false)
 	bobSum := sha256.Sum256([]byte("user:SECRET-bob"))
 	failKey := prefix + "fail:{" + hex.EncodeToString(bobSum[:]) + "}"
 	if ttl, err := c.PTTL(ctx, failKey).Result(); err != nil || ttl <= 0 || ttl > fastPolicy.Window {
@@ -239,14 +244,14 @@ func TestRedisOneRoundTrip(t *testing.T) {
 		t.Errorf("Remember of 3 keys: %d commands and %d pipelines of %d commands; want one pipeline of 3", single, pipes, cmds)
 	}
 
-	wantUnlocked(t, s, "user:alice", "caller:x")
+	wantCheck(t, s, via(alice, "x"), false, false)
 	if single, pipes, cmds := hook.take(); single != 0 || pipes != 1 || cmds != 2 {
-		t.Errorf("Locked of 2 subjects: %d commands and %d pipelines of %d commands; want one pipeline of 2", single, pipes, cmds)
+		t.Errorf("Check of a user and a caller: %d commands and %d pipelines of %d commands; want one pipeline of 2", single, pipes, cmds)
 	}
 
-	wantFail(t, s, false, "user:alice", "caller:x") // first use: NOSCRIPT, then EVAL
+	wantFail(t, s, via(alice, "x"), false, false) // first use: NOSCRIPT, then EVAL
 	hook.take()
-	wantFail(t, s, false, "user:alice", "caller:x") // script cached
+	wantFail(t, s, via(alice, "x"), false, false) // script cached
 	if single, pipes, cmds := hook.take(); single != 0 || pipes != 1 || cmds != 2 {
 		t.Errorf("Fail of 2 subjects: %d commands and %d pipelines of %d commands; want one pipeline of 2", single, pipes, cmds)
 	}
@@ -255,7 +260,7 @@ func TestRedisOneRoundTrip(t *testing.T) {
 	if err := srv.Admin().ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	wantFail(t, s, true, "user:alice")
+	wantFail(t, s, alice, true, false)
 	if single, pipes, _ := hook.take(); single != 0 || pipes != 2 {
 		t.Errorf("Fail after SCRIPT FLUSH: %d commands and %d pipelines; want two pipelines (EVALSHA, EVAL)", single, pipes)
 	}
@@ -275,6 +280,8 @@ func TestNewRedisRejects(t *testing.T) {
 		{"max below base", RedisOptions{Addrs: []string{"127.0.0.1:1"}}, LockoutPolicy{Threshold: 1, Window: time.Minute, BaseBackoff: time.Minute, MaxBackoff: time.Second}},
 		{"sub-millisecond backoff", RedisOptions{Addrs: []string{"127.0.0.1:1"}}, LockoutPolicy{Threshold: 1, Window: time.Minute, BaseBackoff: time.Microsecond, MaxBackoff: time.Second}},
 		{"huge backoff", RedisOptions{Addrs: []string{"127.0.0.1:1"}}, LockoutPolicy{Threshold: 1, Window: time.Minute, BaseBackoff: time.Second, MaxBackoff: 1 << 62}},
+		{"caller threshold below user threshold", RedisOptions{Addrs: []string{"127.0.0.1:1"}}, LockoutPolicy{Threshold: 5, Window: time.Minute, BaseBackoff: time.Second, MaxBackoff: time.Second, CallerThreshold: 4, CallerBackoff: time.Second}},
+		{"no caller backoff", RedisOptions{Addrs: []string{"127.0.0.1:1"}}, LockoutPolicy{Threshold: 5, Window: time.Minute, BaseBackoff: time.Second, MaxBackoff: time.Second, CallerThreshold: 50}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -332,12 +339,12 @@ func BenchmarkRedisRemember(b *testing.B) {
 // BenchmarkRedisFail measures one failed login counted for a user and a caller.
 func BenchmarkRedisFail(b *testing.B) {
 	srv := redistest.Start(b)
-	p := LockoutPolicy{Threshold: 1 << 30, Window: time.Minute, BaseBackoff: time.Second, MaxBackoff: time.Minute}
+	p := LockoutPolicy{Threshold: 1 << 30, Window: time.Minute, BaseBackoff: time.Second, MaxBackoff: time.Minute, CallerThreshold: 1 << 30, CallerBackoff: time.Second}
 	s := newTestRedis(b, RedisOptions{Addrs: []string{srv.Addr}, Timeout: time.Second}, p)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := s.Fail(ctx, "user:alice", "caller:spiffe://example.org/app"); err != nil {
+		if _, err := s.Fail(ctx, via(alice, portal)); err != nil {
 			b.Fatal(err)
 		}
 	}

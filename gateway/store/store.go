@@ -19,14 +19,15 @@ type Store interface {
 	// go in one round trip. Any error, including a context deadline, is returned: callers
 	// fail closed.
 	Remember(ctx context.Context, keys []ReplayKey) (seen []bool, err error)
-	// Locked reports whether any of the subjects (e.g. "user:alice",
-	// "caller:spiffe://…") is locked out, and until when (the latest end among them).
-	Locked(ctx context.Context, subjects ...string) (locked bool, until time.Time, err error)
-	// Fail records one failed authentication for each subject. When a subject reaches
-	// the policy threshold within the window it is locked for a backoff that doubles with
-	// each successive lockout (BaseBackoff..MaxBackoff), and its failure counter restarts.
-	// It reports whether (and until when) any subject is now locked.
-	Fail(ctx context.Context, subjects ...string) (locked bool, until time.Time, err error)
+	// Check reports whether the attempt's user is locked out and whether its caller is
+	// throttled, in one round trip. It only reads.
+	Check(ctx context.Context, a Attempt) (Standing, error)
+	// Fail records one failed authentication for the attempt's user and caller. A user
+	// that reaches Threshold failures within Window is locked for a backoff that
+	// doubles with each successive lockout (BaseBackoff..MaxBackoff); a caller that
+	// reaches CallerThreshold failures within Window is throttled for CallerBackoff.
+	// Either's failure counter then restarts. It reports the standing after counting.
+	Fail(ctx context.Context, a Attempt) (Standing, error)
 	// Ping reports whether the store can answer.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -41,16 +42,54 @@ type Store interface {
 // rounded up to the next millisecond).
 type ReplayKey = wssec.ReplayKey
 
-// LockoutPolicy configures failed-authentication lockout.
+// Attempt names whom one authentication attempt counts against. Users and callers are
+// kept apart: the same name as user and as caller are two subjects.
+type Attempt struct {
+	// User is the user name the message claims (a UsernameToken's), "" when none.
+	// Users are locked out.
+	User string
+	// Caller is the calling workload (its mTLS identity), "" when unknown. A caller
+	// is never locked out, because the users behind one portal would all be locked
+	// out with it: past CallerThreshold failures it is throttled for CallerBackoff.
+	Caller string
+}
+
+// Standing is what the store knows of an attempt's user and caller.
+type Standing struct {
+	// LockedUntil is the end of the user's lockout; zero when the user is not locked.
+	LockedUntil time.Time
+	// ThrottledUntil is the end of the caller's throttle; zero when not throttled.
+	ThrottledUntil time.Time
+}
+
+// Locked reports whether the user is locked out.
+func (s Standing) Locked() bool { return !s.LockedUntil.IsZero() }
+
+// Throttled reports whether the caller is throttled.
+func (s Standing) Throttled() bool { return !s.ThrottledUntil.IsZero() }
+
+// LockoutPolicy configures failed-authentication lockout (users) and throttling
+// (callers).
 type LockoutPolicy struct {
-	// Threshold is the number of failures within Window that locks a subject.
+	// Threshold is the number of failures within Window that locks a user.
 	Threshold int
 	// Window is how long a failure counter lives, counted from its first failure.
 	Window time.Duration
-	// BaseBackoff is the length of a subject's first lockout; each further lockout
+	// BaseBackoff is the length of a user's first lockout; each further lockout
 	// doubles it, up to MaxBackoff.
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
+	// CallerThreshold is the number of failures within Window, over all its users,
+	// that throttles a caller; at least Threshold.
+	CallerThreshold int
+	// CallerBackoff is how long a throttled caller is refused; it does not double.
+	CallerBackoff time.Duration
+}
+
+// callerPolicy is the policy of callers, in the terms of a user lockout: a fixed
+// backoff.
+func (p LockoutPolicy) callerPolicy() LockoutPolicy {
+	return LockoutPolicy{Threshold: p.CallerThreshold, Window: p.Window, BaseBackoff: p.CallerBackoff, MaxBackoff: p.CallerBackoff}
 }
 
 // calmFactor sets how long a subject's lockout level (how many lockouts so far) is
@@ -73,6 +112,10 @@ func (p LockoutPolicy) Validate() error {
 		return fmt.Errorf("store: lockout base backoff %s must be between 1ms and %s", p.BaseBackoff, maxPolicyDuration)
 	case p.MaxBackoff < p.BaseBackoff || p.MaxBackoff > maxPolicyDuration:
 		return fmt.Errorf("store: lockout max backoff %s must be between the base backoff %s and %s", p.MaxBackoff, p.BaseBackoff, maxPolicyDuration)
+	case p.CallerThreshold < p.Threshold:
+		return fmt.Errorf("store: lockout caller threshold %d must be at least the user threshold %d", p.CallerThreshold, p.Threshold)
+	case p.CallerBackoff < time.Millisecond || p.CallerBackoff > maxPolicyDuration:
+		return fmt.Errorf("store: lockout caller backoff %s must be between 1ms and %s", p.CallerBackoff, maxPolicyDuration)
 	}
 	return nil
 }
@@ -126,32 +169,44 @@ func validateKind(kind string) error {
 	return nil
 }
 
-// hashSubjects returns the SHA-256 of each distinct subject, in order of first
-// appearance. A subject named twice in one call counts once.
-func hashSubjects(subjects []string) ([][sha256.Size]byte, error) {
-	sums := make([][sha256.Size]byte, 0, len(subjects))
-next:
-	for _, s := range subjects {
-		if s == "" {
-			return nil, errors.New("store: empty lockout subject")
-		}
-		sum := sha256.Sum256([]byte(s))
-		for _, seen := range sums {
-			if seen == sum {
-				continue next
-			}
-		}
-		sums = append(sums, sum)
+// subject is one lockout subject of an attempt: its hash and its policy.
+type subject struct {
+	sum    [sha256.Size]byte
+	policy LockoutPolicy
+	caller bool
+}
+
+// subjects returns the attempt's user and caller subjects, those that are named. A
+// subject's hash covers its class ("user:" or "caller:"), so that a user and a
+// caller of the same name are two subjects.
+func (p LockoutPolicy) subjects(a Attempt) []subject {
+	out := make([]subject, 0, 2)
+	if a.User != "" {
+		out = append(out, subject{sum: sha256.Sum256([]byte("user:" + a.User)), policy: p})
 	}
-	return sums, nil
+	if a.Caller != "" {
+		out = append(out, subject{sum: sha256.Sum256([]byte("caller:" + a.Caller)), policy: p.callerPolicy(), caller: true})
+	}
+	return out
+}
+
+// set notes that subject s is locked (user) or throttled (caller) until then.
+func (st *Standing) set(s subject, until time.Time) {
+	if s.caller {
+		st.ThrottledUntil = until
+	} else {
+		st.LockedUntil = until
+	}
 }
 
 // Key names (Redis). Every name is built from a hash, never from the attacker's bytes:
 //
 //	<prefix>replay:<kind>:{<hex sha256(value)>}
 //	<prefix>fail:{<hex sha256(subject)>}    failure counter, TTL = Window
-//	<prefix>lock:{<hex sha256(subject)>}    present while locked, TTL = backoff
+//	<prefix>lock:{<hex sha256(subject)>}    present while locked (throttled), TTL = backoff
 //	<prefix>level:{<hex sha256(subject)>}   lockouts so far, TTL = backoff + 4×MaxBackoff
+//
+// where subject is "user:<name>" or "caller:<workload>".
 //
 // The braces are Redis Cluster hash tags. A replay key is tagged with its own value
 // hash, so the same value maps to the same key and slot in every request and on every

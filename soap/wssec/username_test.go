@@ -148,3 +148,76 @@ func TestHashCredentialRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownUserHashesADecoy: a user name that does not exist costs one
+// password hash, like a wrong password of a known user, with the
+// parameters most of the store's users have; a store of secrets only needs
+// no hash. (Counted through the hashing seam, not timed.)
+func TestUnknownUserHashesADecoy(t *testing.T) {
+	argonHash := func(pw string, m uint32) Credential {
+		salt := []byte("0123456789abcdef")
+		sum := argon2.IDKey([]byte(pw), salt, 1, m, 1, 32)
+		c, err := HashCredential(fmt.Sprintf("$argon2id$v=19$m=%d,t=1,p=1$%s$%s", m,
+			base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(sum)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	bcryptHash := func(pw string, cost int) Credential {
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := HashCredential(string(h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tests := []struct {
+		name  string
+		creds map[string]Credential
+		want  string // the class of the hash an unknown user costs; "" for none
+	}{
+		{"argon2id", map[string]Credential{"alice": argonHash("a", 8*1024), "carol": argonHash("c", 8*1024), "bob": bcryptHash("b", bcrypt.MinCost)},
+			"argon2id m=8192,t=1,p=1,len=32"},
+		{"bcrypt", map[string]Credential{"bob": bcryptHash("b", bcrypt.MinCost+1), "dave": bcryptHash("d", bcrypt.MinCost+1), "alice": argonHash("a", 8*1024)},
+			fmt.Sprintf("bcrypt cost=%02d", bcrypt.MinCost+1)},
+		{"secrets only", map[string]Credential{"legacy": SecretCredential([]byte("legacy-secret"))}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			users := NewUsers(tt.creds, 1)
+			var hashed []string
+			users.hashed = func(h *hashCredential) { hashed = append(hashed, h.class()) }
+			vr := &Verifier{Users: users, Clock: clock, Policy: Policy{RequireUsernameToken: true}}
+			want := map[string]string{"mallory": tt.want} // user → class of the hash it costs
+			for name, c := range tt.creds {
+				want[name] = ""
+				if h, isHash := c.(*hashCredential); isHash {
+					want[name] = h.class()
+				}
+			}
+			for name, class := range want {
+				hashed = nil
+				_, err := vr.Verify(parse(t, usernameMessage(name, "guess", false, nil, now)))
+				if got := faultCode(t, err); got != "FailedAuthentication" {
+					t.Fatalf("%s: fault %s (%v), want FailedAuthentication", name, got, err)
+				}
+				var wantHashed []string
+				if class != "" {
+					wantHashed = []string{class}
+				}
+				if fmt.Sprint(hashed) != fmt.Sprint(wantHashed) {
+					t.Errorf("%s with a wrong password: hashed %q, want %q", name, hashed, wantHashed)
+				}
+			}
+			if c, ok := users.Lookup("mallory"); ok || c == nil {
+				t.Errorf("Lookup of an unknown user = %v, %v; want a decoy and false", c, ok)
+			} else if c.CheckPassword("") || c.CheckPassword("guess") {
+				t.Error("the decoy matched a password")
+			}
+		})
+	}
+}

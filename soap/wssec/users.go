@@ -1,6 +1,7 @@
 package wssec
 
 import (
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/base64"
@@ -19,6 +20,11 @@ import (
 
 // UserStore finds the credential of a UsernameToken user.
 type UserStore interface {
+	// Lookup returns the user's credential and true. For a name it does not
+	// know it returns false and a decoy: a credential that never matches but
+	// costs as much to check as a real one, so that the time of the answer
+	// does not tell which user names exist. (A nil decoy is allowed and gives
+	// that away.)
 	Lookup(username string) (Credential, bool)
 }
 
@@ -35,9 +41,18 @@ type Credential interface {
 // Users bounds how many checks run at once so that a flood of wrong
 // passwords cannot take every core and all memory (argon2id with 64 MiB
 // each): callers beyond the bound wait.
+//
+// An unknown user name is checked against a decoy hash with the parameters
+// most of the store's hashes have (kind and cost), so that it takes as long
+// as a wrong password of a known user. A store that mixes hash costs still
+// tells a user of another cost from an unknown name.
 type Users struct {
 	byName map[string]Credential
 	slots  chan struct{}
+	decoy  Credential
+	// hashed, when set, is called with each hash about to be computed: a
+	// test seam that sees the decoy's work without timing it.
+	hashed func(*hashCredential)
 }
 
 // NewUsers returns a store of the given credentials, checking at most
@@ -46,30 +61,94 @@ func NewUsers(creds map[string]Credential, concurrent int) *Users {
 	if concurrent < 1 {
 		concurrent = 1
 	}
-	return &Users{byName: creds, slots: make(chan struct{}, concurrent)}
+	u := &Users{byName: creds, slots: make(chan struct{}, concurrent)}
+	u.decoy = decoy{u.bound(newDecoy(creds))}
+	return u
 }
 
 // Lookup implements UserStore.
 func (u *Users) Lookup(name string) (Credential, bool) {
 	c, ok := u.byName[name]
 	if !ok {
-		return nil, false
+		return u.decoy, false
 	}
+	return u.bound(c), true
+}
+
+// bound makes a hash credential wait for a hashing slot.
+func (u *Users) bound(c Credential) Credential {
 	if h, isHash := c.(*hashCredential); isHash {
-		return &boundedHash{h, u.slots}, true
+		return &boundedHash{h, u}
 	}
-	return c, true
+	return c
 }
 
 type boundedHash struct {
 	*hashCredential
-	slots chan struct{}
+	users *Users
 }
 
 func (b *boundedHash) CheckPassword(pw string) bool {
-	b.slots <- struct{}{}
-	defer func() { <-b.slots }()
+	b.users.slots <- struct{}{}
+	defer func() { <-b.users.slots }()
+	if b.users.hashed != nil {
+		b.users.hashed(b.hashCredential)
+	}
 	return b.hashCredential.CheckPassword(pw)
+}
+
+// decoy is checked for an unknown user: it does the work of its credential
+// and never matches.
+type decoy struct{ c Credential }
+
+func (d decoy) CheckPassword(pw string) bool {
+	d.c.CheckPassword(pw)
+	return false
+}
+
+func (d decoy) Secret() ([]byte, bool) { return nil, false }
+
+// newDecoy returns a credential of random content with the hash parameters
+// most of creds' hashes share (ties: the first in the order of hashClass),
+// or a random secret when creds holds no hash.
+func newDecoy(creds map[string]Credential) Credential {
+	count := map[string]int{}
+	sample := map[string]*hashCredential{}
+	for _, c := range creds {
+		if h, ok := c.(*hashCredential); ok {
+			k := h.class()
+			count[k]++
+			sample[k] = h
+		}
+	}
+	best := ""
+	for k, n := range count {
+		if best == "" || n > count[best] || n == count[best] && k < best {
+			best = k
+		}
+	}
+	random := randomBytes(32)
+	h := sample[best]
+	switch {
+	case h == nil:
+		return secretCredential(random)
+	case h.bcrypt != nil:
+		cost, _ := bcrypt.Cost(h.bcrypt) // parsed by HashCredential
+		hash, err := bcrypt.GenerateFromPassword(random, cost)
+		if err != nil { // cost out of range: HashCredential refused it already
+			return secretCredential(random)
+		}
+		return &hashCredential{bcrypt: hash}
+	}
+	d := *h
+	d.salt, d.sum = randomBytes(len(h.salt)), randomBytes(len(h.sum))
+	return &d
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return b
 }
 
 // SecretCredential keeps a retrievable secret (from a secret file); it
@@ -110,6 +189,15 @@ type hashCredential struct {
 }
 
 func (h *hashCredential) Secret() ([]byte, bool) { return nil, false }
+
+// class names what a check of h costs: the kind and its parameters.
+func (h *hashCredential) class() string {
+	if h.bcrypt != nil {
+		cost, _ := bcrypt.Cost(h.bcrypt)
+		return fmt.Sprintf("bcrypt cost=%02d", cost)
+	}
+	return fmt.Sprintf("argon2id m=%d,t=%d,p=%d,len=%d", h.memory, h.time, h.threads, len(h.sum))
+}
 
 func (h *hashCredential) CheckPassword(pw string) bool {
 	if h.bcrypt != nil {
@@ -229,7 +317,10 @@ func (vr *Verifier) checkUsernameToken(el *etree.Element, now time.Time) (*Usern
 	typ := attr(pwEl, "Type", passwordTextType)
 	switch typ {
 	case passwordTextType:
-		if !ok || !cred.CheckPassword(password) {
+		// An unknown name is checked against the store's decoy, so that it
+		// costs what a wrong password does (no user enumeration by timing).
+		match := cred != nil && cred.CheckPassword(password)
+		if !ok || !match {
 			return nil, nil, failedAuthentication("wrong password or unknown user %q", name)
 		}
 	case passwordDigestTyp:

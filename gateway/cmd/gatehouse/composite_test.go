@@ -392,7 +392,7 @@ func TestBinaryCompositeLegacyHop(t *testing.T) {
 	d := startCompositeDemo(t)
 	direct := d.startEdge("direct", `<backend url="https://localhost:8444/services/mainframe-accounts" connectTimeout="2s" timeout="10s">
       <tls ca="pki/ca.crt" certificate="pki/server.crt" key="pki/server.key"/>
-    </backend>`, `<backend url="`+d.backend.URL+`/cics" connectTimeout="2s" timeout="10s"/>`,
+    </backend>`, `<backend url="`+d.backend.URL+`/cics" insecurePlaintext="true" connectTimeout="2s" timeout="10s"/>`,
 		`<saml audience="urn:gatehouse:demo:mainframe-accounts">
       <issuer entityID="urn:gatehouse:demo:sts"/>
     </saml>`, `<saml audience="urn:gatehouse:demo:mainframe-accounts"><issuer entityID="urn:gatehouse:demo:sts"/></saml>
@@ -501,7 +501,9 @@ func TestBinaryCompositeHopSecurity(t *testing.T) {
 		// Tellers may look customers up in a composite, but not link accounts.
 		`service="customers" operation="*"`, `service="customers" operation="{urn:gatehouse:demo:customers}GetCustomer"`,
 		// KYC wants an assertion: the edge mints one per hop.
-		`<schema file="schemas/kyc.xsd"/>`, `<saml audience="`+kycAudience+`"><issuer entityID="urn:gatehouse:demo:sts"/></saml><schema file="schemas/kyc.xsd"/>`)
+		`<schema file="schemas/kyc.xsd"/>`, `<saml audience="`+kycAudience+`"><issuer entityID="urn:gatehouse:demo:sts"/></saml><schema file="schemas/kyc.xsd"/>`,
+		// The test's KYC backend is plaintext, and now gets assertions.
+		`<backend url="http://127.0.0.1:8081/kyc"`, `<backend url="`+d.backend.URL+`/kyc" insecurePlaintext="true"`)
 	noFlow := d.startEdge("noflow", `<flow from="open-account" to="kyc"/>`, "")
 
 	// Denied step, compensation.
