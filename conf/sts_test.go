@@ -321,7 +321,7 @@ func TestSAMLWarnings(t *testing.T) {
     <schema file="payload/accounts.xsd"/>
   </service>
   <service name="accounts-hok" path="/services/accounts-hok">
-    <backend url="http://127.0.0.1:8081/accounts"/>
+    <backend url="https://127.0.0.1:8081/accounts"/>
     <saml audience="urn:gatehouse:service:accounts-hok" confirmation="holderOfKey" requireRecipient="true">
       <issuer entityID="urn:gatehouse:sts"/>
     </saml>
