@@ -7,6 +7,9 @@
 #                      go vet, go test (race detector, integration tests), the
 #                      libxml2 shim under AddressSanitizer, short fuzz runs; stops
 #                      what it started; exits with the tests' status
+#   ./build.sh bench   deps, build; the kernel benchmarks (each as a multiple of
+#                      a bare signature verify, same run), then gatehouse-load
+#                      bench (Gatehouse against a bare reverse proxy, same run)
 #   ./build.sh run     deps, build, demo PKI if absent, start the demo backends, the
 #                      enforcement point (conf/demo/enforcement.xml) and Gatehouse on
 #                      conf/demo/gatehouse.xml, print how to call it
@@ -164,8 +167,19 @@ EOF
 	bin/gatehouse serve -config "$demo/gatehouse.xml"
 }
 
+bench() {
+	deps
+	build
+	log "kernel benchmarks (x-verify: a multiple of one bare signature verification, same run)"
+	go test -run='^$' -bench='BenchmarkVerify$|BenchmarkVerifyAssertion|BenchmarkParse|BenchmarkValidateEnvelope$' -benchtime=2s \
+		./soap ./soap/wssec ./samlsts ./schemas
+	log "end to end: Gatehouse against a bare reverse proxy (A B A B A B)"
+	bin/gatehouse-load bench
+}
+
 case ${1:-} in
 deps) deps ;;
+bench) bench ;;
 build) deps && build ;;
 test) test_all ;;
 run) run_demo ;;

@@ -10,6 +10,9 @@
 // With -sign every request is signed afresh with the client key (Timestamp,
 // BinarySecurityToken, signature over Body and Timestamp), as a service with
 // a signing policy and replay detection requires.
+//
+// gatehouse-load bench compares Gatehouse with a bare reverse proxy in one
+// run (see bench.go).
 package main
 
 import (
@@ -36,6 +39,13 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "bench" {
+		if err := bench(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "gatehouse-load bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var c config
 	flag.StringVar(&c.url, "url", "https://localhost:8443/services/accounts", "service URL")
 	flag.StringVar(&c.certFile, "cert", "conf/demo/pki/consumer.crt", "client certificate")
