@@ -304,6 +304,9 @@ func prepare(s string) string {
 // say). Two workload ids name the same workload exactly when their keys are
 // equal: compare and index ids through Key, never as written.
 func Key(s string) string {
+	if !strings.Contains(s, "=") { // a SPIFFE ID, say: no need to try
+		return s
+	}
 	d, err := Parse(s)
 	if err != nil || len(d) == 0 {
 		return s
