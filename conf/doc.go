@@ -122,6 +122,15 @@
 //   - consumers, composites and services share one set of names; a
 //     consumer has exactly one of workload and prefix, not empty, and no
 //     two consumers share a workload or a prefix.
+//   - a workload id (consumer, caller, directory subject, attesting
+//     entity, delegation actor) that starts with spiffe: is a valid SPIFFE
+//     ID (go-spiffe's spiffeid), and one with "=" is an RFC 4514
+//     distinguished name: the subject of a certificate without a SPIFFE
+//     ID, as openssl x509 -noout -subject -nameopt RFC2253 prints it. DNs
+//     are compared as DNs (attribute types by name or OID, values without
+//     regard to case or repeated spaces, the certificate's RDN order, a
+//     multi-valued RDN as a set), so two spellings of one DN are one
+//     workload; prefixes compare the id as the gateway renders it.
 //   - a flow leads from a consumer or a composite to a service or a
 //     composite, once, and never from a composite to itself.
 //   - rule ids are unique; a rule names a service, and an operation that

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/dn"
 )
 
 // Effect is what a rule does when all its conditions hold.
@@ -479,14 +481,14 @@ func (c *checker) checkPolicy(cfg *Config) {
 		if !c.checkWorkload(cs.Pos, el, "consumer", cs.Workload, cs.Prefix) {
 			continue
 		}
-		seen, v, attr := exact, cs.Workload, "workload"
+		seen, v, attr, index := exact, cs.Workload, "workload", dn.Key(cs.Workload)
 		if cs.Prefix != "" {
-			seen, v, attr = prefixes, cs.Prefix, "prefix"
+			seen, v, attr, index = prefixes, cs.Prefix, "prefix", cs.Prefix
 		}
-		if prev, dup := seen[v]; dup {
+		if prev, dup := seen[index]; dup {
 			c.errorf(cs.Pos, el, "%s %q is already consumer %q's (line %d): a caller must resolve to one consumer", attr, v, prev.Name, prev.Line)
 		} else {
-			seen[v] = cs
+			seen[index] = cs
 		}
 	}
 	for i := range p.Composites {
@@ -590,6 +592,10 @@ func (c *checker) checkPolicy(cfg *Config) {
 // checkWorkload checks the workload and prefix of a consumer or a caller
 // condition: exactly one is set, and it is not empty.
 func (c *checker) checkWorkload(p Pos, el, what, workload, prefix string) bool {
+	if err := workloadIDError(workload); workload != "" && err != nil {
+		c.errorf(p, el, "%v", err)
+		return false
+	}
 	switch {
 	case workload != "" && prefix != "":
 		c.errorf(p, el, "workload and prefix exclude each other: a %s is one workload id or every id with one prefix", what)
@@ -608,7 +614,9 @@ func (c *checker) checkConditions(r *Rule, el string, composites []string, edge 
 		if !c.checkWorkload(cc.Pos, el+"/caller", "caller", cc.Workload, cc.Prefix) {
 			continue
 		}
-		same := func(o CallerCondition) bool { return o.Workload == cc.Workload && o.Prefix == cc.Prefix }
+		same := func(o CallerCondition) bool {
+			return o.Prefix == cc.Prefix && (o.Workload == cc.Workload || o.Workload != "" && sameWorkload(o.Workload, cc.Workload))
+		}
 		if slices.ContainsFunc(r.Callers[:i], same) {
 			attr, v := "workload", cc.Workload
 			if cc.Prefix != "" {

@@ -289,7 +289,9 @@ func (c *checker) checkSAML(cfg *Config, svc *Service, audiences map[string]*Ser
 		switch {
 		case w == "":
 			c.errorf(p, el+"/attestingEntity", "workload is empty")
-		case slices.Contains(s.AttestingEntities[:i], w):
+		case workloadIDError(w) != nil:
+			c.errorf(p, el+"/attestingEntity", "%v", workloadIDError(w))
+		case slices.ContainsFunc(s.AttestingEntities[:i], func(o string) bool { return sameWorkload(o, w) }):
 			c.errorf(p, el+"/attestingEntity", "workload %q is listed twice", w)
 		case !senderVouches:
 			c.warnf(p, el+"/attestingEntity", "workload %q is not used: confirmation does not list senderVouches", w)

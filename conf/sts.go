@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/dn"
 )
 
 // DirectoryNamespace is the XML namespace of a directory file.
@@ -92,7 +94,7 @@ func (s *STS) MayDelegate(actor, audience, tokenAudience string) bool {
 		return false
 	}
 	return slices.ContainsFunc(s.Delegations, func(d Delegation) bool {
-		return d.Actor == actor && d.Audience == audience && slices.Contains(d.TokenAudiences, tokenAudience)
+		return sameWorkload(d.Actor, actor) && d.Audience == audience && slices.Contains(d.TokenAudiences, tokenAudience)
 	})
 }
 
@@ -338,6 +340,8 @@ func (c *checker) checkSTS(cfg *Config) {
 		del := el + "/delegation"
 		if d.Actor == "" {
 			c.errorf(d.Pos, del, "actor is empty")
+		} else if err := workloadIDError(d.Actor); err != nil {
+			c.errorf(d.Pos, del, "actor: %v", err)
 		}
 		if !slices.Contains(audiences, d.Audience) {
 			c.errorf(d.Pos, del, "audience %q is not the audience of any service's saml element (%s)", d.Audience, known)
@@ -352,7 +356,7 @@ func (c *checker) checkSTS(cfg *Config) {
 				c.errorf(d.Pos, del, "tokenAudiences: %q is not the audience of any service's saml element (%s)", ta, known)
 			}
 		}
-		key := grant{d.Actor, d.Audience}
+		key := grant{dn.Key(d.Actor), d.Audience}
 		if line, dup := seen[key]; dup {
 			c.errorf(d.Pos, del, "actor %q may already delegate for audience %q (line %d)", d.Actor, d.Audience, line)
 		} else {
@@ -468,10 +472,12 @@ func (c *checker) checkDirectory(cfg *Config, dir *Directory) {
 			}
 		}
 		if se.Workload != "" {
-			if prev, dup := workloads[se.Workload]; dup {
+			if err := workloadIDError(se.Workload); err != nil {
+				errorf("%v", err)
+			} else if prev, dup := workloads[dn.Key(se.Workload)]; dup {
 				errorf("workload %q is already claimed by subject %q (line %d): a caller must authenticate as one subject only", se.Workload, prev.NameID, prev.Line)
 			} else {
-				workloads[se.Workload] = se
+				workloads[dn.Key(se.Workload)] = se
 			}
 		}
 		if v, dup := firstDuplicate(se.Roles); dup {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/dn"
 )
 
 // expiryWarning is how long before a trusted certificate expires Load
@@ -164,7 +166,7 @@ func (c *checker) checkExpiry(p Pos, el, file string, cert *x509.Certificate, ex
 // certName names a certificate in a message by its subject, or by its
 // serial number when the subject is empty.
 func certName(cert *x509.Certificate) string {
-	if s := cert.Subject.String(); s != "" {
+	if s := dn.Subject(cert); s != "" {
 		return fmt.Sprintf("certificate %q", s)
 	}
 	return "certificate with serial " + cert.SerialNumber.String()

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/dn"
 )
 
 // ErrNoMapping is returned (wrapped) by Map.Resolve when no source maps the
@@ -389,7 +391,7 @@ func (s tableSource) Map(p Principal) (string, bool, error) {
 	if p.Subject != "" {
 		user, ok = d.subjects[p.Subject]
 	} else if p.Workload != "" {
-		user, ok = d.workloads[p.Workload]
+		user, ok = d.workloads[dn.Key(p.Workload)]
 	}
 	return user, ok, nil
 }
@@ -462,13 +464,17 @@ func (b *tableBuilder) add(line int, kind, key, user string) {
 	if bad {
 		return
 	}
-	id := kind + "\x00" + key
+	index := key
+	if kind == "workload" {
+		index = dn.Key(key) // a certificate DN names one workload however it is spelled
+	}
+	id := kind + "\x00" + index
 	if first, dup := b.lines[id]; dup {
 		b.errorf(line, "duplicate %s %q (first at line %d)", kind, key, first)
 		return
 	}
 	b.lines[id] = line
-	m[key] = user
+	m[index] = user
 }
 
 func (b *tableBuilder) result() (*tableData, error) {

@@ -547,3 +547,30 @@ func TestIssuerSource(t *testing.T) {
 		}
 	}
 }
+
+// TestTableWorkloadDN: a workload named by its certificate DN maps the
+// caller whose RFC 4514 subject is the same DN, however the table spells
+// it; two spellings of one DN are a duplicate.
+func TestTableWorkloadDN(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "table.csv")
+	if err := os.WriteFile(path, []byte("kind,name,user\nworkload,\"cn=Batch, ou=jobs, o=Demo  Bank\",BATCH01\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := mustTable(t, path).Source()
+	for w, want := range map[string]bool{
+		"CN=batch,OU=Jobs,O=Demo Bank":  true,
+		"O=Demo Bank,OU=Jobs,CN=batch":  false, // another order is another name
+		"CN=batch,OU=Jobs,O=Demo Banks": false,
+	} {
+		if _, ok, err := s.Map(Principal{Workload: w}); ok != want || err != nil {
+			t.Errorf("workload %q: mapped %v (%v), want %v", w, ok, err, want)
+		}
+	}
+	if err := os.WriteFile(path, []byte("kind,name,user\nworkload,\"CN=batch,O=x\",A\nworkload,\"cn=BATCH, o=X\",B\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadTable(path); err == nil || !strings.Contains(err.Error(), "duplicate workload") {
+		t.Errorf("two spellings of one DN: %v", err)
+	}
+}

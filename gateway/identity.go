@@ -8,21 +8,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/credmap"
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/authz"
+	"github.com/gatehouse/gatehouse/internal/dn"
 	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/soap/wssec"
 )
 
 // Caller is the workload identity the mTLS handshake proved.
 type Caller struct {
-	// ID is the SPIFFE ID when the certificate has one, else the subject DN.
+	// ID is the SPIFFE ID when the certificate has one, else the subject DN
+	// (RFC 4514). Compare it with a configured id through dn.Key.
 	ID string
 	// SPIFFEID is the spiffe:// URI SAN, empty when there is none.
 	SPIFFEID string
-	// Subject is the certificate's subject DN.
+	// Subject is the certificate's subject DN, RFC 4514 from the
+	// certificate's encoding (openssl -nameopt RFC2253 prints the same).
 	Subject string
 	// Certificate is the verified leaf; nil for an anonymous caller.
 	Certificate *x509.Certificate
@@ -33,30 +38,36 @@ type Caller struct {
 func (c Caller) Anonymous() bool { return c.Certificate == nil }
 
 // callerFromTLS takes the identity from the verified chain, never from an
-// unverified peer certificate. A certificate with more than one SPIFFE ID is
-// refused: the SPIFFE X.509-SVID specification allows exactly one.
+// unverified peer certificate. A certificate with more than one SPIFFE ID,
+// or with a spiffe:// URI SAN that is not a valid SPIFFE ID, is refused: the
+// SPIFFE X.509-SVID specification allows exactly one. Without a SPIFFE ID
+// the workload id is the subject DN as RFC 4514 renders it from the
+// certificate (as openssl -nameopt RFC2253 and Java print it).
 func callerFromTLS(cs *tls.ConnectionState) (Caller, error) {
 	if cs == nil || len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
 		return Caller{}, nil
 	}
 	leaf := cs.VerifiedChains[0][0]
-	c := Caller{Subject: leaf.Subject.String(), Certificate: leaf}
+	c := Caller{Subject: dn.Subject(leaf), Certificate: leaf}
+	var ids []spiffeid.ID
 	for _, u := range leaf.URIs {
-		if u.Scheme != "spiffe" {
+		if !strings.EqualFold(u.Scheme, "spiffe") {
 			continue
 		}
-		if c.SPIFFEID != "" {
-			return Caller{}, errors.New("client certificate has more than one SPIFFE ID")
+		id, err := spiffeid.FromURI(u)
+		if err != nil {
+			return Caller{}, fmt.Errorf("client certificate has a malformed SPIFFE ID %q: %w", u.String(), err)
 		}
-		if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Port() != "" ||
-			strings.Contains(u.Path, "//") || strings.HasSuffix(u.Path, "/") {
-			return Caller{}, fmt.Errorf("client certificate has a malformed SPIFFE ID %q", u.String())
-		}
-		c.SPIFFEID = u.String()
+		ids = append(ids, id)
 	}
-	c.ID = c.SPIFFEID
-	if c.ID == "" {
+	switch len(ids) {
+	case 0:
 		c.ID = c.Subject
+	case 1:
+		c.SPIFFEID = ids[0].String()
+		c.ID = c.SPIFFEID
+	default:
+		return Caller{}, errors.New("client certificate has more than one SPIFFE ID")
 	}
 	return c, nil
 }
@@ -110,7 +121,7 @@ type Identity struct {
 func newIdentity(c Caller) *Identity {
 	id := &Identity{Caller: c, Method: conf.AuthnMTLS}
 	if c.Certificate != nil {
-		id.Issuer = c.Certificate.Issuer.String()
+		id.Issuer = dn.Issuer(c.Certificate)
 	}
 	return id
 }
@@ -125,7 +136,7 @@ func (id *Identity) addSecurity(v *wssec.Verified) {
 	id.ReplayKeys = append(id.ReplayKeys, v.ReplayKeys...)
 	if s := v.Signer; s != nil {
 		id.Signer = s.Certificate
-		id.Subject, id.Issuer, id.Method = s.Certificate.Subject.String(), s.Certificate.Issuer.String(), conf.AuthnX509
+		id.Subject, id.Issuer, id.Method = dn.Subject(s.Certificate), dn.Issuer(s.Certificate), conf.AuthnX509
 	}
 	if ut := v.UsernameToken; ut != nil {
 		id.Username = ut.Username

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/crewjam/saml"
+
+	"github.com/gatehouse/gatehouse/internal/dn"
 )
 
 // DirectoryEntry is one subject of a file-backed directory and how
@@ -35,7 +37,7 @@ func NewDirectory(entries []DirectoryEntry) *MemoryDirectory {
 			d.byUser[e.Username] = e.Identity
 		}
 		if e.Workload != "" {
-			d.byWorkload[e.Workload] = e.Identity
+			d.byWorkload[dn.Key(e.Workload)] = e.Identity // a DN however spelled
 		}
 	}
 	return d
@@ -49,7 +51,7 @@ func (d *MemoryDirectory) ByUsername(u string) (Identity, bool) {
 
 // ByWorkload implements Directory.
 func (d *MemoryDirectory) ByWorkload(w string) (Identity, bool) {
-	i, ok := d.byWorkload[w]
+	i, ok := d.byWorkload[dn.Key(w)]
 	return i, ok
 }
 

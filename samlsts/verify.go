@@ -13,7 +13,9 @@ import (
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/gatehouse/gatehouse/internal/dn"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
 )
@@ -192,7 +194,7 @@ func (v *Verifier) confirm(c Confirmation, m Message) error {
 		// message signature is needed. Whether the service also requires
 		// a message signature is the WS-Security policy's business, which
 		// the gateway checks before; this path does not depend on it.
-		if m.Caller != "" && slices.Contains(v.AttestingEntities, m.Caller) {
+		if m.Caller != "" && attesting(v.AttestingEntities, m.Caller) {
 			return nil
 		}
 		// Otherwise one signature of an attesting entity must cover both
@@ -206,11 +208,11 @@ func (v *Verifier) confirm(c Confirmation, m Message) error {
 			return fmt.Errorf("caller %q is not an attesting entity and the Body and the assertion are covered by two different signatures", m.Caller)
 		}
 		for _, id := range certificateIDs(body.Certificate) {
-			if slices.Contains(v.AttestingEntities, id) {
+			if attesting(v.AttestingEntities, id) {
 				return nil
 			}
 		}
-		return fmt.Errorf("caller %q is not an attesting entity and the signer %q of the Body and the assertion is not one", m.Caller, body.Certificate.Subject)
+		return fmt.Errorf("caller %q is not an attesting entity and the signer %q of the Body and the assertion is not one", m.Caller, dn.Subject(body.Certificate))
 	}
 	return fmt.Errorf("unknown confirmation method %q", c.Method)
 }
@@ -227,12 +229,28 @@ func samePublicKey(a, b *x509.Certificate) bool {
 	return string(a.RawSubjectPublicKeyInfo) == string(b.RawSubjectPublicKeyInfo)
 }
 
-// certificateIDs are the names a signer's certificate may be configured by.
+// attesting reports whether the workload id is one of the configured
+// attesting entities: a DN as a DN (however it is spelled), any other id
+// exactly.
+func attesting(entities []string, id string) bool {
+	key := dn.Key(id)
+	return slices.ContainsFunc(entities, func(e string) bool { return dn.Key(e) == key })
+}
+
+// certificateIDs are the names a signer's certificate may be configured
+// by: its subject DN (RFC 4514, compared through dn.Key) and its SPIFFE ID
+// when it has exactly one valid one.
 func certificateIDs(c *x509.Certificate) []string {
-	ids := []string{c.Subject.String()}
+	ids := []string{dn.Subject(c)}
+	var spiffe []string
 	for _, u := range c.URIs {
-		if u.Scheme == "spiffe" {
-			ids = append(ids, u.String())
+		if strings.EqualFold(u.Scheme, "spiffe") {
+			spiffe = append(spiffe, u.String())
+		}
+	}
+	if len(spiffe) == 1 {
+		if id, err := spiffeid.FromString(spiffe[0]); err == nil {
+			ids = append(ids, id.String())
 		}
 	}
 	return ids
@@ -364,7 +382,7 @@ func (v *Verifier) validate(el, sig *etree.Element, certs []*x509.Certificate, n
 		}
 		in := el.Copy()
 		if err := derECDSAValue(in, cert); err != nil {
-			errs = append(errs, fmt.Errorf("with %q: %w", cert.Subject, err))
+			errs = append(errs, fmt.Errorf("with %q: %w", dn.Subject(cert), err))
 			continue
 		}
 		if ki := child(child(in, nsDSig, "Signature"), nsDSig, "KeyInfo"); ki != nil {
@@ -377,7 +395,7 @@ func (v *Verifier) validate(el, sig *etree.Element, certs []*x509.Certificate, n
 		if err == nil {
 			return out, nil
 		}
-		errs = append(errs, fmt.Errorf("with %q: %w", cert.Subject, err))
+		errs = append(errs, fmt.Errorf("with %q: %w", dn.Subject(cert), err))
 	}
 	if len(errs) == 0 {
 		return nil, errors.New("KeyInfo names a certificate that is not configured for this issuer")

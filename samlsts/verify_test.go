@@ -241,6 +241,15 @@ func TestSubjectConfirmation(t *testing.T) {
 		}, []string{edgeID}, false},
 		{"sender-vouches signed by the attesting entity", func() Message { return message(t, svA, &k.edge, true) }, []string{edgeID}, true},
 		{"sender-vouches signed by it, assertion not covered", func() Message { return message(t, svA, &k.edge, false) }, []string{edgeID}, false},
+		// An attesting entity named by its certificate DN matches as a DN
+		// (RFC 4514, any spelling), not as Go's rendering of it.
+		{"sender-vouches signed by the attesting entity named by its DN", func() Message { return message(t, svA, &k.edge, true) }, []string{"cn = EDGE"}, true},
+		{"sender-vouches signed by it, another DN is configured", func() Message { return message(t, svA, &k.edge, true) }, []string{"CN=edge,O=x"}, false},
+		{"sender-vouches from a TLS caller named by its DN", func() Message {
+			m := message(t, svA, nil, false)
+			m.Caller, m.CallerCert = "CN=edge", k.edge.cert
+			return m
+		}, []string{"2.5.4.3=Edge"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/conf"
+	"github.com/gatehouse/gatehouse/internal/dn"
 )
 
 // Request is what one authorization decision is about: who calls (as
@@ -98,6 +99,7 @@ type rule struct {
 
 type callerCond struct {
 	id     string
+	key    string // dn.Key(id), for an exact workload
 	prefix bool
 }
 
@@ -156,11 +158,12 @@ func Compile(p *conf.Policy) (*Policy, error) {
 		case (cs.Workload == "") == (cs.Prefix == ""):
 			fail("consumer %q: exactly one of workload and prefix must be set, and not empty", cs.Name)
 		case cs.Workload != "":
-			if prev, dup := c.exact[cs.Workload]; dup {
+			// A DN names one workload however it is spelled: index by its key.
+			if prev, dup := c.exact[dn.Key(cs.Workload)]; dup {
 				fail("consumer %q: workload %q is already consumer %q's", cs.Name, cs.Workload, prev)
 				continue
 			}
-			c.exact[cs.Workload] = cs.Name
+			c.exact[dn.Key(cs.Workload)] = cs.Name
 		default:
 			if i := slices.IndexFunc(c.prefixes, func(pc prefixConsumer) bool { return pc.prefix == cs.Prefix }); i >= 0 {
 				fail("consumer %q: prefix %q is already consumer %q's", cs.Name, cs.Prefix, c.prefixes[i].name)
@@ -306,7 +309,7 @@ func compileRule(cr *conf.Rule, kinds map[string]string) (*rule, []string) {
 		case (cc.Workload == "") == (cc.Prefix == ""):
 			bad("a caller condition needs exactly one of workload and prefix, not empty")
 		case cc.Workload != "":
-			ru.callers = append(ru.callers, callerCond{id: cc.Workload})
+			ru.callers = append(ru.callers, callerCond{id: cc.Workload, key: dn.Key(cc.Workload)})
 		default:
 			ru.callers = append(ru.callers, callerCond{id: cc.Prefix, prefix: true})
 		}
@@ -377,7 +380,7 @@ func (p *Policy) Consumer(workload string) string {
 	if p == nil || workload == "" {
 		return ""
 	}
-	if name, ok := p.exact[workload]; ok {
+	if name, ok := p.exact[dn.Key(workload)]; ok {
 		return name
 	}
 	for _, pc := range p.prefixes {
@@ -523,8 +526,9 @@ func (ru *rule) callerMatches(caller string) bool {
 	if caller == "" {
 		return false // conditions are never empty; say so anyway
 	}
+	key := dn.Key(caller)
 	for _, c := range ru.callers {
-		if caller == c.id || c.prefix && strings.HasPrefix(caller, c.id) {
+		if !c.prefix && key == c.key || c.prefix && strings.HasPrefix(caller, c.id) {
 			return true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/gatehouse/gatehouse/internal/dn"
 	"github.com/gatehouse/gatehouse/soap"
 )
 
@@ -112,7 +113,11 @@ func (vr *Verifier) resolveX509Data(xd *etree.Element) (*x509.Certificate, error
 		if !ok {
 			return nil, invalid("X509SerialNumber %q is not a decimal integer", sn)
 		}
-		cert := vr.Trust.lookupIssuerSerial(strings.TrimSpace(issuer), n)
+		in, err := dn.Parse(strings.TrimSpace(issuer))
+		if err != nil {
+			return nil, invalid("X509IssuerName: %v", err)
+		}
+		cert := vr.Trust.lookupIssuerSerial(in, n)
 		if cert == nil {
 			return nil, tokenUnavailable("no configured certificate has issuer %q and serial %s", issuer, n)
 		}

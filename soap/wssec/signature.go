@@ -16,6 +16,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/gatehouse/gatehouse/internal/dn"
 	"github.com/gatehouse/gatehouse/soap"
 )
 
@@ -67,7 +68,7 @@ func (vr *Verifier) verifySignature(v *Verified, sec, sigEl *etree.Element, now 
 		return nil, invalid("SignatureValue: %v", err)
 	}
 	if err := verifyValue(cert.PublicKey, method, canonSI, sigBytes); err != nil {
-		return nil, failedCheck("SignatureValue does not verify with the key of %q: %v", cert.Subject, err)
+		return nil, failedCheck("SignatureValue does not verify with the key of %q: %v", dn.Subject(cert), err)
 	}
 
 	// From here on only the bytes that were verified are read.

@@ -10,8 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/dn"
 )
 
 // TrustStore is where signing keys come from (invariant 5): certificates that
@@ -56,13 +57,13 @@ func (t *TrustStore) Verify(cert *x509.Certificate, now time.Time) error {
 		if bytes.Equal(p.Raw, cert.Raw) {
 			if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 				return fmt.Errorf("pinned certificate %q is outside its validity period (%s to %s)",
-					cert.Subject, cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339))
+					dn.Subject(cert), cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339))
 			}
 			return nil
 		}
 	}
 	if t.roots == nil {
-		return fmt.Errorf("certificate %q is not pinned in the trust store", cert.Subject)
+		return fmt.Errorf("certificate %q is not pinned in the trust store", dn.Subject(cert))
 	}
 	_, err := cert.Verify(x509.VerifyOptions{
 		Roots:       t.roots,
@@ -70,7 +71,7 @@ func (t *TrustStore) Verify(cert *x509.Certificate, now time.Time) error {
 		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return fmt.Errorf("certificate %q: %w", cert.Subject, err)
+		return fmt.Errorf("certificate %q: %w", dn.Subject(cert), err)
 	}
 	return nil
 }
@@ -109,60 +110,20 @@ func (t *TrustStore) lookupThumbprint(sum []byte) *x509.Certificate {
 	return t.byThumb[[sha1.Size]byte(sum)]
 }
 
-func (t *TrustStore) lookupIssuerSerial(issuer string, serial *big.Int) *x509.Certificate {
+func (t *TrustStore) lookupIssuerSerial(issuer dn.DN, serial *big.Int) *x509.Certificate {
 	if t == nil {
 		return nil
 	}
-	// Issuer names in X509IssuerName are RFC 2253 strings; compare through
-	// the parsed certificate's rendering of the same name.
+	// X509IssuerName is an RFC 2253/4514 string (WSS4J writes Java's
+	// rendering, in the certificate's order): compare it as a parsed name
+	// with the issuer name as the certificate encodes it, never as a string.
 	for _, c := range t.pinned {
-		if c.SerialNumber.Cmp(serial) == 0 && sameDN(c.Issuer.String(), issuer) {
+		if c.SerialNumber.Cmp(serial) != 0 {
+			continue
+		}
+		if ci, err := dn.FromDER(c.RawIssuer); err == nil && ci.Equal(issuer) {
 			return c
 		}
 	}
 	return nil
-}
-
-// sameDN compares two RFC 2253 distinguished names leniently: attribute
-// types without regard to case, spaces around separators ignored.
-func sameDN(a, b string) bool {
-	ra, rb := splitDN(a), splitDN(b)
-	if len(ra) != len(rb) {
-		return false
-	}
-	for i := range ra {
-		if ra[i] != rb[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// splitDN splits a DN at unescaped commas and normalizes each type=value.
-func splitDN(dn string) []string {
-	var parts []string
-	var cur strings.Builder
-	escaped := false
-	flush := func() {
-		p := strings.TrimSpace(cur.String())
-		if typ, val, ok := strings.Cut(p, "="); ok {
-			p = strings.ToLower(strings.TrimSpace(typ)) + "=" + strings.TrimSpace(val)
-		}
-		parts = append(parts, p)
-		cur.Reset()
-	}
-	for _, r := range dn {
-		switch {
-		case escaped:
-			escaped = false
-		case r == '\\':
-			escaped = true
-		case r == ',' || r == ';':
-			flush()
-			continue
-		}
-		cur.WriteRune(r)
-	}
-	flush()
-	return parts
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/gatehouse/gatehouse/internal/dn"
 	"github.com/gatehouse/gatehouse/soap"
 )
 
@@ -351,7 +352,7 @@ func (vr *Verifier) addSigned(v *Verified, s *Signature) error {
 			continue
 		}
 		if r == v.Envelope.Body || !vr.Policy.AllowEndorsing {
-			return invalid("%s is covered by signatures of two keys (%q and %q)", r.Tag, prev.Certificate.Subject, s.Certificate.Subject)
+			return invalid("%s is covered by signatures of two keys (%q and %q)", r.Tag, dn.Subject(prev.Certificate), dn.Subject(s.Certificate))
 		}
 	}
 	if v.Signer == nil && s.Covers(v.Envelope.Body) {

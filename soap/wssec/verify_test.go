@@ -11,6 +11,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/gatehouse/gatehouse/internal/dn"
 	"github.com/gatehouse/gatehouse/soap"
 )
 
@@ -227,7 +228,7 @@ func TestKeyReferences(t *testing.T) {
 	}{
 		{"subject key identifier", `<wsse:KeyIdentifier ValueType="` + valueTypeSKI + `" EncodingType="` + encodingBase64 + `">` + base64.StdEncoding.EncodeToString(p.rsa.cert.SubjectKeyId) + `</wsse:KeyIdentifier>`, pinned, ""},
 		{"thumbprint", `<wsse:KeyIdentifier ValueType="` + valueTypeThumb + `" EncodingType="` + encodingBase64 + `">` + base64.StdEncoding.EncodeToString(thumb[:]) + `</wsse:KeyIdentifier>`, pinned, ""},
-		{"issuer serial", `<ds:X509Data><ds:X509IssuerSerial><ds:X509IssuerName>` + p.rsa.cert.Issuer.String() + `</ds:X509IssuerName><ds:X509SerialNumber>10</ds:X509SerialNumber></ds:X509IssuerSerial></ds:X509Data>`, pinned, ""},
+		{"issuer serial", `<ds:X509Data><ds:X509IssuerSerial><ds:X509IssuerName>` + dn.Issuer(p.rsa.cert) + `</ds:X509IssuerName><ds:X509SerialNumber>10</ds:X509SerialNumber></ds:X509IssuerSerial></ds:X509Data>`, pinned, ""},
 		{"thumbprint of an unknown certificate", `<wsse:KeyIdentifier ValueType="` + valueTypeThumb + `" EncodingType="` + encodingBase64 + `">` + base64.StdEncoding.EncodeToString(make([]byte, 20)) + `</wsse:KeyIdentifier>`, pinned, "SecurityTokenUnavailable"},
 		{"subject key identifier without a pinned certificate", `<wsse:KeyIdentifier ValueType="` + valueTypeSKI + `" EncodingType="` + encodingBase64 + `">` + base64.StdEncoding.EncodeToString(p.rsa.cert.SubjectKeyId) + `</wsse:KeyIdentifier>`, p.trust(), "SecurityTokenUnavailable"},
 		{"unknown reference kind", `<wsse:Embedded/>`, pinned, "UnsupportedSecurityToken"},
