@@ -125,12 +125,7 @@ func (id *Identity) addSecurity(v *wssec.Verified) {
 	id.ReplayKeys = append(id.ReplayKeys, v.ReplayKeys...)
 	if s := v.Signer; s != nil {
 		id.Signer = s.Certificate
-		// A holder key (s.Token set) is trusted through its assertion,
-		// which names the subject (addAssertion); its certificate names
-		// whatever its holder chose.
-		if s.Token == nil {
-			id.Subject, id.Issuer, id.Method = s.Certificate.Subject.String(), s.Certificate.Issuer.String(), conf.AuthnX509
-		}
+		id.Subject, id.Issuer, id.Method = s.Certificate.Subject.String(), s.Certificate.Issuer.String(), conf.AuthnX509
 	}
 	if ut := v.UsernameToken; ut != nil {
 		id.Username = ut.Username
