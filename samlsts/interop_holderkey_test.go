@@ -1,6 +1,7 @@
 package samlsts
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"os"
 	"os/exec"
@@ -130,5 +131,64 @@ func TestInteropHolderKeySAMLID(t *testing.T) {
 				t.Errorf("principal %+v, want %s", p, tc.want)
 			}
 		})
+	}
+}
+
+// TestInteropSenderVouchesSTRTransform: WSS4J signs a sender-vouches
+// assertion through its STR (STR Dereference Transform). With an
+// xmlsec1-signed assertion and the message signed by python3-xmlsec
+// (libxml2 canonicalizes the dereferenced assertion), the signature that
+// covers the Body covers the assertion too, which is what sender-vouches
+// asks of an attesting entity's signature.
+func TestInteropSenderVouchesSTRTransform(t *testing.T) {
+	if _, err := os.Stat(debianPython); err != nil {
+		t.Fatalf("%s missing: run ./build.sh deps", debianPython)
+	}
+	k, at := interopKeys(t)
+	dir := t.TempDir()
+	edgeCert, edgeKey := writeKeyPair(t, dir, "edge", k.edge, true)
+	a, id := xmlsec1Assertion(t, k, at, "CM_METHOD", CMSenderVouch)
+	str := `<wsse:SecurityTokenReference xmlns:wsse11="` + soap.NSWSSE1 + `" wsu:Id="STR-1" wsse11:TokenType="http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV2.0">` +
+		`<wsse:KeyIdentifier ValueType="` + valueTypeSAMLID + `">` + id + `</wsse:KeyIdentifier></wsse:SecurityTokenReference>`
+	env := strings.NewReplacer("CREATED", at.Format(time.RFC3339), "TS_EXPIRES", at.Add(5*time.Minute).Format(time.RFC3339),
+		"ASSERTION", a+str, "SIGNATURES", "").Replace(envelopeTemplate)
+	cmd := exec.Command(debianPython, "../soap/wssec/testdata/xmlsec_sign.py", edgeKey, edgeCert, "--method", "ecdsa", "--str-ref", "STR-1", "Body-1", "TS-1")
+	cmd.Stdin = strings.NewReader(env)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	signed, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("xmlsec_sign.py: %v\n%s", err, stderr.String())
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(k.edge.cert)
+	vr := &wssec.Verifier{Trust: wssec.NewTrustStore(pool, nil), Clock: func() time.Time { return at }}
+	v := verifier(k)
+	v.Clock, v.AttestingEntities = func() time.Time { return at }, []string{edgeID}
+	verify := func(msg string) (*Principal, error) {
+		parsed := parseEnv(t, msg)
+		sec, err := vr.Verify(parsed)
+		if err != nil {
+			return nil, err
+		}
+		p, _, err := v.Verify(Message{Envelope: parsed, Security: sec})
+		return p, err
+	}
+	p, err := verify(string(signed))
+	if err != nil {
+		t.Fatalf("refused: %v\n%s", err, signed)
+	}
+	if p.Confirmation != CMSenderVouch || p.AssertionID != id {
+		t.Errorf("principal %+v", p)
+	}
+	// Without the STR-Transform reference, the assertion is not signed.
+	cmd = exec.Command(debianPython, "../soap/wssec/testdata/xmlsec_sign.py", edgeKey, edgeCert, "--method", "ecdsa", "Body-1", "TS-1")
+	cmd.Stdin = strings.NewReader(env)
+	unsigned, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("xmlsec_sign.py: %v", err)
+	}
+	if _, err := verify(string(unsigned)); err == nil || !strings.Contains(err.Error(), "not both signed") {
+		t.Errorf("assertion not covered: %v", err)
 	}
 }
