@@ -496,3 +496,38 @@ func FuzzParseSignedPart(f *testing.F) {
 		}
 	})
 }
+
+// A trust store's known signers: a bundle and a directory (only .pem, .crt
+// and .cer files) are loaded in order; an expired signer draws a warning
+// and is left out.
+func TestTrustSigners(t *testing.T) {
+	dir, path := setup(t, `<gatehouse xmlns="urn:gatehouse:config:1">
+  <listener name="edge" address="127.0.0.1:8443">
+    <tls certificate="pki/server.crt" key="pki/server.key" clientCA="pki/ca.crt"/>
+  </listener>
+  <trust name="partners">
+    <ca file="pki/partners-ca.crt"/>
+    <signers file="pki/partner.crt"/>
+    <signers dir="signers"/>
+  </trust>
+</gatehouse>`)
+	p := loadTestPKI(t)
+	writeFile(t, filepath.Join(dir, "signers", "a.pem"), p.files["expiring.crt"])
+	writeFile(t, filepath.Join(dir, "signers", "b.cer"), p.files["expired.crt"])
+	writeFile(t, filepath.Join(dir, "signers", "README"), []byte("not a certificate"))
+	cfg := mustLoad(t, path)
+	trust := cfg.TrustStore("partners")
+	var got []string
+	for _, c := range trust.SignerCertificates() {
+		got = append(got, c.Subject.CommonName)
+	}
+	if want := []string{"partner.example", "expiring.example"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("signers %q, want %q", got, want)
+	}
+	if len(trust.Pinned()) != 0 {
+		t.Errorf("%d pinned certificates: signers are not pinned", len(trust.Pinned()))
+	}
+	if len(cfg.Warnings) != 2 || !strings.Contains(cfg.Warnings[1], `certificate "CN=expired.example" expired on`) {
+		t.Errorf("Warnings = %q, want the expiring and the expired signer", cfg.Warnings)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"encoding/xml"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -17,15 +19,31 @@ const expiryWarning = 30 * 24 * time.Hour
 // Trust is a named trust store for message signatures: a key in a message
 // is trusted only if its certificate chains to one of the CAs or is one of
 // the pinned certificates (invariant 5: KeyInfo only selects among them).
-// The schema requires at least one ca or certificate.
+// The schema requires at least one ca, certificate or signers element.
+//
+// Signers are known signer certificates (WSS4J's keystore model): a
+// KeyIdentifier (subject key identifier, thumbprint) or IssuerSerial in a
+// message can find them, but they are not pinned: they are trusted only if
+// they chain to one of the CAs, so a store with signers needs a ca.
 type Trust struct {
 	Pos
 	Name         string
-	CAs          []TrustFile // PEM bundles of CA certificates
-	Certificates []TrustFile // PEM files of pinned end-entity certificates
+	CAs          []TrustFile    // PEM bundles of CA certificates
+	Certificates []TrustFile    // PEM files of pinned end-entity certificates
+	Signers      []TrustSigners // PEM bundles or directories of known signers
 
-	roots  *x509.CertPool
-	pinned []*x509.Certificate
+	roots   *x509.CertPool
+	pinned  []*x509.Certificate
+	signers []*x509.Certificate
+}
+
+// TrustSigners names known signer certificates: a PEM bundle (File) or a
+// directory (Dir) whose *.pem, *.crt and *.cer files each hold PEM
+// certificates; exactly one of the two. Load makes the path absolute.
+type TrustSigners struct {
+	Pos
+	File string `xml:"file,attr"`
+	Dir  string `xml:"dir,attr"`
 }
 
 // TrustFile is a PEM file of a trust store; Load makes Path absolute.
@@ -48,6 +66,11 @@ func (t *Trust) Roots() *x509.CertPool {
 // them.
 func (t *Trust) Pinned() []*x509.Certificate { return slices.Clone(t.pinned) }
 
+// SignerCertificates returns the known signer certificates of every signers
+// element, in order, in a new slice; each chained to one of the CAs when
+// loaded. The certificates themselves are shared: do not modify them.
+func (t *Trust) SignerCertificates() []*x509.Certificate { return slices.Clone(t.signers) }
+
 // TrustStore returns the trust store of that name, or nil.
 func (c *Config) TrustStore(name string) *Trust {
 	for _, t := range c.Trust {
@@ -60,16 +83,23 @@ func (c *Config) TrustStore(name string) *Trust {
 
 func (t *Trust) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	var raw struct {
-		Name         string      `xml:"name,attr"`
-		CAs          []TrustFile `xml:"ca"`
-		Certificates []TrustFile `xml:"certificate"`
+		Name         string         `xml:"name,attr"`
+		CAs          []TrustFile    `xml:"ca"`
+		Certificates []TrustFile    `xml:"certificate"`
+		Signers      []TrustSigners `xml:"signers"`
 	}
 	line := startLine(d)
 	if err := d.DecodeElement(&raw, &start); err != nil {
 		return err
 	}
-	*t = Trust{Pos: Pos{Line: line}, Name: raw.Name, CAs: raw.CAs, Certificates: raw.Certificates}
+	*t = Trust{Pos: Pos{Line: line}, Name: raw.Name, CAs: raw.CAs, Certificates: raw.Certificates, Signers: raw.Signers}
 	return nil
+}
+
+func (f *TrustSigners) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain TrustSigners
+	*f = TrustSigners{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(f), &start)
 }
 
 func (f *TrustFile) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
@@ -128,6 +158,78 @@ func (c *checker) checkTrust(stores []*Trust) {
 					t.pinned = append(t.pinned, cert)
 				}
 			}
+		}
+		for i := range t.Signers {
+			c.checkSigners(t, &t.Signers[i], el+"/signers", listed)
+		}
+	}
+}
+
+// checkSigners loads one signers element of t: every certificate must be an
+// end-entity certificate that chains to one of t's CAs now. An expired one
+// is only worth a warning and is left out (the verifier would refuse it
+// anyway): a directory may keep an old certificate for a while.
+func (c *checker) checkSigners(t *Trust, s *TrustSigners, el string, listed func(*TrustFile, string) bool) {
+	var files []*TrustFile
+	switch {
+	case (s.File == "") == (s.Dir == ""):
+		c.errorf(s.Pos, el, "name exactly one of file and dir")
+		return
+	case s.File != "":
+		f := &TrustFile{Pos: s.Pos, Path: s.File}
+		if listed(f, "signers") {
+			return
+		}
+		s.File, files = f.Path, []*TrustFile{f}
+	default:
+		s.Dir = c.resolve(s.Dir)
+		entries, err := os.ReadDir(s.Dir)
+		if err != nil {
+			c.errorf(s.Pos, el, "%s: %v", s.Dir, err)
+			return
+		}
+		for _, e := range entries {
+			switch filepath.Ext(e.Name()) {
+			case ".pem", ".crt", ".cer":
+			default:
+				continue
+			}
+			if e.Type().IsRegular() {
+				f := &TrustFile{Pos: s.Pos, Path: filepath.Join(s.Dir, e.Name())}
+				if !listed(f, "signers") {
+					files = append(files, f)
+				}
+			}
+		}
+		if len(files) == 0 {
+			c.errorf(s.Pos, el, "%s: no .pem, .crt or .cer file", s.Dir)
+			return
+		}
+	}
+	if t.roots == nil {
+		c.errorf(s.Pos, el, "known signers are trusted only through a CA: trust store %q has no ca", t.Name)
+		return
+	}
+	for _, f := range files {
+		for _, cert := range c.trustFile(f, el) {
+			if cert.IsCA {
+				c.errorf(f.Pos, el, "%s: %s is a CA certificate (use a ca element)", f.Path, certName(cert))
+				continue
+			}
+			c.checkExpiry(f.Pos, el, f.Path, cert, false)
+			if !c.now.Before(cert.NotAfter) {
+				continue
+			}
+			_, err := cert.Verify(x509.VerifyOptions{
+				Roots:       t.roots,
+				CurrentTime: c.now,
+				KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+			})
+			if err != nil {
+				c.errorf(f.Pos, el, "%s: %s does not chain to a ca of this trust store: %v", f.Path, certName(cert), err)
+				continue
+			}
+			t.signers = append(t.signers, cert)
 		}
 	}
 }

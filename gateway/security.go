@@ -76,7 +76,7 @@ func newVerifier(cfg *conf.Config, sec *conf.Security, users *wssec.Users, clock
 		vr.Users = users
 	}
 	if t := cfg.TrustStore(sec.Trust); t != nil {
-		vr.Trust = wssec.NewTrustStore(t.Roots(), t.Pinned())
+		vr.Trust = wssec.NewTrustStore(t.Roots(), t.Pinned(), t.SignerCertificates()...)
 	}
 	for _, p := range sec.SignedParts {
 		switch p.Kind {

@@ -255,6 +255,9 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 				// that carries the assertion (and check what it holds).
 				s.verifier = &wssec.Verifier{Users: users, Clock: g.now}
 			}
+			// A signature may name its key through the service's SAML
+			// assertion (holder-of-key, STR #SAMLID): samlsts verifies it.
+			s.verifier.TokenKeys = s.saml
 		}
 		for _, vs := range sc.SOAPVersions {
 			v, err := soap.ParseVersion(vs)

@@ -155,9 +155,47 @@ func (v *Verifier) Verify(m Message) (*Principal, *wssec.ReplayKey, error) {
 	return nil, nil, reject("no subject confirmation satisfied: %s", strings.Join(reasons, "; "))
 }
 
-// confirm checks one subject confirmation against this service's policy
-// and the message (whose Security Verify has checked is not nil).
-func (v *Verifier) confirm(c Confirmation, m Message) error {
+var _ wssec.TokenKeys = (*Verifier)(nil)
+
+// HolderKey implements wssec.TokenKeys: it verifies the assertion el in
+// full (VerifyAssertion) and returns the key of its holder-of-key
+// confirmation, which a signature's KeyInfo names through the SAML token
+// profile (STR #SAMLID). The confirmation must be one this service accepts
+// (method, Recipient, no InResponseTo); several confirmed keys are refused,
+// since which one the signer holds would be a guess. Verify still checks
+// the confirmation against the message afterwards.
+func (v *Verifier) HolderKey(el *etree.Element) (*x509.Certificate, error) {
+	a, err := v.VerifyAssertion(el)
+	if err != nil {
+		return nil, err
+	}
+	var key *x509.Certificate
+	var reasons []string
+	for _, c := range a.Confirmations {
+		if c.Method != CMHolderOfKey {
+			continue
+		}
+		if err := v.acceptable(c); err != nil {
+			reasons = append(reasons, err.Error())
+			continue
+		}
+		for _, hk := range c.HolderKeys {
+			if key != nil && !samePublicKey(key, hk) {
+				return nil, reject("assertion %q confirms more than one holder key", a.Principal.AssertionID)
+			}
+			key = hk
+		}
+	}
+	if key == nil {
+		return nil, reject("assertion %q has no holder-of-key confirmation this service accepts: %s", a.Principal.AssertionID, strings.Join(reasons, "; "))
+	}
+	return key, nil
+}
+
+// acceptable checks what of a subject confirmation does not depend on the
+// message: the method is accepted, it answers no request, and its
+// Recipient, if any, is this endpoint.
+func (v *Verifier) acceptable(c Confirmation) error {
 	if !slices.Contains(v.Methods, c.Method) {
 		return errors.New("not accepted by this service")
 	}
@@ -168,6 +206,15 @@ func (v *Verifier) confirm(c Confirmation, m Message) error {
 	}
 	if c.Recipient != "" && !slices.Contains(v.Recipients, c.Recipient) {
 		return fmt.Errorf("SubjectConfirmationData Recipient %q is not this endpoint (%s)", c.Recipient, recipientList(v.Recipients))
+	}
+	return nil
+}
+
+// confirm checks one subject confirmation against this service's policy
+// and the message (whose Security Verify has checked is not nil).
+func (v *Verifier) confirm(c Confirmation, m Message) error {
+	if err := v.acceptable(c); err != nil {
+		return err
 	}
 	switch c.Method {
 	case CMBearer:
@@ -206,6 +253,10 @@ func (v *Verifier) confirm(c Confirmation, m Message) error {
 			return fmt.Errorf("caller %q is not an attesting entity and the Body and the assertion are not both signed", m.Caller)
 		case body != token:
 			return fmt.Errorf("caller %q is not an attesting entity and the Body and the assertion are covered by two different signatures", m.Caller)
+		case body.Token != nil:
+			// A holder key names whatever subject its holder chose: only a
+			// key from the trust store can be an attesting entity's.
+			return fmt.Errorf("caller %q is not an attesting entity and the signer's key is a SAML assertion's holder key, not a trusted attesting entity's", m.Caller)
 		}
 		for _, id := range certificateIDs(body.Certificate) {
 			if attesting(v.AttestingEntities, id) {

@@ -1,6 +1,7 @@
 package wssec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -28,6 +29,59 @@ func canonicalize(el *etree.Element, alg, prefixList string) ([]byte, error) {
 		// declares every namespace in scope.
 		return c.Canonicalize(detach(el))
 	}
+}
+
+// canonicalizeWithout is the enveloped-signature transform followed by
+// canonicalization: el, which contains the signature sig, canonicalized
+// without sig. Only exclusive C14N is offered here: it works on a detached
+// copy anyway, while inclusive C14N would also inherit xml:* attributes of
+// ancestors, which a detached copy loses.
+func canonicalizeWithout(el, sig *etree.Element, alg, prefixList string) ([]byte, error) {
+	if alg != AlgExcC14N {
+		return nil, fmt.Errorf("enveloped-signature over an element that contains the signature needs exclusive C14N, not %q", alg)
+	}
+	// The path of child indexes from el down to sig, to find sig's copy.
+	var path []int
+	for e := sig; e != el; e = e.Parent() {
+		path = append(path, e.Index())
+	}
+	cp := detach(el)
+	at := cp
+	for i := len(path) - 1; i >= 0; i-- {
+		next, ok := at.Child[path[i]].(*etree.Element)
+		if !ok {
+			return nil, errors.New("copy of the referenced element differs")
+		}
+		at = next
+	}
+	at.Parent().RemoveChildAt(at.Index())
+	return canonicalizer(alg, prefixList).Canonicalize(cp)
+}
+
+// strTransformOutput is the output of the STR Dereference Transform (WSS
+// 1.1 section 8.3) when the STR names the XML token tok: tok canonicalized
+// with exclusive C14N in place of the STR, whose apex element always
+// declares the default namespace: xmlns="" when exclusive C14N emits no
+// default namespace declaration of its own. Canonical XML puts namespace
+// declarations first and the default one before all others, so the
+// declaration goes right after the element name.
+func strTransformOutput(tok *etree.Element, prefixList string) ([]byte, error) {
+	out, err := canonicalize(tok, AlgExcC14N, prefixList)
+	if err != nil {
+		return nil, err
+	}
+	name := len(tok.FullTag()) + 1 // "<" and the QName
+	if len(out) < name || out[0] != '<' {
+		return nil, errors.New("unexpected canonical form of the token")
+	}
+	const decl = ` xmlns="`
+	if bytes.HasPrefix(out[name:], []byte(decl)) {
+		return out, nil
+	}
+	res := make([]byte, 0, len(out)+len(decl)+1)
+	res = append(res, out[:name]...)
+	res = append(res, ` xmlns=""`...)
+	return append(res, out[name:]...), nil
 }
 
 // detach is soap.Detach: the element with its in-scope namespaces.

@@ -26,7 +26,10 @@
 //
 // WS-I Basic Security Profile 1.1 is the default, and every refusal under it
 // names its rule in the internal error: exclusive C14N only, for SignedInfo
-// (R5404) and for the one Reference transform (R5412); every Reference has
+// (R5404) and for the one Reference canonicalization transform (R5412),
+// which enveloped-signature may precede (node-soap and .NET-era stacks write
+// it; it removes the signature when the referenced element contains it and
+// is a no-op otherwise); every Reference has
 // Transforms (R5416) holding a Transform (R5411); Timestamp Created and
 // Expires in UTC with "Z" (R3217, R3223); one Timestamp per header (R3227)
 // with one Created (R3203) before at most one Expires (R3221, R3224) and
@@ -36,8 +39,20 @@
 // Not BSP rules but limits: at most 4 signatures per message and 12
 // References per signature.
 //
-// Guarantees: keys come only from the configured TrustStore (KeyInfo selects,
-// never supplies, trust); only allow-listed algorithms are accepted (RSA and
+// SAML Token Profile 1.1: a KeyInfo STR may name a SAML assertion of the
+// Security header (KeyIdentifier #SAMLID, #SAMLAssertionID, or a Reference
+// with #SAMLID); Verifier.TokenKeys (package samlsts) verifies the assertion
+// and returns its holder-of-key key, which is then trusted through the
+// assertion's issuer, not the TrustStore (Signature.Token names the
+// assertion). A Reference with the STR Dereference Transform (WSS 1.1
+// section 8.3, exclusive C14N) to an STR of the Security header covers the
+// assertion the STR names. A KeyIdentifier or IssuerSerial finds pinned
+// certificates and the TrustStore's known signers, which must still chain
+// to its CAs.
+//
+// Guarantees: keys come only from the configured TrustStore or from a
+// verified holder-of-key assertion (KeyInfo selects, never supplies,
+// trust); only allow-listed algorithms are accepted (RSA and
 // ECDSA with SHA-256/384/512, SHA-1 only when the policy says so; no HMAC, no
 // XSLT or XPath transforms); references are same-document "#id" only and each
 // element is referenced at most once per signature; every signature in the
@@ -47,5 +62,6 @@
 // standard WS-Security fault codes and a generic public text.
 //
 // Not handled: XML Encryption (refused as unsupported), SAML assertions (kept
-// in Verified.Assertions for package samlsts to verify), STR-Transform.
+// in Verified.Assertions for package samlsts to verify), STR-Transform over
+// anything but a SAML assertion.
 package wssec

@@ -51,12 +51,14 @@ func (vr *Verifier) verifySignature(v *Verified, sec, sigEl *etree.Element, now 
 	if err != nil {
 		return nil, err
 	}
-	cert, err := vr.resolveKey(v, sec, keyInfo)
+	cert, token, err := vr.resolveKey(v, sec, keyInfo)
 	if err != nil {
 		return nil, err
 	}
-	if err := vr.Trust.verifyOrNil(cert, now); err != nil {
-		return nil, failedAuthentication("signing certificate not trusted: %v", err)
+	if token == nil {
+		if err := vr.Trust.verifyOrNil(cert, now); err != nil {
+			return nil, failedAuthentication("signing certificate not trusted: %v", err)
+		}
 	}
 
 	canonSI, err := canonicalize(signedInfo, c14nAlg, prefixList)
@@ -76,14 +78,14 @@ func (vr *Verifier) verifySignature(v *Verified, sec, sigEl *etree.Element, now 
 	if err := doc.ReadFromBytes(canonSI); err != nil {
 		return nil, invalid("re-read canonical SignedInfo: %v", err)
 	}
-	refs, err := vr.checkReferences(v.Envelope, sec, sigEl, doc.Root())
+	refs, err := vr.checkReferences(v, sec, sigEl, doc.Root())
 	if err != nil {
 		return nil, err
 	}
 	h := sha256.New()
 	h.Write(canonSI)
 	h.Write(cert.Raw)
-	s := &Signature{Element: sigEl, Certificate: cert, Method: method.uri, References: refs}
+	s := &Signature{Element: sigEl, Certificate: cert, Token: token, Method: method.uri, References: refs}
 	copy(s.Digest[:], h.Sum(nil))
 	return s, nil
 }
@@ -147,7 +149,7 @@ func inclusivePrefixes(el *etree.Element, alg string) (string, error) {
 }
 
 // checkReferences digests every Reference of the verified SignedInfo.
-func (vr *Verifier) checkReferences(env *soap.Envelope, sec, sigEl, si *etree.Element) ([]*etree.Element, error) {
+func (vr *Verifier) checkReferences(v *Verified, sec, sigEl, si *etree.Element) ([]*etree.Element, error) {
 	var refs []*etree.Element
 	seen := map[*etree.Element]bool{}
 	for i, r := range si.ChildElements() {
@@ -157,7 +159,7 @@ func (vr *Verifier) checkReferences(env *soap.Envelope, sec, sigEl, si *etree.El
 		if r.Tag != "Reference" || r.NamespaceURI() != NSDSig {
 			return nil, invalid("unexpected %s in SignedInfo", r.Tag)
 		}
-		target, err := vr.checkReference(env, sec, sigEl, r)
+		target, err := vr.checkReference(v, sec, sigEl, r)
 		if err != nil {
 			return nil, err
 		}
@@ -186,23 +188,13 @@ func referenceTarget(env *soap.Envelope, sec, el *etree.Element) bool {
 	return p != nil && (p == sec || (env.Header != nil && p == env.Header))
 }
 
-func (vr *Verifier) checkReference(env *soap.Envelope, sec, sigEl, r *etree.Element) (*etree.Element, error) {
+func (vr *Verifier) checkReference(v *Verified, sec, sigEl, r *etree.Element) (*etree.Element, error) {
+	env := v.Envelope
 	uri := attr(r, "URI", "")
 	if len(uri) < 2 || uri[0] != '#' {
 		return nil, invalid("reference URI %q is not a same-document #id reference", uri)
 	}
-	target := env.ElementByID(uri[1:])
-	if target == nil {
-		return nil, invalid("reference %q names no element", uri)
-	}
-	if !referenceTarget(env, sec, target) {
-		return nil, invalid("reference %q names %s, which is not the Body, a child of the Security header or a header block", uri, target.Tag)
-	}
-	if isAncestorOrSelf(target, sigEl) || isAncestorOrSelf(sigEl, target) {
-		return nil, invalid("reference %q covers the signature itself", uri)
-	}
-
-	c14nAlg, prefixList := AlgC14N10, "" // XML-DSig: a node-set becomes octets through C14N 1.0
+	t := refTransforms{c14n: AlgC14N10} // XML-DSig: a node-set becomes octets through C14N 1.0
 	var transforms, digestEl, valueEl *etree.Element
 	for _, c := range r.ChildElements() {
 		if c.NamespaceURI() != NSDSig {
@@ -210,11 +202,11 @@ func (vr *Verifier) checkReference(env *soap.Envelope, sec, sigEl, r *etree.Elem
 		}
 		switch {
 		case c.Tag == "Transforms" && transforms == nil && digestEl == nil:
-			alg, pl, err := vr.referenceTransform(c)
-			if err != nil {
+			var err error
+			if t, err = vr.referenceTransforms(c); err != nil {
 				return nil, err
 			}
-			transforms, c14nAlg, prefixList = c, alg, pl
+			transforms = c
 		case c.Tag == "DigestMethod" && digestEl == nil:
 			digestEl = c
 		case c.Tag == "DigestValue" && digestEl != nil && valueEl == nil:
@@ -229,6 +221,33 @@ func (vr *Verifier) checkReference(env *soap.Envelope, sec, sigEl, r *etree.Elem
 	if transforms == nil && !vr.Policy.AllowNonBSP {
 		return nil, invalid("BSP R5416: Reference %q has no Transforms", uri)
 	}
+
+	target := env.ElementByID(uri[1:])
+	if target == nil {
+		return nil, invalid("reference %q names no element", uri)
+	}
+	if !referenceTarget(env, sec, target) {
+		return nil, invalid("reference %q names %s, which is not the Body, a child of the Security header or a header block", uri, target.Tag)
+	}
+	if t.str {
+		// The signature covers the token the STR names, not the STR: the
+		// token is what a policy (sender-vouches) asks to be signed.
+		if target.Tag != "SecurityTokenReference" || target.NamespaceURI() != soap.NSWSSE {
+			return nil, invalid("STR-Transform reference %q names %s, not a SecurityTokenReference", uri, target.Tag)
+		}
+		a, err := vr.strAssertion(v, sec, target)
+		if err != nil {
+			return nil, err
+		}
+		if a == nil {
+			return nil, unsupportedToken("STR-Transform over a SecurityTokenReference to something other than a SAML assertion")
+		}
+		target = a
+	}
+	if isAncestorOrSelf(sigEl, target) || (isAncestorOrSelf(target, sigEl) && !t.enveloped) {
+		return nil, invalid("reference %q covers the signature itself", uri)
+	}
+
 	dmURI := attr(digestEl, "Algorithm", "")
 	dm, ok := digestMethods[dmURI]
 	if !ok {
@@ -241,7 +260,17 @@ func (vr *Verifier) checkReference(env *soap.Envelope, sec, sigEl, r *etree.Elem
 	if err != nil || len(want) != dm.hash.Size() {
 		return nil, invalid("DigestValue of %q is not a %s digest", uri, dm.hash)
 	}
-	data, err := canonicalize(target, c14nAlg, prefixList)
+	var data []byte
+	switch {
+	case t.str:
+		data, err = strTransformOutput(target, t.prefixList)
+	case t.enveloped && isAncestorOrSelf(target, sigEl):
+		data, err = canonicalizeWithout(target, sigEl, t.c14n, t.prefixList)
+	default:
+		// Enveloped-signature over an element that does not contain the
+		// signature removes nothing.
+		data, err = canonicalize(target, t.c14n, t.prefixList)
+	}
 	if err != nil {
 		return nil, invalid("canonicalize %q: %v", uri, err)
 	}
@@ -253,27 +282,77 @@ func (vr *Verifier) checkReference(env *soap.Envelope, sec, sigEl, r *etree.Elem
 	return target, nil
 }
 
-// referenceTransform allows exactly one canonicalization transform:
+// refTransforms is what a Reference's Transforms ask for.
+type refTransforms struct {
+	enveloped        bool // enveloped-signature before the canonicalization
+	str              bool // the STR Dereference Transform (c14n from its parameters)
+	c14n, prefixList string
+}
+
+// referenceTransforms allows exactly one canonicalization transform:
 // exclusive C14N (BSP R5412, R5423), or inclusive C14N 1.0 / 1.1 with
-// Policy.AllowNonBSP. Enveloped-signature, XSLT, XPath, STR-Transform and
-// anything else are refused: a WS-Security reference points at a sibling of
-// the signature.
-func (vr *Verifier) referenceTransform(ts *etree.Element) (alg, prefixList string, err error) {
+// Policy.AllowNonBSP; optionally preceded by enveloped-signature (node-soap
+// and .NET-era stacks write it even when the signature is not inside the
+// referenced element). Or the STR Dereference Transform alone, with
+// exclusive C14N as its parameter (WSS 1.1 section 8.3, BSP R3065).
+// XSLT, XPath, base64 and anything else are refused.
+func (vr *Verifier) referenceTransforms(ts *etree.Element) (refTransforms, error) {
+	var t refTransforms
 	kids := ts.ChildElements()
 	if len(kids) == 0 {
-		return "", "", invalid("BSP R5411: Transforms without a Transform")
+		return t, invalid("BSP R5411: Transforms without a Transform")
 	}
-	if len(kids) != 1 || kids[0].Tag != "Transform" || kids[0].NamespaceURI() != NSDSig {
-		return "", "", unsupportedAlgorithm("a Reference must have exactly one canonicalization transform")
+	for _, k := range kids {
+		if k.Tag != "Transform" || k.NamespaceURI() != NSDSig {
+			return t, invalid("unexpected %s in Transforms", k.Tag)
+		}
 	}
-	alg = attr(kids[0], "Algorithm", "")
+	first := attr(kids[0], "Algorithm", "")
+	switch {
+	case first == AlgSTRTransform && len(kids) == 1:
+		t.str = true
+		alg, pl, err := strParameters(kids[0])
+		if err != nil {
+			return t, err
+		}
+		t.c14n, t.prefixList = alg, pl
+		return t, nil
+	case first == AlgEnveloped && len(kids) == 2:
+		if len(kids[0].ChildElements()) != 0 {
+			return t, invalid("unexpected content in the enveloped-signature transform")
+		}
+		t.enveloped = true
+		kids = kids[1:]
+	case len(kids) != 1:
+		return t, unsupportedAlgorithm("a Reference must have one canonicalization transform, optionally after enveloped-signature")
+	}
+	alg := attr(kids[0], "Algorithm", "")
 	if canonicalizer(alg, "") == nil {
-		return "", "", unsupportedAlgorithm("transform %q", alg)
+		return t, unsupportedAlgorithm("transform %q", alg)
 	}
 	if alg != AlgExcC14N && !vr.Policy.AllowNonBSP {
-		return "", "", unsupportedAlgorithm("BSP R5412: Reference transform %q is not exclusive C14N", alg)
+		return t, unsupportedAlgorithm("BSP R5412: Reference transform %q is not exclusive C14N", alg)
 	}
-	prefixList, err = inclusivePrefixes(kids[0], alg)
+	pl, err := inclusivePrefixes(kids[0], alg)
+	t.c14n, t.prefixList = alg, pl
+	return t, err
+}
+
+// strParameters reads the STR-Transform's wsse:TransformationParameters:
+// exactly one ds:CanonicalizationMethod, exclusive C14N.
+func strParameters(tr *etree.Element) (alg, prefixList string, err error) {
+	kids := tr.ChildElements()
+	if len(kids) != 1 || kids[0].Tag != "TransformationParameters" || kids[0].NamespaceURI() != soap.NSWSSE {
+		return "", "", invalid("BSP R3065: STR-Transform needs exactly one wsse:TransformationParameters")
+	}
+	cms := kids[0].ChildElements()
+	if len(cms) != 1 || cms[0].Tag != "CanonicalizationMethod" || cms[0].NamespaceURI() != NSDSig {
+		return "", "", invalid("STR-Transform parameters need exactly one ds:CanonicalizationMethod")
+	}
+	if alg = attr(cms[0], "Algorithm", ""); alg != AlgExcC14N {
+		return "", "", unsupportedAlgorithm("STR-Transform canonicalization %q is not exclusive C14N", alg)
+	}
+	prefixList, err = inclusivePrefixes(cms[0], alg)
 	return alg, prefixList, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/dn"
@@ -21,23 +22,30 @@ import (
 type TrustStore struct {
 	roots  *x509.CertPool
 	pinned []*x509.Certificate
-	// Lookups for KeyIdentifier and IssuerSerial references: only pinned
-	// certificates can be found by reference, a CA-issued one must travel in
-	// the message.
+	// known are the certificates KeyIdentifier and IssuerSerial references
+	// can find: the pinned ones and the known signers (WSS4J's keystore
+	// model). A signer is not trusted for being known: it must still
+	// chain to a CA. Any other certificate must travel in the message.
+	known   []*x509.Certificate
 	bySKI   map[string]*x509.Certificate
 	byThumb map[[sha1.Size]byte]*x509.Certificate
 }
 
 // NewTrustStore builds a trust store from a pool of CA certificates (nil
-// for none) and pinned end-entity certificates.
-func NewTrustStore(roots *x509.CertPool, pinned []*x509.Certificate) *TrustStore {
+// for none), pinned end-entity certificates and known signer certificates,
+// which references by subject key identifier, thumbprint or issuer and
+// serial number can find but which are trusted only if they chain to one
+// of the CAs. A pinned certificate wins over a signer with the same
+// identifier.
+func NewTrustStore(roots *x509.CertPool, pinned []*x509.Certificate, signers ...*x509.Certificate) *TrustStore {
 	t := &TrustStore{
 		roots:   roots,
 		pinned:  pinned,
+		known:   append(slices.Clone(pinned), signers...),
 		bySKI:   map[string]*x509.Certificate{},
 		byThumb: map[[sha1.Size]byte]*x509.Certificate{},
 	}
-	for _, c := range pinned {
+	for _, c := range slices.Backward(t.known) {
 		if len(c.SubjectKeyId) > 0 {
 			t.bySKI[string(c.SubjectKeyId)] = c
 		}
@@ -117,7 +125,7 @@ func (t *TrustStore) lookupIssuerSerial(issuer dn.DN, serial *big.Int) *x509.Cer
 	// X509IssuerName is an RFC 2253/4514 string (WSS4J writes Java's
 	// rendering, in the certificate's order): compare it as a parsed name
 	// with the issuer name as the certificate encodes it, never as a string.
-	for _, c := range t.pinned {
+	for _, c := range t.known {
 		if c.SerialNumber.Cmp(serial) != 0 {
 			continue
 		}

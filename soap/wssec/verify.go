@@ -91,6 +91,12 @@ type Verifier struct {
 	Users  UserStore   // nil: UsernameTokens are refused
 	Clock  func() time.Time
 	Policy Policy
+	// TokenKeys verifies a SAML assertion whose holder-of-key key a
+	// signature's KeyInfo names (STR KeyIdentifier #SAMLID or
+	// #SAMLAssertionID, or a Reference to the assertion); nil refuses such
+	// signatures. Its key is trusted because the assertion's issuer signed
+	// it, without the trust store.
+	TokenKeys TokenKeys
 }
 
 // Verified is what Verify proved about a message.
@@ -114,6 +120,8 @@ type Verified struct {
 	Signer *Signature
 
 	signed map[*etree.Element]*Signature
+	// holderKeys are the keys TokenKeys returned, by assertion.
+	holderKeys map[*etree.Element]*x509.Certificate
 }
 
 // Signed reports whether el itself was covered by a verified signature.
@@ -143,7 +151,11 @@ type UsernameToken struct {
 type Signature struct {
 	Element     *etree.Element
 	Certificate *x509.Certificate
-	Method      string
+	// Token is the SAML assertion (a child of the Security header) whose
+	// holder-of-key confirmation gave Certificate, as verified by the
+	// Verifier's TokenKeys; nil when Certificate came from the trust store.
+	Token  *etree.Element
+	Method string
 	// References are the elements the signature covers, in order: the Body,
 	// children of the Security header, header blocks; never anything deeper.
 	References []*etree.Element
@@ -293,8 +305,9 @@ func (vr *Verifier) readHeader(v *Verified, sec *etree.Element, now time.Time) e
 			}
 			v.UsernameToken = ut
 			v.ReplayKeys = append(v.ReplayKeys, keys...)
-		case ns == soap.NSWSSE && c.Tag == "BinarySecurityToken":
-			// Read when a signature references it.
+		case ns == soap.NSWSSE && (c.Tag == "BinarySecurityToken" || c.Tag == "SecurityTokenReference"):
+			// Read when a signature references it (an STR here is what an
+			// STR-Transform reference names).
 		case ns == NSDSig && c.Tag == "Signature":
 			if len(sigs) == maxSignatures {
 				return invalid("more than %d signatures", maxSignatures)
