@@ -213,4 +213,3 @@ func delegationToken(el *etree.Element) (*etree.Element, error) {
 	}
 	return k, nil
 }
-
