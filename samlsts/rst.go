@@ -137,11 +137,10 @@ func useKeyCertificate(uk *etree.Element) (*x509.Certificate, error) {
 	switch k := kids[0]; {
 	case k.NamespaceURI() == nsDSig && k.Tag == "KeyInfo":
 		x509Data := child(k, nsDSig, "X509Data")
-		certs := children(x509Data, nsDSig, "X509Certificate")
-		if len(k.ChildElements()) != 1 || len(certs) != 1 {
+		if x509Data == nil || len(k.ChildElements()) != 1 || len(children(x509Data, nsDSig, "X509Certificate")) != 1 {
 			return nil, trustFault(FaultBadRequest, "unsupported UseKey", "UseKey ds:KeyInfo must hold one X509Data with one X509Certificate")
 		}
-		b64 = text(certs[0])
+		b64 = text(child(x509Data, nsDSig, "X509Certificate"))
 	case k.NamespaceURI() == soap.NSWSSE && k.Tag == "BinarySecurityToken":
 		if vt := attr(k, "ValueType"); vt != valueTypeX509v3 {
 			return nil, trustFault(FaultBadRequest, "unsupported UseKey", "UseKey BinarySecurityToken ValueType %q", vt)
