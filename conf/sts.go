@@ -98,6 +98,19 @@ func (s *STS) MayDelegate(actor, audience, tokenAudience string) bool {
 	})
 }
 
+// MayVouch reports whether the caller actor may name the subject of an
+// assertion for audience by a UsernameToken without password (ActAs,
+// OnBehalfOf): a delegation element for this actor and audience has
+// vouchesForUsers="true".
+func (s *STS) MayVouch(actor, audience string) bool {
+	if s == nil || actor == "" {
+		return false
+	}
+	return slices.ContainsFunc(s.Delegations, func(d Delegation) bool {
+		return d.Actor == actor && d.Audience == audience && d.VouchesForUsers
+	})
+}
+
 // Format prints the path, the entity ID and the number of subjects for
 // every verb, so that what an STS prints never depends on how fmt walks
 // the key material it holds.
@@ -128,6 +141,9 @@ type Delegation struct {
 	Actor          string
 	Audience       string
 	TokenAudiences []string
+	// VouchesForUsers lets Actor name the subject by a UsernameToken
+	// without password (it vouches for the user).
+	VouchesForUsers bool
 }
 
 // Directory is the STS's identity source, kept in its own file (namespace
@@ -226,15 +242,17 @@ func (a *STSAuthentication) UnmarshalXML(d *xml.Decoder, start xml.StartElement)
 
 func (g *Delegation) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	var raw struct {
-		Actor          string `xml:"actor,attr"`
-		Audience       string `xml:"audience,attr"`
-		TokenAudiences string `xml:"tokenAudiences,attr"`
+		Actor           string `xml:"actor,attr"`
+		Audience        string `xml:"audience,attr"`
+		TokenAudiences  string `xml:"tokenAudiences,attr"`
+		VouchesForUsers bool   `xml:"vouchesForUsers,attr"`
 	}
 	*g = Delegation{Pos: Pos{Line: startLine(d)}}
 	if err := d.DecodeElement(&raw, &start); err != nil {
 		return err
 	}
 	g.Actor, g.Audience, g.TokenAudiences = raw.Actor, strings.TrimSpace(raw.Audience), strings.Fields(raw.TokenAudiences)
+	g.VouchesForUsers = raw.VouchesForUsers
 	return nil
 }
 

@@ -69,9 +69,9 @@ func TestLoadValidSAML(t *testing.T) {
 		Authentication:     STSAuthentication{Pos{path, 24}, true, true},
 		Delegations: []Delegation{
 			{Pos{path, 25}, "spiffe://demo.gatehouse.internal/composite/open-account", "urn:gatehouse:service:accounts",
-				[]string{"urn:gatehouse:service:orders"}},
+				[]string{"urn:gatehouse:service:orders"}, false},
 			{Pos{path, 26}, "spiffe://demo.gatehouse.internal/composite/open-account", "urn:gatehouse:service:orders",
-				[]string{"urn:gatehouse:service:accounts", "https://legacy.example/"}},
+				[]string{"urn:gatehouse:service:accounts", "https://legacy.example/"}, true},
 		},
 		keys: s.keys,
 	}
@@ -215,8 +215,12 @@ func TestSTSMayDelegate(t *testing.T) {
 			t.Errorf("MayDelegate(%q, %q, %q) = %v, want %v", tc.actor, tc.audience, tc.token, got, tc.want)
 		}
 	}
+	// Only the second grant vouches for users.
+	if s.MayVouch(actor, accounts) || !s.MayVouch(actor, orders) || s.MayVouch("spiffe://demo.gatehouse.internal/edge", orders) || s.MayVouch("", orders) {
+		t.Error("MayVouch does not follow delegation/@vouchesForUsers")
+	}
 	var none *STS
-	if none.MayDelegate(actor, accounts, orders) || none.Signer() != nil || none.Certificate() != nil {
+	if none.MayVouch(actor, orders) || none.MayDelegate(actor, accounts, orders) || none.Signer() != nil || none.Certificate() != nil {
 		t.Error("a nil STS delegates, signs or has a certificate")
 	}
 }

@@ -157,7 +157,7 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	if err := g.checkReplay(r.Context(), id.ReplayKeys); err != nil {
+	if err := g.checkReplay(r.Context(), id); err != nil {
 		return err
 	}
 

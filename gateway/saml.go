@@ -1,17 +1,18 @@
 package gateway
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/beevik/etree"
 
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/store"
 	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/soap"
 )
@@ -59,8 +60,29 @@ func newSAMLVerifier(cfg *conf.Config, sc *conf.SAML, defaultRecipients []string
 	return v
 }
 
-// newSTS compiles the <sts> element.
-func newSTS(cfg *conf.Config, clock func() time.Time) (*samlsts.STS, []byte, error) {
+// stsTokens keeps the STS's issued-token records in the shared store.
+type stsTokens struct{ s store.Store }
+
+var _ samlsts.TokenStore = stsTokens{}
+
+func (t stsTokens) Record(ctx context.Context, tok samlsts.IssuedToken) error {
+	return t.s.RecordToken(ctx, store.Token{Issuer: tok.Issuer, ID: tok.ID, Owner: tok.Owner, Workload: tok.Workload,
+		Subject: tok.Subject, Expires: tok.Expires, KeepUntil: tok.KeepUntil})
+}
+
+func (t stsTokens) Lookup(ctx context.Context, issuer, id string) (samlsts.IssuedToken, bool, error) {
+	tok, ok, err := t.s.LookupToken(ctx, issuer, id)
+	return samlsts.IssuedToken{Issuer: tok.Issuer, ID: tok.ID, Owner: tok.Owner, Workload: tok.Workload, Subject: tok.Subject,
+		Expires: tok.Expires, KeepUntil: tok.KeepUntil, Cancelled: tok.Cancelled}, ok, err
+}
+
+func (t stsTokens) Cancel(ctx context.Context, issuer, id string) (bool, error) {
+	return t.s.CancelToken(ctx, issuer, id)
+}
+
+// newSTS compiles the <sts> element. Issued assertions are recorded in st
+// for as long as any service accepts them or the STS renews them.
+func newSTS(cfg *conf.Config, st store.Store, clock func() time.Time) (*samlsts.STS, []byte, error) {
 	sc := cfg.STS
 	var entries []samlsts.DirectoryEntry
 	for _, e := range sc.Directory.Entries() {
@@ -70,9 +92,11 @@ func newSTS(cfg *conf.Config, clock func() time.Time) (*samlsts.STS, []byte, err
 		})
 	}
 	audiences := map[string]bool{}
+	retention := sc.MaxLifetime
 	for _, s := range cfg.Services {
 		if s.SAML != nil {
 			audiences[s.SAML.Audience] = true
+			retention = max(retention, s.SAML.MaxClockSkew)
 		}
 	}
 	// The STS trusts its own certificate and, for key rotation, every
@@ -94,6 +118,9 @@ func newSTS(cfg *conf.Config, clock func() time.Time) (*samlsts.STS, []byte, err
 		Tokens:             tokens,
 		KnownAudience:      func(a string) bool { return audiences[a] },
 		MayDelegate:        sc.MayDelegate,
+		MayVouch:           sc.MayVouch,
+		Store:              stsTokens{st},
+		Retention:          retention,
 		Lifetime:           sc.Lifetime,
 		MaxLifetime:        sc.MaxLifetime,
 		AllowUsernameToken: sc.Authentication.UsernameToken,
@@ -113,14 +140,15 @@ func stsResponse(req *soap.Envelope, payload *etree.Element, action string) ([]b
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
 	root := doc.CreateElement("soap:Envelope")
 	root.CreateAttr("xmlns:soap", req.Version.Namespace())
-	if id := req.Addressing.MessageID; id != "" {
+	// A request with WS-Addressing headers gets them back, in its
+	// namespace: the Action of the answer and RelatesTo its MessageID.
+	if ns := req.Addressing.Namespace; ns != "" {
 		h := root.CreateElement("soap:Header")
-		a := h.CreateElement("wsa:Action")
-		a.CreateAttr("xmlns:wsa", soap.NSWSA)
-		a.SetText(action)
-		r := h.CreateElement("wsa:RelatesTo")
-		r.CreateAttr("xmlns:wsa", soap.NSWSA)
-		r.SetText(id)
+		h.CreateAttr("xmlns:wsa", ns)
+		h.CreateElement("wsa:Action").SetText(action)
+		if id := req.Addressing.MessageID; id != "" {
+			h.CreateElement("wsa:RelatesTo").SetText(id)
+		}
 	}
 	root.CreateElement("soap:Body").AddChild(payload)
 	return doc.WriteToBytes()
@@ -129,17 +157,13 @@ func stsResponse(req *soap.Envelope, payload *etree.Element, action string) ([]b
 // serveSTS answers a WS-Trust request. The requester is the verified
 // UsernameToken user if there is one, else the mTLS workload.
 func (g *Gateway) serveSTS(tx *transaction, w http.ResponseWriter, r *http.Request, svc *service, env *soap.Envelope, id *Identity) error {
-	payload, out, err := svc.sts.Handle(env.Payload(), id.requester())
+	payload, out, err := svc.sts.Handle(r.Context(), env.Payload(), id.requester())
 	tx.rec.Subject, tx.rec.Audience, tx.rec.TokenID = out.Subject, out.Audience, out.AssertionID
 	if err != nil {
 		g.countFailure(r.Context(), svc, lockoutSubjects(tx, env, ""), err)
 		return err
 	}
-	action := samlsts.NSTrust + "/RSTRC/IssueFinal"
-	if out.RequestType != samlsts.RequestIssue {
-		action = samlsts.NSTrust + "/RSTR/" + strings.TrimPrefix(out.RequestType, samlsts.NSTrust+"/") + "Final"
-	}
-	body, err := stsResponse(env, payload, action)
+	body, err := stsResponse(env, payload, samlsts.Action(out.RequestType))
 	if err != nil {
 		return soap.ReceiverFault("internal error", err)
 	}

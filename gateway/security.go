@@ -193,13 +193,20 @@ func (g *Gateway) countFailure(ctx context.Context, svc *service, a store.Attemp
 	}
 }
 
-// checkReplay records every replay key of the request in one store round
-// trip; a key seen before refuses the request.
-func (g *Gateway) checkReplay(ctx context.Context, keys []wssec.ReplayKey) error {
-	if len(keys) == 0 {
+// checkReplay records every replay key of the request and checks that the
+// assertion it presents was not cancelled at the STS, in one store round
+// trip (Admit); a key seen before or a cancelled assertion refuses the
+// request.
+func (g *Gateway) checkReplay(ctx context.Context, id *Identity) error {
+	keys := id.ReplayKeys
+	var tokens []store.TokenRef
+	if id.TokenID != "" && id.Issuer != "" {
+		tokens = append(tokens, store.TokenRef{Issuer: id.Issuer, ID: id.TokenID})
+	}
+	if len(keys) == 0 && len(tokens) == 0 {
 		return nil
 	}
-	seen, err := g.store.Remember(ctx, keys)
+	seen, cancelled, err := g.store.Admit(ctx, keys, tokens)
 	if err != nil {
 		return storeUnavailable(err)
 	}
@@ -208,6 +215,12 @@ func (g *Gateway) checkReplay(ctx context.Context, keys []wssec.ReplayKey) error
 			g.metrics.replays.WithLabelValues(keys[i].Kind).Inc()
 			return soap.SecurityFault(soap.FaultInvalidSecurity, "security error in the message",
 				fmt.Errorf("replay: %s already seen", keys[i].Kind))
+		}
+	}
+	for i, c := range cancelled {
+		if c {
+			return soap.SecurityFault(soap.FaultInvalidSecurityToken, "security token not valid",
+				fmt.Errorf("assertion %s of %s was cancelled at the STS", tokens[i].ID, tokens[i].Issuer))
 		}
 	}
 	return nil

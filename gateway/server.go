@@ -337,7 +337,7 @@ func (g *Gateway) addSTS(cfg *conf.Config, byName map[string]*listener, users *w
 	if l == nil {
 		return fmt.Errorf("gateway: sts names unknown listener %q", sc.Listener)
 	}
-	sts, md, err := newSTS(cfg, g.now)
+	sts, md, err := newSTS(cfg, g.store, g.now)
 	if err != nil {
 		return err
 	}

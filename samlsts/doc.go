@@ -1,6 +1,7 @@
 // Package samlsts verifies SAML 2.0 assertions carried in WS-Security headers
 // (SAML Token Profile 1.1) and issues them: the Gatehouse STS (WS-Trust 1.3
-// Issue, Validate and Renew, with WS-Trust 1.4 ActAs and OnBehalfOf).
+// Issue, Validate, Renew and Cancel, with WS-Trust 1.4 ActAs and 1.3
+// OnBehalfOf).
 //
 // Verification follows invariant 8 of ARCHITECTURE.md. The assertion's
 // enveloped signature is checked by goxmldsig against the certificates
@@ -27,9 +28,20 @@
 // A bearer assertion, and any assertion with OneTimeUse (SAML 1.1:
 // DoNotCacheCondition), is single use: Verify returns its replay key.
 //
-// The STS accepts an ActAs / OnBehalfOf token only if it issued it and it
-// was issued for an audience the acting party may act from
-// (STS.MayDelegate, configured by sts/delegation/@tokenAudiences).
+// The STS accepts an ActAs / OnBehalfOf token only if it issued it, did not
+// cancel it, and it was issued for an audience the acting party may act
+// from (STS.MayDelegate, configured by sts/delegation/@tokenAudiences); a
+// UsernameToken there (a username only, no password) is the actor vouching
+// for a user, allowed by STS.MayVouch (sts/delegation/@vouchesForUsers).
+//
+// An RST element the STS neither reads nor may ignore (rstIgnored: hints
+// that cannot change a bearer or public-key token) is refused: the STS
+// never silently skips something a client asked of the token.
+//
+// Issued assertions are recorded in a TokenStore (the gateway's shared
+// store) so that any instance can validate, renew and cancel them; Cancel
+// is allowed to the requester that obtained the token or to its mTLS
+// workload.
 //
 // Delegation is recorded with the standard SAML V2.0 Condition for
 // Delegation Restriction (urn:oasis:names:tc:SAML:2.0:conditions:delegation):

@@ -22,6 +22,9 @@ const (
 	AuthnPasswordProtectedTransport = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 	AuthnTLSClient                  = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient"
 	AuthnX509                       = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509"
+	// AuthnUnspecified is written when an actor vouches for a user: how
+	// the user authenticated to it is not known.
+	AuthnUnspecified = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
 )
 
 // Issuer signs SAML 2.0 assertions for the STS.

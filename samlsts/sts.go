@@ -1,8 +1,9 @@
 package samlsts
 
 import (
+	"context"
 	"crypto/x509"
-	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -91,7 +92,19 @@ type STS struct {
 	KnownAudience func(audience string) bool
 	// MayDelegate reports whether actor may act for others at audience
 	// with a subject's token issued for tokenAudience (ActAs, OnBehalfOf).
-	MayDelegate           func(actor, audience, tokenAudience string) bool
+	MayDelegate func(actor, audience, tokenAudience string) bool
+	// MayVouch reports whether actor may name a subject by a UsernameToken
+	// without password in ActAs/OnBehalfOf for audience (it vouches for
+	// the user; nil: nobody may).
+	MayVouch func(actor, audience string) bool
+	// Store records what the STS issues in the store all instances share
+	// (nil: nothing is recorded, and Cancel is refused).
+	Store TokenStore
+	// Retention is how long a token record outlives the token: the longest
+	// a service accepts an expired assertion (its clock skew) or the STS
+	// renews one.
+	Retention time.Duration
+
 	Lifetime, MaxLifetime time.Duration
 	// AllowUsernameToken and AllowCertificate say how requesters may
 	// authenticate.
@@ -107,26 +120,53 @@ type Outcome struct {
 	Chain       []string
 }
 
+// Action is the WS-Addressing Action of the answer to a request type
+// (WS-Trust 1.3: the final RSTRC of an Issue, the RSTR of the others).
+func Action(requestType string) string {
+	if requestType == RequestIssue {
+		return NSTrust + "/RSTRC/IssueFinal"
+	}
+	return NSTrust + "/RSTR/" + strings.TrimPrefix(requestType, NSTrust+"/") + "Final"
+}
+
 // Handle answers one RequestSecurityToken (the Body's payload) with the
-// element to put in the response Body.
-func (s *STS) Handle(rst *etree.Element, who Requester) (*etree.Element, Outcome, error) {
+// element to put in the response Body. An RST element the STS does not
+// know is refused (checkKnown); the RST's Context is echoed in the answer.
+func (s *STS) Handle(ctx context.Context, rst *etree.Element, who Requester) (*etree.Element, Outcome, error) {
 	var out Outcome
 	if rst == nil || rst.Tag != "RequestSecurityToken" || rst.NamespaceURI() != NSTrust {
 		return nil, out, trustFault(FaultInvalidRequest, "invalid token request", "body is not a WS-Trust 1.3 RequestSecurityToken")
 	}
+	if err := checkKnown(rst); err != nil {
+		return nil, out, err
+	}
 	reqType := text(child(rst, NSTrust, "RequestType"))
 	out.RequestType = reqType
+	var resp *etree.Element
+	var err error
 	switch reqType {
 	case RequestIssue:
-		return s.issue(rst, who)
+		resp, out, err = s.issue(ctx, rst, who)
 	case RequestValidate:
-		return s.validate(rst)
+		resp, out, err = s.validate(ctx, rst)
 	case RequestRenew:
-		return s.renew(rst, who)
+		resp, out, err = s.renew(ctx, rst, who)
 	case RequestCancel:
-		return nil, out, trustFault(FaultInvalidRequest, "request type not supported", "Cancel is not supported: assertions are short-lived and not tracked")
+		resp, out, err = s.cancel(ctx, rst, who)
+	default:
+		return nil, out, trustFault(FaultInvalidRequest, "invalid token request", "RequestType %q", reqType)
 	}
-	return nil, out, trustFault(FaultInvalidRequest, "invalid token request", "RequestType %q", reqType)
+	if err != nil {
+		return nil, out, err
+	}
+	if c := rst.SelectAttr("Context"); c != nil && c.NamespaceURI() == "" {
+		r := resp
+		if resp.Tag == "RequestSecurityTokenResponseCollection" {
+			r = child(resp, NSTrust, "RequestSecurityTokenResponse")
+		}
+		r.CreateAttr("Context", c.Value)
+	}
+	return resp, out, nil
 }
 
 func text(el *etree.Element) string {
@@ -176,15 +216,23 @@ func (s *STS) requester(who Requester) (Identity, string, string, error) {
 	return Identity{}, "", "", trustFault(FaultFailedAuthentication, "authentication failed", "no UsernameToken and no usable client certificate")
 }
 
-func (s *STS) issue(rst *etree.Element, who Requester) (*etree.Element, Outcome, error) {
+func (s *STS) issue(ctx context.Context, rst *etree.Element, who Requester) (*etree.Element, Outcome, error) {
 	out := Outcome{RequestType: RequestIssue}
+	if sp := child(rst, NSTrust, "SecondaryParameters"); sp != nil {
+		if err := checkKnown(sp); err != nil {
+			return nil, out, err
+		}
+	}
 	saml11 := false
-	switch tt := text(child(rst, NSTrust, "TokenType")); tt {
+	switch tt := text(rstParam(rst, "TokenType")); tt {
 	case "", TokenSAML2, TokenSAML2Alt:
 	case TokenSAML11:
 		saml11 = true
 	default:
-		return nil, out, trustFault(FaultBadRequest, "token type not supported", "TokenType %q", tt)
+		return nil, out, trustFault(FaultBadRequest, "token type not supported", "TokenType %q (the STS issues SAML 2.0 assertions: %s)", tt, TokenSAML2)
+	}
+	if err := checkRenewing(rst); err != nil {
+		return nil, out, err
 	}
 	aud := appliesTo(rst)
 	if aud == "" || !s.KnownAudience(aud) {
@@ -200,44 +248,68 @@ func (s *STS) issue(rst *etree.Element, who Requester) (*etree.Element, Outcome,
 
 	// Delegation: the token says who the original subject is; the requester
 	// becomes the newest actor in the chain.
-	delegated := child(rst, NSTrust14, "ActAs")
-	if delegated == nil {
-		delegated = child(rst, NSTrust, "OnBehalfOf")
+	delegated, err := delegationElement(rst)
+	if err != nil {
+		return nil, out, err
 	}
 	if delegated != nil {
-		a, err := s.innerAssertion(delegated)
+		tok, err := delegationToken(delegated)
 		if err != nil {
 			return nil, out, err
 		}
-		// The token must have been issued for an audience the actor may
-		// act from: else an actor could act for anyone whose token for
-		// some other service it got hold of.
-		tokenAuds := issuedFor(a.Element)
-		if !slices.ContainsFunc(tokenAuds, func(ta string) bool { return s.MayDelegate(actor, aud, ta) }) {
-			return nil, out, trustFault(FaultInvalidRequest, "delegation not allowed", "%q may not act for others at %q with a token issued for %s",
-				actor, aud, audienceList(tokenAuds))
+		if tok.Tag == "UsernameToken" {
+			ident, err = s.vouchedSubject(tok, actor, aud)
+			if err != nil {
+				return nil, out, err
+			}
+			req.Chain = []string{actor}
+			req.AuthnContext, req.AuthnInstant = AuthnUnspecified, s.Issuer.Clock()
+		} else {
+			a, err := s.innerAssertion(ctx, tok)
+			if err != nil {
+				return nil, out, err
+			}
+			// The token must have been issued for an audience the actor may
+			// act from: else an actor could act for anyone whose token for
+			// some other service it got hold of.
+			tokenAuds := issuedFor(a.Element)
+			if !slices.ContainsFunc(tokenAuds, func(ta string) bool { return s.MayDelegate(actor, aud, ta) }) {
+				return nil, out, trustFault(FaultInvalidRequest, "delegation not allowed", "%q may not act for others at %q with a token issued for %s",
+					actor, aud, audienceList(tokenAuds))
+			}
+			inner := &a.Principal
+			orig, ok := s.Directory.ByNameID(inner.Subject)
+			if !ok {
+				return nil, out, trustFault(FaultInvalidRequest, "delegation not allowed", "delegated subject %q is not in the directory", inner.Subject)
+			}
+			ident = orig
+			req.Chain = append(slices.Clone(inner.Chain), actor)
+			req.AuthnContext, req.AuthnInstant = inner.AuthnContext, inner.AuthnInstant
 		}
-		inner := &a.Principal
-		orig, ok := s.Directory.ByNameID(inner.Subject)
-		if !ok {
-			return nil, out, trustFault(FaultInvalidRequest, "delegation not allowed", "delegated subject %q is not in the directory", inner.Subject)
-		}
-		ident = orig
-		req.Chain = append(slices.Clone(inner.Chain), actor)
-		req.AuthnContext, req.AuthnInstant = inner.AuthnContext, inner.AuthnInstant
 	}
 	req.Subject, req.Format, req.Roles, req.Attributes = ident.NameID, ident.Format, ident.Roles, ident.Attributes
+	if err := checkClaims(rstParam(rst, "Claims"), ident); err != nil {
+		return nil, out, err
+	}
 
-	switch kt := text(child(rst, NSTrust, "KeyType")); kt {
+	useKey := child(rst, NSTrust, "UseKey")
+	kt := text(rstParam(rst, "KeyType"))
+	if kt == "" && useKey != nil {
+		kt = KeyTypePublic // a key to bind asks for holder-of-key
+	}
+	switch kt {
 	case "", KeyTypeBearer:
+		if useKey != nil {
+			return nil, out, trustFault(FaultBadRequest, "key type not supported", "UseKey with KeyType Bearer: a bearer token binds no key")
+		}
 	case KeyTypePublic:
-		key, err := s.holderKey(rst, who)
+		key, err := s.holderKey(useKey, who)
 		if err != nil {
 			return nil, out, err
 		}
 		req.Method, req.HolderKey = CMHolderOfKey, key
 	default:
-		return nil, out, trustFault(FaultBadRequest, "key type not supported", "KeyType %q (symmetric keys are not issued)", kt)
+		return nil, out, trustFault(FaultBadRequest, "key type not supported", "KeyType %q (symmetric keys are not issued; only %s and %s)", kt, KeyTypeBearer, KeyTypePublic)
 	}
 
 	req.Lifetime = s.Lifetime
@@ -261,21 +333,42 @@ func (s *STS) issue(rst *etree.Element, who Requester) (*etree.Element, Outcome,
 		return nil, out, soap.ReceiverFault("token could not be issued", err)
 	}
 	out.Subject, out.AssertionID, out.Chain = req.Subject, attr(a, idAttr), req.Chain
+	if err := s.record(ctx, out.AssertionID, actor, who, req); err != nil {
+		return nil, out, err
+	}
 	return s.response(a, req), out, nil
 }
 
-// innerAssertion verifies the assertion of an ActAs/OnBehalfOf element: it
-// must be one the STS issued, correctly signed and still valid (for any
-// audience here; issue checks that it was issued for one the actor may act
-// from).
-func (s *STS) innerAssertion(el *etree.Element) (*Assertion, error) {
-	as := children(el, NSAssertion, "Assertion")
-	if len(as) != 1 {
-		return nil, trustFault(FaultInvalidRequest, "invalid delegation token", "ActAs/OnBehalfOf must hold exactly one SAML 2.0 assertion")
+// vouchedSubject is the subject a UsernameToken in ActAs/OnBehalfOf names,
+// when the actor may vouch for users at audience.
+func (s *STS) vouchedSubject(ut *etree.Element, actor, audience string) (Identity, error) {
+	user, err := vouchedUsername(ut)
+	if err != nil {
+		return Identity{}, err
 	}
-	a, err := s.Tokens.verifyAnyAudience(as[0])
+	if s.MayVouch == nil || !s.MayVouch(actor, audience) {
+		return Identity{}, trustFault(FaultInvalidRequest, "delegation not allowed", "%q may not vouch for users at %q (UsernameToken in ActAs/OnBehalfOf)", actor, audience)
+	}
+	ident, ok := s.Directory.ByUsername(user)
+	if !ok {
+		return Identity{}, trustFault(FaultInvalidRequest, "delegation not allowed", "vouched user %q has no directory subject", user)
+	}
+	return ident, nil
+}
+
+// innerAssertion verifies the assertion of an ActAs/OnBehalfOf element: it
+// must be one the STS issued, correctly signed, still valid (for any
+// audience here; issue checks that it was issued for one the actor may act
+// from) and not cancelled.
+func (s *STS) innerAssertion(ctx context.Context, el *etree.Element) (*Assertion, error) {
+	a, err := s.Tokens.verifyAnyAudience(el)
 	if err != nil {
 		return nil, trustFault(FaultInvalidRequest, "invalid delegation token", "delegation token: %v", err)
+	}
+	if err := s.notCancelled(ctx, a.Principal.AssertionID); errors.Is(err, errCancelled) {
+		return nil, trustFault(FaultInvalidRequest, "invalid delegation token", "delegation token: %v", err)
+	} else if err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -313,27 +406,18 @@ func audienceList(auds []string) string {
 }
 
 // holderKey is the key a holder-of-key assertion binds: the UseKey
-// certificate, whose possession the request's signature proves, or else the
-// TLS client certificate.
-func (s *STS) holderKey(rst *etree.Element, who Requester) (*x509.Certificate, error) {
-	uk := child(rst, NSTrust, "UseKey")
+// certificate, whose possession the request's signature or the TLS client
+// key proves, or else the TLS client certificate.
+func (s *STS) holderKey(uk *etree.Element, who Requester) (*x509.Certificate, error) {
 	if uk == nil {
 		if who.Certificate == nil {
 			return nil, trustFault(FaultBadRequest, "no key to bind", "PublicKey without UseKey needs a TLS client certificate")
 		}
 		return who.Certificate, nil
 	}
-	xc := child(child(child(uk, nsDSig, "KeyInfo"), nsDSig, "X509Data"), nsDSig, "X509Certificate")
-	if xc == nil {
-		return nil, trustFault(FaultBadRequest, "unsupported UseKey", "UseKey must hold ds:KeyInfo/X509Data/X509Certificate")
-	}
-	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text(xc)), ""))
+	cert, err := useKeyCertificate(uk)
 	if err != nil {
-		return nil, trustFault(FaultBadRequest, "unsupported UseKey", "UseKey certificate: %v", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, trustFault(FaultBadRequest, "unsupported UseKey", "UseKey certificate: %v", err)
+		return nil, err
 	}
 	proven := (who.Signer != nil && samePublicKey(who.Signer, cert)) || (who.Certificate != nil && samePublicKey(who.Certificate, cert))
 	if !proven {
@@ -347,11 +431,19 @@ func (s *STS) holderKey(rst *etree.Element, who Requester) (*x509.Certificate, e
 func (s *STS) response(a *etree.Element, req IssueRequest) *etree.Element {
 	coll := etree.NewElement("wst:RequestSecurityTokenResponseCollection")
 	coll.CreateAttr("xmlns:wst", NSTrust)
-	coll.CreateAttr("xmlns:wsu", soap.NSWSU)
-	coll.CreateAttr("xmlns:wsse", soap.NSWSSE)
-	coll.CreateAttr("xmlns:wsp", NSPolicy)
-	coll.CreateAttr("xmlns:wsa", soap.NSWSA)
-	r := coll.CreateElement("wst:RequestSecurityTokenResponse")
+	coll.AddChild(s.rstr(a, req))
+	return coll
+}
+
+// rstr is the RequestSecurityTokenResponse for an issued assertion: its
+// token type, the token, the references to it that a client puts in its
+// messages (SAML Token Profile 1.1: an STR with a #SAMLID KeyIdentifier
+// and the token type), its scope, lifetime and key type.
+func (s *STS) rstr(a *etree.Element, req IssueRequest) *etree.Element {
+	r := etree.NewElement("wst:RequestSecurityTokenResponse")
+	for _, ns := range [][2]string{{"wst", NSTrust}, {"wsu", soap.NSWSU}, {"wsse", soap.NSWSSE}, {"wsp", NSPolicy}, {"wsa", soap.NSWSA}, {"wsse11", nsWSSE11}} {
+		r.CreateAttr("xmlns:"+ns[0], ns[1])
+	}
 	tokenType, idAttr, valueType := TokenSAML2, "ID", valueTypeSAMLID
 	if a.NamespaceURI() == NSAssertion1 {
 		tokenType, idAttr, valueType = TokenSAML11, "AssertionID", valueTypeSAML1
@@ -362,6 +454,7 @@ func (s *STS) response(a *etree.Element, req IssueRequest) *etree.Element {
 	id := attr(a, idAttr)
 	for _, name := range []string{"wst:RequestedAttachedReference", "wst:RequestedUnattachedReference"} {
 		str := r.CreateElement(name).CreateElement("wsse:SecurityTokenReference")
+		str.CreateAttr("wsse11:TokenType", tokenType)
 		ki := str.CreateElement("wsse:KeyIdentifier")
 		ki.CreateAttr("ValueType", valueType)
 		ki.SetText(id)
@@ -375,11 +468,12 @@ func (s *STS) response(a *etree.Element, req IssueRequest) *etree.Element {
 		kt = KeyTypePublic
 	}
 	r.CreateElement("wst:KeyType").SetText(kt)
-	return coll
+	return r
 }
 
 // validate answers a Validate request with a status token (WS-Trust 1.3, 7).
-func (s *STS) validate(rst *etree.Element) (*etree.Element, Outcome, error) {
+// A valid token that was cancelled has the status invalid.
+func (s *STS) validate(ctx context.Context, rst *etree.Element) (*etree.Element, Outcome, error) {
 	out := Outcome{RequestType: RequestValidate}
 	target := child(rst, NSTrust, "ValidateTarget")
 	if target == nil {
@@ -393,6 +487,12 @@ func (s *STS) validate(rst *etree.Element) (*etree.Element, Outcome, error) {
 		code, reason = StatusInvalid, "the token is not valid"
 	} else {
 		out.Subject, out.AssertionID = a.Principal.Subject, a.Principal.AssertionID
+		switch err := s.notCancelled(ctx, a.Principal.AssertionID); {
+		case errors.Is(err, errCancelled):
+			code, reason = StatusInvalid, "the token was cancelled"
+		case err != nil:
+			return nil, out, err
+		}
 	}
 	r := etree.NewElement("wst:RequestSecurityTokenResponse")
 	r.CreateAttr("xmlns:wst", NSTrust)
@@ -406,7 +506,9 @@ func (s *STS) validate(rst *etree.Element) (*etree.Element, Outcome, error) {
 // renew issues a fresh assertion for a token the STS issued, to the same
 // subject and audience, when the requester is that subject (or its last
 // actor). An expired token may be renewed within MaxLifetime of its end.
-func (s *STS) renew(rst *etree.Element, who Requester) (*etree.Element, Outcome, error) {
+// A cancelled token is not renewed. The answer is an RSTR (WS-Trust 1.3,
+// 7: only Issue answers with a collection).
+func (s *STS) renew(ctx context.Context, rst *etree.Element, who Requester) (*etree.Element, Outcome, error) {
 	out := Outcome{RequestType: RequestRenew}
 	target := child(rst, NSTrust, "RenewTarget")
 	var as []*etree.Element
@@ -421,6 +523,11 @@ func (s *STS) renew(rst *etree.Element, who Requester) (*etree.Element, Outcome,
 	a, err := grace.verifyAnyAudience(as[0])
 	if err != nil {
 		return nil, out, trustFault(FaultUnableToRenew, "token cannot be renewed", "renew: %v", err)
+	}
+	if err := s.notCancelled(ctx, a.Principal.AssertionID); errors.Is(err, errCancelled) {
+		return nil, out, trustFault(FaultUnableToRenew, "token cannot be renewed", "renew: %v", err)
+	} else if err != nil {
+		return nil, out, err
 	}
 	ident, authn, actor, err := s.requester(who)
 	if err != nil {
@@ -443,7 +550,10 @@ func (s *STS) renew(rst *etree.Element, who Requester) (*etree.Element, Outcome,
 		return nil, out, soap.ReceiverFault("token could not be issued", err)
 	}
 	out.Subject, out.Audience, out.AssertionID, out.Chain = req.Subject, aud, attr(na, "ID"), req.Chain
-	return s.response(na, req), out, nil
+	if err := s.record(ctx, out.AssertionID, actor, who, req); err != nil {
+		return nil, out, err
+	}
+	return s.rstr(na, req), out, nil
 }
 
 // tokenAudience is the first Audience of a verified assertion.

@@ -1,6 +1,7 @@
 package samlsts
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"strings"
@@ -11,6 +12,8 @@ import (
 )
 
 const compositeActor = "spiffe://demo.gatehouse.internal/composite/open-account"
+
+var ctx = context.Background()
 
 func testSTS(k *keys) *STS {
 	dir := NewDirectory([]DirectoryEntry{
@@ -53,6 +56,9 @@ func rst(t *testing.T, reqType, appliesTo, extra string) *etree.Element {
 func issuedAssertion(t *testing.T, resp *etree.Element) string {
 	t.Helper()
 	r := child(resp, NSTrust, "RequestSecurityTokenResponse")
+	if resp.Tag == "RequestSecurityTokenResponse" { // Renew answers with the RSTR alone
+		r = resp
+	}
 	a := child(child(r, NSTrust, "RequestedSecurityToken"), NSAssertion, "Assertion")
 	if a == nil {
 		t.Fatalf("no assertion in response %s", serialize(t, resp))
@@ -74,7 +80,7 @@ func TestSTSIssue(t *testing.T) {
 	k := testKeys(t, now)
 	s := testSTS(k)
 	t.Run("username token requester", func(t *testing.T) {
-		resp, out, err := s.Handle(rst(t, RequestIssue, audience, ""), Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert})
+		resp, out, err := s.Handle(ctx, rst(t, RequestIssue, audience, ""), Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +96,7 @@ func TestSTSIssue(t *testing.T) {
 		}
 	})
 	t.Run("SAML 1.1 token", func(t *testing.T) {
-		resp, out, err := s.Handle(rst(t, RequestIssue, audience, `<wst:TokenType>`+TokenSAML11+`</wst:TokenType>`), Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert})
+		resp, out, err := s.Handle(ctx, rst(t, RequestIssue, audience, `<wst:TokenType>`+TokenSAML11+`</wst:TokenType>`), Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +111,7 @@ func TestSTSIssue(t *testing.T) {
 		}
 	})
 	t.Run("certificate requester", func(t *testing.T) {
-		resp, _, err := s.Handle(rst(t, RequestIssue, audience, ""), Requester{Workload: consumerID, Certificate: k.client.cert})
+		resp, _, err := s.Handle(ctx, rst(t, RequestIssue, audience, ""), Requester{Workload: consumerID, Certificate: k.client.cert})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +121,7 @@ func TestSTSIssue(t *testing.T) {
 		}
 	})
 	t.Run("holder of key bound to the TLS certificate", func(t *testing.T) {
-		resp, _, err := s.Handle(rst(t, RequestIssue, audience, `<wst:KeyType>`+KeyTypePublic+`</wst:KeyType>`), Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert})
+		resp, _, err := s.Handle(ctx, rst(t, RequestIssue, audience, `<wst:KeyType>`+KeyTypePublic+`</wst:KeyType>`), Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +137,7 @@ func TestSTSIssue(t *testing.T) {
 	t.Run("UseKey without proof of possession", func(t *testing.T) {
 		use := `<wst:KeyType>` + KeyTypePublic + `</wst:KeyType><wst:UseKey><ds:KeyInfo xmlns:ds="` + nsDSig + `"><ds:X509Data><ds:X509Certificate>` +
 			base64.StdEncoding.EncodeToString(k.edge.cert.Raw) + `</ds:X509Certificate></ds:X509Data></ds:KeyInfo></wst:UseKey>`
-		_, _, err := s.Handle(rst(t, RequestIssue, audience, use), Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert})
+		_, _, err := s.Handle(ctx, rst(t, RequestIssue, audience, use), Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert})
 		if err == nil || faultCode(t, err) != "FailedAuthentication" {
 			t.Fatalf("err = %v", err)
 		}
@@ -141,14 +147,14 @@ func TestSTSIssue(t *testing.T) {
 func TestSTSDelegation(t *testing.T) {
 	k := testKeys(t, now)
 	s := testSTS(k)
-	first, _, err := s.Handle(rst(t, RequestIssue, audience, ""), Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert})
+	first, _, err := s.Handle(ctx, rst(t, RequestIssue, audience, ""), Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert})
 	if err != nil {
 		t.Fatal(err)
 	}
 	inner := issuedAssertion(t, first)
 	actAs := func(a string) string { return `<wst14:ActAs>` + a + `</wst14:ActAs>` }
 
-	resp, out, err := s.Handle(rst(t, RequestIssue, otherAud, actAs(inner)), Requester{Workload: compositeActor})
+	resp, out, err := s.Handle(ctx, rst(t, RequestIssue, otherAud, actAs(inner)), Requester{Workload: compositeActor})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +183,7 @@ func TestSTSDelegation(t *testing.T) {
 		{"restrictions that no audience meets", restricted([]string{audience}, []string{otherAud}), false, "with a token issued for no audience"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, _, err := s.Handle(rst(t, RequestIssue, otherAud, actAs(tc.token)), Requester{Workload: compositeActor})
+			resp, _, err := s.Handle(ctx, rst(t, RequestIssue, otherAud, actAs(tc.token)), Requester{Workload: compositeActor})
 			if !tc.ok {
 				if err == nil || faultCode(t, err) != "InvalidRequest" || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want InvalidRequest with %q", err, tc.wantErr)
@@ -205,7 +211,7 @@ func TestSTSDelegation(t *testing.T) {
 		{"tampered inner assertion", otherAud, actAs(strings.Replace(inner, aliceNameID, "admin@example.com", 1)), Requester{Workload: compositeActor}, "InvalidRequest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := s.Handle(rst(t, RequestIssue, tc.audience, tc.token), tc.who)
+			_, _, err := s.Handle(ctx, rst(t, RequestIssue, tc.audience, tc.token), tc.who)
 			if err == nil || faultCode(t, err) != tc.want {
 				t.Fatalf("err = %v, want %s", err, tc.want)
 			}
@@ -233,7 +239,7 @@ func TestSTSRefusals(t *testing.T) {
 		{"garbage request type", rst(t, "urn:x", audience, ""), alice, "InvalidRequest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := s.Handle(tc.rst, tc.who)
+			_, _, err := s.Handle(ctx, tc.rst, tc.who)
 			if err == nil || faultCode(t, err) != tc.want {
 				t.Fatalf("err = %v, want %s", err, tc.want)
 			}
@@ -245,13 +251,13 @@ func TestSTSValidateAndRenew(t *testing.T) {
 	k := testKeys(t, now)
 	s := testSTS(k)
 	alice := Requester{Username: "alice", Workload: consumerID, Certificate: k.client.cert}
-	resp, _, err := s.Handle(rst(t, RequestIssue, audience, ""), alice)
+	resp, _, err := s.Handle(ctx, rst(t, RequestIssue, audience, ""), alice)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := issuedAssertion(t, resp)
 	status := func(token string) string {
-		r, _, err := s.Handle(rst(t, RequestValidate, "", `<wst:ValidateTarget>`+token+`</wst:ValidateTarget>`), alice)
+		r, _, err := s.Handle(ctx, rst(t, RequestValidate, "", `<wst:ValidateTarget>`+token+`</wst:ValidateTarget>`), alice)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +271,7 @@ func TestSTSValidateAndRenew(t *testing.T) {
 	}
 
 	old := issuedAt(t, k, now.Add(-10*time.Minute)) // expired 5 minutes ago
-	r, out, err := s.Handle(rst(t, RequestRenew, "", `<wst:RenewTarget>`+old+`</wst:RenewTarget>`), alice)
+	r, out, err := s.Handle(ctx, rst(t, RequestRenew, "", `<wst:RenewTarget>`+old+`</wst:RenewTarget>`), alice)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +279,7 @@ func TestSTSValidateAndRenew(t *testing.T) {
 	if err != nil || p.Subject != aliceNameID || out.Audience != audience {
 		t.Fatalf("renewed: %v %+v %+v", err, p, out)
 	}
-	_, _, err = s.Handle(rst(t, RequestRenew, "", `<wst:RenewTarget>`+old+`</wst:RenewTarget>`), Requester{Workload: consumerID, Certificate: k.client.cert})
+	_, _, err = s.Handle(ctx, rst(t, RequestRenew, "", `<wst:RenewTarget>`+old+`</wst:RenewTarget>`), Requester{Workload: consumerID, Certificate: k.client.cert})
 	if err == nil || faultCode(t, err) != "UnableToRenew" {
 		t.Errorf("renewal by someone else: %v", err)
 	}

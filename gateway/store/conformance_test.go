@@ -149,6 +149,82 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 		}
 	})
 
+	t.Run("token record round trip", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, fastPolicy)
+		now := clockFor(s).Now().Truncate(time.Millisecond)
+		tok := Token{Issuer: "https://sts", ID: "_a1", Owner: "user:alice", Workload: "spiffe://w", Subject: "alice@example.com",
+			Expires: now.Add(time.Minute), KeepUntil: now.Add(2 * time.Minute)}
+		if _, ok, err := s.LookupToken(ctx, tok.Issuer, tok.ID); ok || err != nil {
+			t.Fatalf("LookupToken before RecordToken = %v, %v", ok, err)
+		}
+		if ok, err := s.CancelToken(ctx, tok.Issuer, tok.ID); ok || err != nil {
+			t.Fatalf("CancelToken of an unknown token = %v, %v; want false", ok, err)
+		}
+		if _, ok, _ := s.LookupToken(ctx, tok.Issuer, tok.ID); ok {
+			t.Fatal("CancelToken of an unknown token created a record")
+		}
+		must(t, s.RecordToken(ctx, tok))
+		got, ok, err := s.LookupToken(ctx, tok.Issuer, tok.ID)
+		if err != nil || !ok || got.Owner != tok.Owner || got.Workload != tok.Workload || got.Subject != tok.Subject ||
+			!got.Expires.Equal(tok.Expires) || !got.KeepUntil.Equal(tok.KeepUntil) || got.Cancelled {
+			t.Fatalf("LookupToken = %+v, %v, %v; want %+v", got, ok, err, tok)
+		}
+		// The issuer is part of the name: the same ID of another issuer is another token.
+		if _, ok, _ := s.LookupToken(ctx, "https://other", tok.ID); ok {
+			t.Fatal("a token is found under another issuer")
+		}
+		if _, ok, _ := s.LookupToken(ctx, tok.Issuer+"\x00"+tok.ID, ""); ok {
+			t.Fatal("a token is found by a shifted separator")
+		}
+	})
+
+	t.Run("cancelled token is refused by Admit in the replay batch", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, fastPolicy)
+		now := clockFor(s).Now()
+		a := Token{Issuer: "https://sts", ID: "_a", Expires: now.Add(time.Minute), KeepUntil: now.Add(time.Minute)}
+		b := Token{Issuer: "https://sts", ID: "_b", Expires: now.Add(time.Minute), KeepUntil: now.Add(time.Minute)}
+		must(t, s.RecordToken(ctx, a))
+		must(t, s.RecordToken(ctx, b))
+		refs := []TokenRef{{a.Issuer, a.ID}, {b.Issuer, b.ID}, {"https://sts", "_never-recorded"}}
+		keys := []ReplayKey{{Kind: "nonce", Value: []byte("admit-1"), TTL: time.Minute}}
+		wantAdmit(t, s, keys, refs, []bool{false}, []bool{false, false, false})
+		if ok, err := s.CancelToken(ctx, a.Issuer, a.ID); !ok || err != nil {
+			t.Fatalf("CancelToken = %v, %v", ok, err)
+		}
+		if got, _, _ := s.LookupToken(ctx, a.Issuer, a.ID); !got.Cancelled {
+			t.Fatal("LookupToken does not report the cancellation")
+		}
+		wantAdmit(t, s, keys, refs, []bool{true}, []bool{true, false, false})
+		wantAdmit(t, s, nil, refs[:1], []bool{}, []bool{true})
+		wantAdmit(t, s, nil, nil, []bool{}, []bool{})
+		if _, _, err := s.Admit(ctx, nil, []TokenRef{{"", "x"}}); err == nil {
+			t.Error("Admit of a token without issuer: no error")
+		}
+	})
+
+	t.Run("token record expires at KeepUntil", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, fastPolicy)
+		clk := clockFor(s)
+		now := clk.Now()
+		tok := Token{Issuer: "https://sts", ID: "_short", Expires: now.Add(200 * time.Millisecond), KeepUntil: now.Add(400 * time.Millisecond)}
+		must(t, s.RecordToken(ctx, tok))
+		if ok, err := s.CancelToken(ctx, tok.Issuer, tok.ID); !ok || err != nil {
+			t.Fatalf("CancelToken = %v, %v", ok, err)
+		}
+		clk.Sleep(300 * time.Millisecond) // past Expires, not past KeepUntil: still cancelled
+		wantAdmit(t, s, nil, []TokenRef{{tok.Issuer, tok.ID}}, []bool{}, []bool{true})
+		clk.Sleep(400 * time.Millisecond)
+		if _, ok, _ := s.LookupToken(ctx, tok.Issuer, tok.ID); ok {
+			t.Fatal("token record outlives KeepUntil")
+		}
+		if err := s.RecordToken(ctx, Token{Issuer: "i", ID: "x", Expires: now.Add(time.Minute), KeepUntil: now}); err == nil {
+			t.Error("RecordToken with KeepUntil before Expires: no error")
+		}
+	})
+
 	t.Run("locks at threshold, not before", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, fastPolicy)
@@ -437,6 +513,24 @@ func runConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) S
 			t.Error("Ping after Close: no error")
 		}
 	})
+}
+
+func wantAdmit(t *testing.T, s Store, keys []ReplayKey, tokens []TokenRef, wantSeen, wantCancelled []bool) {
+	t.Helper()
+	seen, cancelled, err := s.Admit(context.Background(), keys, tokens)
+	if err != nil {
+		t.Fatalf("Admit: %v", err)
+	}
+	if fmt.Sprint(seen) != fmt.Sprint(wantSeen) || fmt.Sprint(cancelled) != fmt.Sprint(wantCancelled) {
+		t.Fatalf("Admit = seen %v cancelled %v; want %v %v", seen, cancelled, wantSeen, wantCancelled)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func wantSeen(t *testing.T, s Store, keys []ReplayKey, want ...bool) {

@@ -1,7 +1,9 @@
 // Package store holds the state that Gatehouse instances share: replay keys (nonces,
 // signature values, message IDs, one-time assertion IDs), failed-authentication lockout
-// of users and throttling of callers. Redis is the implementation for production
-// (standalone, Sentinel or Cluster); Memory serves a single instance. Both pass one conformance suite.
+// of users and throttling of callers, and the records of the assertions the STS issued
+// (RecordToken, LookupToken, CancelToken), so that every instance can validate, renew or
+// cancel them. Redis is the implementation for production (standalone, Sentinel or
+// Cluster); Memory serves a single instance. Both pass one conformance suite.
 //
 // Guarantees:
 //
@@ -12,8 +14,10 @@
 //     names carry only their SHA-256 (see the key layout in store.go), so no raw value
 //     ever becomes a key name and key length is bounded.
 //   - One round trip. Remember sends all keys of one request in one pipeline of
-//     SET key 1 NX PX ttl; Check and Fail send one pipeline for the attempt's user and
-//     caller.
+//     SET key 1 NX PX ttl; Admit adds HGET of each presented token's record to that
+//     same pipeline, so the "was it cancelled" check costs no round trip of its own
+//     (on Cluster, one more node at most). Check and Fail send one pipeline for the
+//     attempt's user and caller.
 //     On Cluster each replay key lives in the slot of its own value hash, so a pipeline
 //     costs one round trip per node it touches; a subject's lockout keys share one hash
 //     tag, so its Lua script runs in one slot.
@@ -38,6 +42,9 @@
 //     dropping remembered values, which would reopen the replay window. Replay keys also
 //     rely on Redis persistence/replication: a failover to a replica that missed the
 //     latest writes can forget the most recent keys.
+//   - A token record lives until its KeepUntil (PEXPIREAT, server clock). A
+//     cancellation is a field of the record: it cannot outlive it, and CancelToken
+//     never creates a record (a Lua script marks only an existing one).
 //   - Redis expiry runs on the server clock; "until" times are computed on the gateway
 //     clock from the remaining TTL.
 package store

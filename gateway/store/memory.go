@@ -33,6 +33,7 @@ type Memory struct {
 	byExpiry expiryHeap
 	replays  int // live replay entries
 	subjects int // live lockout entries
+	tokens   int // live token records
 }
 
 var _ Store = (*Memory)(nil)
@@ -56,7 +57,14 @@ type memEntry struct {
 	lockedUntil time.Time
 	level       int
 	levelUntil  time.Time
+
+	// token is set for an issued-token record (kind tokenKind).
+	token *Token
 }
+
+// tokenKind is the kind of token records: a kind validateKind refuses, so
+// that no replay key can collide with it.
+const tokenKind = "\x00token"
 
 // NewMemory returns an in-memory store with DefaultMemoryMaxEntries. A nil clock means
 // time.Now. An invalid policy makes every operation return the validation error.
@@ -101,27 +109,41 @@ func (m *Memory) begin(ctx context.Context) (time.Time, error) {
 
 func (m *Memory) drop(e *memEntry) {
 	delete(m.entries, e.key)
-	if e.key.kind == "" {
-		m.subjects--
-	} else {
-		m.replays--
-	}
+	*m.counter(e.key) -= 1
 }
 
 func (m *Memory) add(e *memEntry) {
 	m.entries[e.key] = e
 	heap.Push(&m.byExpiry, e)
-	if e.key.kind == "" {
-		m.subjects++
-	} else {
-		m.replays++
+	*m.counter(e.key) += 1
+}
+
+// counter is the count of live entries of k's sort.
+func (m *Memory) counter(k memKey) *int {
+	switch k.kind {
+	case "":
+		return &m.subjects
+	case tokenKind:
+		return &m.tokens
 	}
+	return &m.replays
 }
 
 // Remember implements Store.
 func (m *Memory) Remember(ctx context.Context, keys []ReplayKey) ([]bool, error) {
+	seen, _, err := m.Admit(ctx, keys, nil)
+	return seen, err
+}
+
+// Admit implements Store.
+func (m *Memory) Admit(ctx context.Context, keys []ReplayKey, tokens []TokenRef) ([]bool, []bool, error) {
 	if err := validateReplayKeys(keys); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	for _, t := range tokens {
+		if t.Issuer == "" || t.ID == "" {
+			return nil, nil, ErrTokenInvalid
+		}
 	}
 	mk := make([]memKey, len(keys))
 	for i, k := range keys {
@@ -129,10 +151,24 @@ func (m *Memory) Remember(ctx context.Context, keys []ReplayKey) ([]bool, error)
 	}
 	now, err := m.begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer m.mu.Unlock()
+	seen, err := m.remember(now, keys, mk)
+	if err != nil {
+		return nil, nil, err
+	}
+	cancelled := make([]bool, len(tokens))
+	for i, t := range tokens {
+		if e := m.entries[memKey{kind: tokenKind, sum: tokenSum(t.Issuer, t.ID)}]; e != nil {
+			cancelled[i] = e.token.Cancelled
+		}
+	}
+	return seen, cancelled, nil
+}
 
+// remember records keys (mk their entry keys) at now; m.mu is held.
+func (m *Memory) remember(now time.Time, keys []ReplayKey, mk []memKey) ([]bool, error) {
 	// All or nothing: check the limit for the whole batch before writing.
 	added := 0
 	for i, k := range mk {
@@ -161,6 +197,66 @@ func repeats(keys []memKey, k memKey) bool {
 		}
 	}
 	return false
+}
+
+// RecordToken implements Store. Recording a token again replaces its
+// record (and forgets a cancellation): the STS records each ID once.
+func (m *Memory) RecordToken(ctx context.Context, t Token) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	now, err := m.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	k := memKey{kind: tokenKind, sum: tokenSum(t.Issuer, t.ID)}
+	if e := m.entries[k]; e != nil {
+		heap.Remove(&m.byExpiry, e.index)
+		m.drop(e)
+	}
+	if !now.Before(t.KeepUntil) {
+		return nil // already past keeping, as Redis's PEXPIREAT in the past
+	}
+	if m.tokens+1 > m.max {
+		return ErrFull
+	}
+	t.Cancelled = false
+	m.add(&memEntry{key: k, expires: t.KeepUntil, token: &t})
+	return nil
+}
+
+// LookupToken implements Store.
+func (m *Memory) LookupToken(ctx context.Context, issuer, id string) (Token, bool, error) {
+	if issuer == "" || id == "" {
+		return Token{}, false, ErrTokenInvalid
+	}
+	if _, err := m.begin(ctx); err != nil {
+		return Token{}, false, err
+	}
+	defer m.mu.Unlock()
+	e := m.entries[memKey{kind: tokenKind, sum: tokenSum(issuer, id)}]
+	if e == nil {
+		return Token{}, false, nil
+	}
+	return *e.token, true, nil
+}
+
+// CancelToken implements Store.
+func (m *Memory) CancelToken(ctx context.Context, issuer, id string) (bool, error) {
+	if issuer == "" || id == "" {
+		return false, ErrTokenInvalid
+	}
+	if _, err := m.begin(ctx); err != nil {
+		return false, err
+	}
+	defer m.mu.Unlock()
+	e := m.entries[memKey{kind: tokenKind, sum: tokenSum(issuer, id)}]
+	if e == nil {
+		return false, nil
+	}
+	e.token.Cancelled = true
+	return true, nil
 }
 
 // Check implements Store. It only reads.
@@ -257,7 +353,7 @@ func (m *Memory) Close() error {
 	defer m.mu.Unlock()
 	m.closed = true
 	m.entries, m.byExpiry = nil, nil
-	m.replays, m.subjects = 0, 0
+	m.replays, m.subjects, m.tokens = 0, 0, 0
 	return nil
 }
 

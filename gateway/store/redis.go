@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -293,4 +294,130 @@ type redisLog struct{ l *slog.Logger }
 
 func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 	r.l.WarnContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "redis")
+}
+
+// cancelLua marks a token record cancelled only if it exists: HSET on a
+// missing key would create a record without expiry.
+// KEYS: the token record. Returns 1 when marked, 0 when there is no record.
+const cancelLua = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'c', '1')
+return 1
+`
+
+var cancelScript = redis.NewScript(cancelLua)
+
+// Admit implements Store: one pipeline of SET key 1 NX PX ttl for the keys
+// and HGET c for the tokens, so that the cancellation check costs no round
+// trip of its own.
+func (r *Redis) Admit(ctx context.Context, keys []ReplayKey, tokens []TokenRef) ([]bool, []bool, error) {
+	if err := validateReplayKeys(keys); err != nil {
+		return nil, nil, err
+	}
+	for _, t := range tokens {
+		if t.Issuer == "" || t.ID == "" {
+			return nil, nil, ErrTokenInvalid
+		}
+	}
+	seen, cancelled := make([]bool, len(keys)), make([]bool, len(tokens))
+	if len(keys) == 0 && len(tokens) == 0 {
+		return seen, cancelled, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+
+	pipe := r.client.Pipeline()
+	sets := make([]*redis.BoolCmd, len(keys))
+	for i, k := range keys {
+		sets[i] = pipe.SetNX(ctx, replayKeyName(r.prefix, k.Kind, k.Value), 1, ceilMillisecond(k.TTL))
+	}
+	gets := make([]*redis.StringCmd, len(tokens))
+	for i, t := range tokens {
+		gets[i] = pipe.HGet(ctx, r.tokenKey(t.Issuer, t.ID), "c")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, fmt.Errorf("store: redis: admit: %w", err)
+	}
+	for i, cmd := range sets {
+		set, err := cmd.Result()
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: redis: admit: %w", err)
+		}
+		seen[i] = !set
+	}
+	for i, cmd := range gets {
+		v, err := cmd.Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+		case err != nil:
+			return nil, nil, fmt.Errorf("store: redis: admit: %w", err)
+		default:
+			cancelled[i] = v == "1"
+		}
+	}
+	return seen, cancelled, nil
+}
+
+func (r *Redis) tokenKey(issuer, id string) string {
+	return subjectKeyName(r.prefix, "token", tokenSum(issuer, id))
+}
+
+// RecordToken implements Store with HSET and PEXPIREAT in one transaction.
+func (r *Redis) RecordToken(ctx context.Context, t Token) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	key := r.tokenKey(t.Issuer, t.ID)
+	pipe := r.client.TxPipeline()
+	pipe.HSet(ctx, key, "owner", t.Owner, "workload", t.Workload, "subject", t.Subject,
+		"exp", t.Expires.UnixMilli(), "keep", t.KeepUntil.UnixMilli())
+	pipe.PExpireAt(ctx, key, t.KeepUntil)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("store: redis: record token: %w", err)
+	}
+	return nil
+}
+
+// LookupToken implements Store with HGETALL.
+func (r *Redis) LookupToken(ctx context.Context, issuer, id string) (Token, bool, error) {
+	if issuer == "" || id == "" {
+		return Token{}, false, ErrTokenInvalid
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	h, err := r.client.HGetAll(ctx, r.tokenKey(issuer, id)).Result()
+	if err != nil {
+		return Token{}, false, fmt.Errorf("store: redis: lookup token: %w", err)
+	}
+	if len(h) == 0 {
+		return Token{}, false, nil
+	}
+	exp, err1 := strconv.ParseInt(h["exp"], 10, 64)
+	keep, err2 := strconv.ParseInt(h["keep"], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return Token{}, false, fmt.Errorf("store: redis: lookup token: malformed record: %w", err)
+	}
+	return Token{
+		Issuer: issuer, ID: id, Owner: h["owner"], Workload: h["workload"], Subject: h["subject"],
+		Expires: time.UnixMilli(exp), KeepUntil: time.UnixMilli(keep), Cancelled: h["c"] == "1",
+	}, true, nil
+}
+
+// CancelToken implements Store with a script that marks an existing record.
+func (r *Redis) CancelToken(ctx context.Context, issuer, id string) (bool, error) {
+	if issuer == "" || id == "" {
+		return false, ErrTokenInvalid
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	cmd := redisscript.Run(ctx, r.client, []redisscript.Call{{SHA: cancelScript.Hash(), Src: cancelLua, Keys: []string{r.tokenKey(issuer, id)}}})[0]
+	n, err := cmd.Int64()
+	if err != nil {
+		return false, fmt.Errorf("store: redis: cancel token: %w", err)
+	}
+	return n == 1, nil
 }

@@ -244,6 +244,15 @@ func TestRedisOneRoundTrip(t *testing.T) {
 		t.Errorf("Remember of 3 keys: %d commands and %d pipelines of %d commands; want one pipeline of 3", single, pipes, cmds)
 	}
 
+	// The cancellation check of a presented token rides in the replay pipeline.
+	wantAdmit(t, s, []ReplayKey{
+		{Kind: "nonce", Value: []byte("4"), TTL: time.Minute},
+		{Kind: "assertion", Value: []byte("5"), TTL: time.Minute},
+	}, []TokenRef{{"https://sts", "_t"}}, []bool{false, false}, []bool{false})
+	if single, pipes, cmds := hook.take(); single != 0 || pipes != 1 || cmds != 3 {
+		t.Errorf("Admit of 2 keys and a token: %d commands and %d pipelines of %d commands; want one pipeline of 3", single, pipes, cmds)
+	}
+
 	wantCheck(t, s, via(alice, "x"), false, false)
 	if single, pipes, cmds := hook.take(); single != 0 || pipes != 1 || cmds != 2 {
 		t.Errorf("Check of a user and a caller: %d commands and %d pipelines of %d commands; want one pipeline of 2", single, pipes, cmds)

@@ -19,6 +19,19 @@ type Store interface {
 	// go in one round trip. Any error, including a context deadline, is returned: callers
 	// fail closed.
 	Remember(ctx context.Context, keys []ReplayKey) (seen []bool, err error)
+	// Admit is Remember plus, in the same round trip, whether each of the
+	// tokens was cancelled (CancelToken). A request carries both: its
+	// replay keys and the assertion it presents.
+	Admit(ctx context.Context, keys []ReplayKey, tokens []TokenRef) (seen, cancelled []bool, err error)
+	// RecordToken records an assertion the STS issued until its KeepUntil.
+	RecordToken(ctx context.Context, t Token) error
+	// LookupToken finds an issued assertion's record; ok is false when
+	// there is none (never recorded, or no longer kept).
+	LookupToken(ctx context.Context, issuer, id string) (t Token, ok bool, err error)
+	// CancelToken marks a recorded assertion cancelled for as long as its
+	// record is kept; ok is false when there is no record (nothing is
+	// written then).
+	CancelToken(ctx context.Context, issuer, id string) (ok bool, err error)
 	// Check reports whether the attempt's user is locked out and whether its caller is
 	// throttled, in one round trip. It only reads.
 	Check(ctx context.Context, a Attempt) (Standing, error)
@@ -205,6 +218,9 @@ func (st *Standing) set(s subject, until time.Time) {
 //	<prefix>fail:{<hex sha256(subject)>}    failure counter, TTL = Window
 //	<prefix>lock:{<hex sha256(subject)>}    present while locked (throttled), TTL = backoff
 //	<prefix>level:{<hex sha256(subject)>}   lockouts so far, TTL = backoff + 4×MaxBackoff
+//	<prefix>token:{<hex sha256(issuer NUL id)>}  issued assertion (hash: owner, workload,
+//	                                         subject, exp, keep, c=1 when cancelled),
+//	                                         expires at KeepUntil
 //
 // where subject is "user:<name>" or "caller:<workload>".
 //
