@@ -3,7 +3,8 @@
 #
 #   ./build.sh deps    install what is missing (apt-get when root, else print the command)
 #   ./build.sh build   build bin/gatehouse, bin/gatehouse-demo and bin/gatehouse-load
-#   ./build.sh test    deps, start a real redis-server on a free loopback port,
+#   ./build.sh test    deps, npm ci for the interop suite, start a real
+#                      redis-server on a free loopback port,
 #                      go vet, go test (race detector, integration tests), the
 #                      libxml2 shim under AddressSanitizer, short fuzz runs; stops
 #                      what it started; exits with the tests' status
@@ -15,7 +16,12 @@ cd "$(dirname "$0")"
 ROOT=$PWD
 
 # Debian packages the build, the tests and the demo need.
-APT_PACKAGES=(gcc libc6-dev pkg-config libxml2-dev redis-server redis-tools xmlsec1 python3 python3-zeep python3-xmlsec python3-lxml python3-pysaml2 curl ca-certificates)
+# The interop suite (interop/) adds its peers: Java with Apache WSS4J 1.6 and
+# Santuario, node with npm (node-soap and xml-crypto come from
+# interop/node/package-lock.json), and lasso.
+APT_PACKAGES=(gcc libc6-dev pkg-config libxml2-dev redis-server redis-tools xmlsec1 python3 python3-zeep python3-xmlsec python3-lxml python3-pysaml2 curl ca-certificates
+	default-jdk-headless libwss4j-java libxml-security-java libcommons-logging-java libcommons-codec-java libslf4j-java
+	nodejs npm python3-lasso)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -86,8 +92,17 @@ stop_redis() {
 	return 0
 }
 
+# node_interop installs the npm packages of the interop suite exactly as
+# interop/node/package-lock.json pins them (npm ci: the cache first, the
+# registry for what it lacks), bounded in time.
+node_interop() {
+	log "npm ci in interop/node (node-soap, xml-crypto, pinned by package-lock.json)"
+	(cd interop/node && timeout 300 npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
+}
+
 test_all() {
 	deps
+	node_interop
 	trap stop_redis EXIT
 	start_redis
 	export GATEHOUSE_TEST_REDIS_ADDR=$REDIS_ADDR
