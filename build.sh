@@ -23,11 +23,16 @@ APT_PACKAGES=(gcc libc6-dev pkg-config libxml2-dev redis-server redis-tools xmls
 	default-jdk-headless libwss4j-java libxml-security-java libcommons-logging-java libcommons-codec-java libslf4j-java
 	nodejs npm python3-lasso)
 
+# A package here counts as present when its command is on PATH, whatever
+# installed it: a NodeSource nodejs bundles npm and conflicts with Debian's.
+declare -A PACKAGE_COMMANDS=([nodejs]=node [npm]=npm)
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 deps() {
 	local missing=()
 	for p in "${APT_PACKAGES[@]}"; do
+		[[ -n ${PACKAGE_COMMANDS[$p]:-} ]] && command -v "${PACKAGE_COMMANDS[$p]}" >/dev/null && continue
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 	done
 	if ((${#missing[@]})); then
