@@ -3,7 +3,8 @@
 #
 #   ./build.sh deps    install what is missing (apt-get when root, else print the command)
 #   ./build.sh build   build bin/gatehouse, bin/gatehouse-demo and bin/gatehouse-load
-#   ./build.sh test    deps, start a real redis-server on a free loopback port,
+#   ./build.sh test    deps, npm ci for the interop suite, start a real
+#                      redis-server on a free loopback port,
 #                      go vet, go test (race detector, integration tests), the
 #                      libxml2 shim under AddressSanitizer, short fuzz runs; stops
 #                      what it started; exits with the tests' status
@@ -18,13 +19,23 @@ cd "$(dirname "$0")"
 ROOT=$PWD
 
 # Debian packages the build, the tests and the demo need.
-APT_PACKAGES=(gcc libc6-dev pkg-config libxml2-dev redis-server redis-tools xmlsec1 python3 python3-zeep python3-xmlsec python3-lxml python3-pysaml2 curl ca-certificates)
+# The interop suite (interop/) adds its peers: Java with Apache WSS4J 1.6 and
+# Santuario, node with npm (node-soap and xml-crypto come from
+# interop/node/package-lock.json), and lasso.
+APT_PACKAGES=(gcc libc6-dev pkg-config libxml2-dev redis-server redis-tools xmlsec1 python3 python3-zeep python3-xmlsec python3-lxml python3-pysaml2 curl ca-certificates
+	default-jdk-headless libwss4j-java libxml-security-java libcommons-logging-java libcommons-codec-java libslf4j-java
+	nodejs npm python3-lasso)
+
+# A package here counts as present when its command is on PATH, whatever
+# installed it: a NodeSource nodejs bundles npm and conflicts with Debian's.
+declare -A PACKAGE_COMMANDS=([nodejs]=node [npm]=npm)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
 deps() {
 	local missing=()
 	for p in "${APT_PACKAGES[@]}"; do
+		[[ -n ${PACKAGE_COMMANDS[$p]:-} ]] && command -v "${PACKAGE_COMMANDS[$p]}" >/dev/null && continue
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 	done
 	if ((${#missing[@]})); then
@@ -89,8 +100,17 @@ stop_redis() {
 	return 0
 }
 
+# node_interop installs the npm packages of the interop suite exactly as
+# interop/node/package-lock.json pins them (npm ci: the cache first, the
+# registry for what it lacks), bounded in time.
+node_interop() {
+	log "npm ci in interop/node (node-soap, xml-crypto, pinned by package-lock.json)"
+	(cd interop/node && timeout 300 npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
+}
+
 test_all() {
 	deps
+	node_interop
 	trap stop_redis EXIT
 	start_redis
 	export GATEHOUSE_TEST_REDIS_ADDR=$REDIS_ADDR
@@ -98,7 +118,12 @@ test_all() {
 	go vet ./...
 	log "go test (race detector)"
 	local status=0
-	go test -race -count=1 -timeout 20m ./... || status=$?
+	# The interop suite runs on its own afterwards: its JVMs and node
+	# processes would otherwise compete for the CPUs with the timing-bound
+	# tests of the other packages.
+	go test -race -count=1 -timeout 20m $(go list ./... | grep -v '/interop$') || status=$?
+	log "go test ./interop (WSS4J, node-soap, xml-crypto, lasso, xmlsec1)"
+	go test -count=1 -timeout 10m ./interop || status=$?
 	if ((status == 0)); then
 		log "AddressSanitizer over the libxml2 shim (leaks, overflows)"
 		go test -asan -count=1 ./schemas || status=$?

@@ -14,6 +14,9 @@ import (
 const (
 	DefaultConfirmation     = "bearer holderOfKey"
 	DefaultSAMLMaxClockSkew = 2 * time.Minute
+	// DefaultSAMLVersions: SAML 1.1 is accepted only where a service says
+	// so (versions="1.1 2.0").
+	DefaultSAMLVersions = "2.0"
 )
 
 // maxSAMLClockSkew bounds saml/@maxClockSkew: a wider window keeps an
@@ -100,6 +103,10 @@ type SAML struct {
 	// RequireRecipient refuses a bearer confirmation without a Recipient;
 	// default false.
 	RequireRecipient bool
+	// Versions are the SAML versions accepted, "2.0" and "1.1", each once;
+	// default "2.0" only. An assertion of another version is refused with
+	// wsse:UnsupportedSecurityToken.
+	Versions []string
 
 	// The lines of the issuer and attestingEntity elements, for messages.
 	issuerLines, attestingLines []int
@@ -128,6 +135,7 @@ func (s *SAML) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		MaxClockSkew      string             `xml:"maxClockSkew,attr"`
 		Recipient         string             `xml:"recipient,attr"`
 		RequireRecipient  string             `xml:"requireRecipient,attr"`
+		Versions          string             `xml:"versions,attr"`
 		Issuers           []issuerElement    `xml:"issuer"`
 		AttestingEntities []attestingElement `xml:"attestingEntity"`
 	}
@@ -140,6 +148,10 @@ func (s *SAML) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		raw.Confirmation = DefaultConfirmation
 	}
 	s.Confirmation = strings.Fields(raw.Confirmation)
+	if raw.Versions == "" {
+		raw.Versions = DefaultSAMLVersions
+	}
+	s.Versions = strings.Fields(raw.Versions)
 	if r := strings.Fields(raw.Recipient); len(r) > 0 {
 		s.Recipients = r
 	}
@@ -249,6 +261,9 @@ func (c *checker) checkSAML(cfg *Config, svc *Service, audiences map[string]*Ser
 	}
 	if v, dup := firstDuplicate(s.Confirmation); dup {
 		c.errorf(s.Pos, el, "confirmation lists %s twice", v)
+	}
+	if v, dup := firstDuplicate(s.Versions); dup {
+		c.errorf(s.Pos, el, "versions lists %s twice", v)
 	}
 	for i, r := range s.Recipients {
 		if u, err := url.Parse(r); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {

@@ -131,6 +131,7 @@ func TestLoadValidSAML(t *testing.T) {
 		AttestingEntities: []string{"spiffe://demo.gatehouse.internal/edge"},
 		Recipients:        []string{"https://gatehouse.example:8443/services/accounts", "https://gw2.example/services/accounts"},
 		RequireRecipient:  true,
+		Versions:          []string{"1.1", "2.0"},
 		issuerLines:       []int{31, 32},
 		attestingLines:    []int{33},
 	}
@@ -144,6 +145,7 @@ func TestLoadValidSAML(t *testing.T) {
 		Required:     true,
 		MaxClockSkew: DefaultSAMLMaxClockSkew,
 		Issuers:      []string{"urn:gatehouse:sts"},
+		Versions:     []string{"2.0"},
 		issuerLines:  []int{40},
 	}
 	if !reflect.DeepEqual(orders, wantOrders) {

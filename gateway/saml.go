@@ -53,6 +53,7 @@ func newSAMLVerifier(cfg *conf.Config, sc *conf.SAML, defaultRecipients []string
 		AttestingEntities: sc.AttestingEntities,
 		MaxClockSkew:      sc.MaxClockSkew,
 		Clock:             clock,
+		Versions:          slices.Clone(sc.Versions),
 	}
 	for _, m := range sc.Confirmation {
 		v.Methods = append(v.Methods, confirmationURIs[m])
@@ -107,10 +108,13 @@ func newSTS(cfg *conf.Config, st store.Store, clock func() time.Time) (*samlsts.
 			own = append(own, c)
 		}
 	}
+	// The STS validates, renews and acts on the tokens it issues, of both
+	// versions; services accept what their own <saml versions> says.
 	tokens := &samlsts.Verifier{
-		Issuers: map[string][]*x509.Certificate{sc.EntityID: own},
-		Methods: []string{samlsts.CMBearer, samlsts.CMHolderOfKey},
-		Clock:   clock,
+		Issuers:  map[string][]*x509.Certificate{sc.EntityID: own},
+		Methods:  []string{samlsts.CMBearer, samlsts.CMHolderOfKey},
+		Clock:    clock,
+		Versions: []string{samlsts.Version20, samlsts.Version11},
 	}
 	sts := &samlsts.STS{
 		Issuer:             &samlsts.Issuer{EntityID: sc.EntityID, Key: sc.Signer(), Cert: sc.Certificate(), Clock: clock},

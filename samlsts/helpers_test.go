@@ -95,12 +95,15 @@ func bearerRequest() IssueRequest {
 	}
 }
 
+// verifier accepts SAML 2.0 and 1.1 (the default is 2.0 only, which
+// TestSAMLVersions checks).
 func verifier(k *keys) *Verifier {
 	return &Verifier{
 		Audience: audience,
 		Issuers:  map[string][]*x509.Certificate{stsEntity: {k.stsRSA.cert, k.stsEC.cert}},
 		Methods:  []string{CMBearer, CMHolderOfKey, CMSenderVouch},
 		Clock:    clock,
+		Versions: []string{Version11, Version20},
 	}
 }
 

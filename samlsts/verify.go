@@ -95,9 +95,41 @@ type Verifier struct {
 	MaxClockSkew      time.Duration
 	AllowSHA1         bool
 	Clock             func() time.Time
+	// Versions are the SAML versions accepted, Version20 and Version11;
+	// empty means SAML 2.0 only. An assertion of another version is
+	// refused with wsse:UnsupportedSecurityToken before its signature is
+	// looked at: the token is well formed, of a kind this service does not
+	// take (WSS 1.1 fault table).
+	Versions []string
 
 	// anyAudience is set by the STS for tokens it issued to other services.
 	anyAudience bool
+}
+
+// SAML versions, as Verifier.Versions lists them.
+const (
+	Version20 = "2.0"
+	Version11 = "1.1"
+)
+
+// accepts reports whether the verifier takes assertions of SAML version.
+func (v *Verifier) accepts(version string) bool {
+	if len(v.Versions) == 0 {
+		return version == Version20
+	}
+	return slices.Contains(v.Versions, version)
+}
+
+// versions lists the accepted versions for a message.
+func (v *Verifier) versions() []string {
+	if len(v.Versions) == 0 {
+		return []string{Version20}
+	}
+	return v.Versions
+}
+
+func unsupported(format string, args ...any) error {
+	return soap.SecurityFault(soap.FaultUnsupportedSecurityToken, "security token not supported", fmt.Errorf(format, args...))
 }
 
 // Message is the context a subject confirmation is checked against.
@@ -313,7 +345,13 @@ func certificateIDs(c *x509.Certificate) []string {
 func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	now := v.Clock()
 	if el.NamespaceURI() == NSAssertion1 {
+		if !v.accepts(Version11) {
+			return nil, unsupported("a SAML 1.1 assertion: this service accepts SAML %s", strings.Join(v.versions(), " and "))
+		}
 		return v.verifyAssertion11(el)
+	}
+	if !v.accepts(Version20) {
+		return nil, unsupported("a SAML 2.0 assertion: this service accepts SAML %s", strings.Join(v.versions(), " and "))
 	}
 	if el.Tag != "Assertion" || el.NamespaceURI() != NSAssertion {
 		return nil, reject("not a SAML 2.0 assertion: {%s}%s", el.NamespaceURI(), el.Tag)

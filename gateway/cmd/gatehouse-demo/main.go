@@ -49,12 +49,14 @@ func pki(args []string) error {
 	fs := flag.NewFlagSet("pki", flag.ExitOnError)
 	dir := fs.String("dir", "conf/demo/pki", "where to write the PKI")
 	force := fs.Bool("force", false, "regenerate even if current")
+	stsKey := fs.String("sts-key", demopki.KeyRSA2048, "the STS signing key: rsa (RSA-2048) or ecdsa (P-256)")
 	_ = fs.Parse(args)
-	if !*force && demopki.Current(*dir) {
+	opts := demopki.Options{STSKey: *stsKey}
+	if !*force && demopki.CurrentWith(*dir, opts) {
 		fmt.Println("demo PKI in", *dir, "is current")
 		return nil
 	}
-	if err := demopki.Generate(*dir); err != nil {
+	if err := demopki.GenerateWith(*dir, opts); err != nil {
 		return err
 	}
 	fmt.Println("demo PKI written to", *dir)

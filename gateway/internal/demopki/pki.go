@@ -1,9 +1,12 @@
 // Package demopki generates the demo and test PKI: an internal CA, the
 // gateway's server certificate, one consumer certificate with a SPIFFE ID,
 // the STS signing certificate, and an untrusted CA with a look-alike
-// consumer for negative tests. Keys
-// are ECDSA P-256 in PKCS#8 PEM, written 0600. It is for demos and tests
-// only; production certificates come from the organisation's CA.
+// consumer for negative tests. Keys are ECDSA P-256, except the STS
+// signing key, which is RSA-2048 by default so that every SAML relying
+// party can verify its assertions (lasso and xml-crypto verify no ECDSA
+// signature); Options.STSKey selects ECDSA P-256 instead. Keys are PKCS#8
+// PEM, written 0600. It is for demos and tests only; production
+// certificates come from the organisation's CA.
 package demopki
 
 import (
@@ -11,6 +14,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -65,6 +69,39 @@ const (
 	regenerateBefore = 7 * 24 * time.Hour
 )
 
+// Key algorithms of generated keys.
+const (
+	KeyECDSAP256 = "ecdsa" // ECDSA P-256
+	KeyRSA2048   = "rsa"   // RSA, 2048 bits
+)
+
+// Options are the choices of a demo PKI.
+type Options struct {
+	// STSKey is the STS signing key's algorithm: KeyRSA2048 (the default,
+	// also when empty) or KeyECDSAP256.
+	STSKey string
+}
+
+func (o Options) stsKey() (string, error) {
+	switch o.STSKey {
+	case "", KeyRSA2048:
+		return KeyRSA2048, nil
+	case KeyECDSAP256:
+		return KeyECDSAP256, nil
+	}
+	return "", fmt.Errorf("demopki: unknown STS key algorithm %q (want %q or %q)", o.STSKey, KeyRSA2048, KeyECDSAP256)
+}
+
+func newKey(alg string) (crypto.Signer, error) {
+	switch alg {
+	case "", KeyECDSAP256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case KeyRSA2048:
+		return rsa.GenerateKey(rand.Reader, 2048)
+	}
+	return nil, fmt.Errorf("demopki: unknown key algorithm %q", alg)
+}
+
 // Issuer is a CA that can sign leaves.
 type Issuer struct {
 	Cert *x509.Certificate
@@ -80,6 +117,9 @@ type Leaf struct {
 	Server   bool // server auth usage (else client auth)
 	Client   bool
 	NotAfter time.Time // zero: one year from now
+	// Key is the leaf key's algorithm: KeyECDSAP256 (also when empty) or
+	// KeyRSA2048.
+	Key string
 }
 
 // NewCA makes a self-signed CA.
@@ -110,9 +150,9 @@ func NewCA(name pkix.Name) (*Issuer, error) {
 	return &Issuer{Cert: cert, Key: key}, nil
 }
 
-// Issue signs a new leaf with a fresh P-256 key.
+// Issue signs a new leaf with a fresh key of l.Key's algorithm.
 func (ca *Issuer) Issue(l Leaf) (*x509.Certificate, crypto.Signer, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := newKey(l.Key)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -173,9 +213,19 @@ func WriteKey(path string, key crypto.Signer) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
-// Current reports whether dir holds a complete demo PKI whose certificates
-// are valid for at least another week.
-func Current(dir string) bool {
+// Current reports whether dir holds a complete demo PKI with the default
+// options whose certificates are valid for at least another week.
+func Current(dir string) bool { return CurrentWith(dir, Options{}) }
+
+// CurrentWith reports whether dir holds a complete demo PKI whose
+// certificates are valid for at least another week and whose STS key has
+// the algorithm opts asks for: a PKI written before the STS key became
+// RSA by default (ECDSA) is not current and is regenerated.
+func CurrentWith(dir string, opts Options) bool {
+	want, err := opts.stsKey()
+	if err != nil {
+		return false
+	}
 	for _, name := range []string{CACert, ServerCert, EnforcementCert, ConsumerCert, UntrustedCACert, UntrustedCert, STSCert} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
@@ -189,6 +239,9 @@ func Current(dir string) bool {
 		if err != nil || time.Until(c.NotAfter) < regenerateBefore {
 			return false
 		}
+		if name == STSCert && keyAlgorithm(c) != want {
+			return false
+		}
 	}
 	for _, name := range []string{CAKey, ServerKey, EnforcementKey, ConsumerKey, UntrustedKey, STSKey, TellerSecret, RACFKey} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
@@ -198,8 +251,30 @@ func Current(dir string) bool {
 	return true
 }
 
-// Generate writes a fresh demo PKI into dir.
-func Generate(dir string) error {
+// keyAlgorithm names the algorithm of a certificate's public key.
+func keyAlgorithm(c *x509.Certificate) string {
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() == 2048 {
+			return KeyRSA2048
+		}
+	case *ecdsa.PublicKey:
+		if k.Curve == elliptic.P256() {
+			return KeyECDSAP256
+		}
+	}
+	return ""
+}
+
+// Generate writes a fresh demo PKI with the default options into dir.
+func Generate(dir string) error { return GenerateWith(dir, Options{}) }
+
+// GenerateWith writes a fresh demo PKI into dir.
+func GenerateWith(dir string, opts Options) error {
+	stsKeyAlg, err := opts.stsKey()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -232,7 +307,7 @@ func Generate(dir string) error {
 	if err != nil {
 		return err
 	}
-	sts, stsKey, err := ca.Issue(Leaf{Subject: pkix.Name{CommonName: "Gatehouse STS", Organization: []string{"Demo Bank"}}})
+	sts, stsKey, err := ca.Issue(Leaf{Subject: pkix.Name{CommonName: "Gatehouse STS", Organization: []string{"Demo Bank"}}, Key: stsKeyAlg})
 	if err != nil {
 		return err
 	}
