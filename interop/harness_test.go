@@ -118,6 +118,7 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
     <ca file="other-order-ca.crt"/>
     <certificate file="signer.crt"/>
     <certificate file="other-order-signer.crt"/>
+    <signers file="unpinned-signer.crt"/>
   </trust>
   <policy>
     <consumer name="interop" prefix="spiffe://interop.test/"/>

@@ -85,22 +85,18 @@ func TestWSS4JSignsGatehouseAccepts(t *testing.T) {
 	}{
 		{"BinarySecurityToken direct reference", "bst", g.pki.signer, ""},
 		{"SubjectKeyIdentifier of a pinned certificate", "ski", g.pki.signer, ""},
-		// The certificate only chains to a CA of the trust store: a
-		// KeyIdentifier finds only pinned certificates today. With the fix
-		// the trust store names unpinned-signer.crt (written beside the
-		// configuration) as a known signer certificate, still validated
-		// against its CAs, the way a WSS4J keystore holds it.
-		{"SubjectKeyIdentifier of a certificate the trust store's CA issued", "ski", g.pki.unpinnedSigner,
-			"needs KeyIdentifier lookup with a CA trust store naming known signer certificates: lands with the interop merge"},
+		// The certificate only chains to a CA of the trust store, which
+		// names it (unpinned-signer.crt) as a known signer, still
+		// validated against its CAs, the way a WSS4J keystore holds it.
+		{"SubjectKeyIdentifier of a certificate the trust store's CA issued", "ski", g.pki.unpinnedSigner, ""},
 		{"BinarySecurityToken of a certificate the trust store's CA issued", "bst", g.pki.unpinnedSigner, ""},
 		// The issuer DN in Go's own attribute order (C, O, CN in the DER):
 		// WSS4J's RFC 2253 string is the one Go prints.
 		{"IssuerSerial, issuer DN in Go's order", "issuerserial", g.pki.signer, ""},
 		// WSS4J writes the issuer DN as RFC 2253 from the certificate's
-		// DER order (here CN, OU, O, C); Gatehouse compares it with Go's
-		// pkix.Name.String(), which reorders the attributes.
-		{"IssuerSerial, issuer DN in another order", "issuerserial", g.pki.otherOrderSigner,
-			"needs IssuerSerial DN matching as parsed RDN sequences (RFC 4514): lands with the interop merge"},
+		// DER order (here CN, OU, O, C); Gatehouse compares it as a parsed
+		// name, not in Go's pkix.Name.String() order.
+		{"IssuerSerial, issuer DN in another order", "issuerserial", g.pki.otherOrderSigner, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.skip != "" {
