@@ -67,18 +67,19 @@ func bench(args []string) error {
 	rounds := fs.Int("rounds", 3, "rounds per side (proxy and gateway alternate)")
 	conc := fs.Int("c", 32, "concurrent connections")
 	paths := fs.String("paths", "plain,wss,saml,hok", "paths to measure")
+	openFor := fs.Duration("open", 5*time.Second, "open-loop round length at half the gateway's maximum (0: no open-loop rounds)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *n < 100 || *n > 200000 || *rounds < 1 || *rounds > 20 || *conc < 1 || *conc > 256 {
-		return errors.New("need 100 ≤ -n ≤ 200000, 1 ≤ -rounds ≤ 20, 1 ≤ -c ≤ 256")
+	if *n < 100 || *n > 200000 || *rounds < 1 || *rounds > 20 || *conc < 1 || *conc > 256 || *openFor < 0 || *openFor > time.Minute {
+		return errors.New("need 100 ≤ -n ≤ 200000, 1 ≤ -rounds ≤ 20, 1 ≤ -c ≤ 256, 0 ≤ -open ≤ 1m")
 	}
 	dir, err := os.MkdirTemp("", "gatehouse-bench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b, err := newBenchEnv(dir, strings.Split(*paths, ","), *conc)
+	b, err := newBenchEnv(dir, strings.Split(*paths, ","), *conc, true)
 	if err != nil {
 		return err
 	}
@@ -86,10 +87,25 @@ func bench(args []string) error {
 
 	fmt.Printf("gatehouse-load bench: %d rounds per side of %d requests, %d connections, GOMAXPROCS=%d\n\n", *rounds, *n, *conc, runtimeProcs())
 	fmt.Printf("%-6s %12s %12s %8s   %10s %10s %10s %10s %8s\n", "path", "proxy req/s", "gw req/s", "ratio", "proxy p50", "gw p50", "proxy p99", "gw p99", "p99 x")
+	gwMax := map[string]float64{}
 	for _, p := range strings.Split(*paths, ",") {
 		if b.skip[p] != "" {
 			fmt.Printf("%-6s skipped: %s\n", p, b.skip[p])
 			continue
+		}
+		// A warm-up round per side, not counted: connections, TLS sessions,
+		// caches and the heap reach their working state first.
+		warm, err := b.messages(p, min(*n, 300))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		for _, u := range []string{b.proxyURL, b.gatewayURL(p)} {
+			if _, err := b.run(u+b.pathOf(p), warm, *conc); err != nil {
+				return fmt.Errorf("%s warm-up: %w", p, err)
+			}
+			if warm, err = b.messages(p, len(warm)); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
 		}
 		var proxy, gw []round
 		for range *rounds {
@@ -109,9 +125,23 @@ func bench(args []string) error {
 			gw = append(gw, r)
 		}
 		mp, mg := median(proxy), median(gw)
+		gwMax[p] = mg.rate
 		fmt.Printf("%-6s %12.0f %12.0f %7.2fx   %10v %10v %10v %10v %7.2fx\n", p, mp.rate, mg.rate, mg.rate/mp.rate,
 			mp.p50.Round(time.Microsecond), mg.p50.Round(time.Microsecond), mp.p99.Round(time.Microsecond), mg.p99.Round(time.Microsecond),
 			float64(mg.p99)/float64(mp.p99))
+	}
+	if *openFor == 0 {
+		return nil
+	}
+	fmt.Printf("\nopen loop at half the gateway's maximum, the same rate for both, %v per round, latency from each request's scheduled departure\n", *openFor)
+	fmt.Printf("%-6s %12s %12s   %10s %10s %10s %10s %8s %6s\n", "path", "req/s", "requests", "proxy p50", "gw p50", "proxy p99", "gw p99", "p99 x", "late")
+	for _, p := range strings.Split(*paths, ",") {
+		if gwMax[p] == 0 {
+			continue
+		}
+		if err := b.openLoop(p, gwMax[p]/2, *openFor, *rounds, *conc*4); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
 	}
 	return nil
 }
@@ -149,13 +179,22 @@ type benchEnv struct {
 	memGW    *gateway.Gateway // plain, wss: in-memory store
 	redisGW  *gateway.Gateway // saml, hok: Redis store
 	redis    *exec.Cmd
-	closers  []func()
-	skip     map[string]string
+	// childURL and child: the gateway of soak, a gatehouse process of its
+	// own so that its memory can be read apart from the load's.
+	childURL   string
+	child      *exec.Cmd
+	backendURL string
+	redisStore string // the store element of a child gateway for saml and hok
+	closers    []func()
+	skip       map[string]string
 }
 
 func (b *benchEnv) pathOf(p string) string { return "/services/" + p }
 
 func (b *benchEnv) gatewayURL(p string) string {
+	if b.childURL != "" {
+		return b.childURL
+	}
 	g := b.memGW
 	if p == "saml" || p == "hok" {
 		g = b.redisGW
@@ -227,7 +266,7 @@ const benchConfig = `<?xml version="1.0" encoding="UTF-8"?>
 </gatehouse>
 `
 
-func newBenchEnv(dir string, paths []string, conc int) (*benchEnv, error) {
+func newBenchEnv(dir string, paths []string, conc int, inProcess bool) (*benchEnv, error) {
 	b := &benchEnv{dir: dir, skip: map[string]string{}}
 	pki := filepath.Join(dir, "pki")
 	if err := demopki.Generate(pki); err != nil {
@@ -270,17 +309,25 @@ func newBenchEnv(dir string, paths []string, conc int) (*benchEnv, error) {
 		b.close()
 		return nil, err
 	}
-	if b.memGW, err = b.startGateway("mem", backendURL, ""); err != nil {
-		b.close()
-		return nil, err
+	b.backendURL = backendURL
+	if inProcess { // soak starts a gateway process of its own
+		if b.memGW, err = b.startGateway("mem", backendURL, ""); err != nil {
+			b.close()
+			return nil, err
+		}
 	}
 	if slices.Contains(paths, "saml") || slices.Contains(paths, "hok") {
 		addr, err := b.startRedis()
-		if err != nil {
+		switch {
+		case err != nil:
 			b.skip["saml"], b.skip["hok"] = err.Error(), err.Error()
-		} else if b.redisGW, err = b.startGateway("redis", backendURL, `<store><redis addresses="`+addr+`" prefix="bench:"/></store>`); err != nil {
-			b.close()
-			return nil, err
+		case !inProcess:
+			b.redisStore = `<store><redis addresses="` + addr + `" prefix="bench:"/></store>`
+		default:
+			if b.redisGW, err = b.startGateway("redis", backendURL, `<store><redis addresses="`+addr+`" prefix="bench:"/></store>`); err != nil {
+				b.close()
+				return nil, err
+			}
 		}
 		a, err := b.sts.Issue(samlsts.IssueRequest{Subject: "alice@example.com", Audience: benchAudience + ":hok", Lifetime: time.Hour,
 			Method: samlsts.CMHolderOfKey, HolderKey: client.Cert, AuthnInstant: time.Now(), Roles: []string{"teller"}})

@@ -12,7 +12,8 @@
 // a signing policy and replay detection requires.
 //
 // gatehouse-load bench compares Gatehouse with a bare reverse proxy in one
-// run (see bench.go).
+// run (see bench.go); gatehouse-load soak holds a gateway process at an
+// open-loop load and watches its resident set (see soak.go).
 package main
 
 import (
@@ -39,6 +40,13 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "soak" {
+		if err := soak(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "gatehouse-load soak:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "bench" {
 		if err := bench(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "gatehouse-load bench:", err)
