@@ -10,7 +10,11 @@
 #                      what it started; exits with the tests' status
 #   ./build.sh bench   deps, build; the kernel benchmarks (each as a multiple of
 #                      a bare signature verify, same run), then gatehouse-load
-#                      bench (Gatehouse against a bare reverse proxy, same run)
+#                      bench (Gatehouse against a bare reverse proxy, same run:
+#                      closed loop, then open loop at half the gateway's maximum)
+#   ./build.sh soak    deps, build; gatehouse-load soak: a gateway process held 10
+#                      minutes at half its maximum (holder-of-key path, Redis), its
+#                      resident set reported; fails on more than 10% growth
 #   ./build.sh run     deps, build, demo PKI if absent, start the demo backends, the
 #                      enforcement point (conf/demo/enforcement.xml) and Gatehouse on
 #                      conf/demo/gatehouse.xml, print how to call it
@@ -202,9 +206,16 @@ bench() {
 	bin/gatehouse-load bench
 }
 
+soak() {
+	deps
+	build
+	bin/gatehouse-load soak -path hok -d 10m
+}
+
 case ${1:-} in
 deps) deps ;;
 bench) bench ;;
+soak) soak ;;
 build) deps && build ;;
 test) test_all ;;
 run) run_demo ;;

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -68,8 +69,20 @@ func bench(args []string) error {
 	conc := fs.Int("c", 32, "concurrent connections")
 	paths := fs.String("paths", "plain,wss,saml,hok", "paths to measure")
 	openFor := fs.Duration("open", 5*time.Second, "open-loop round length at half the gateway's maximum (0: no open-loop rounds)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (proxy, gateway and load) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *n < 100 || *n > 200000 || *rounds < 1 || *rounds > 20 || *conc < 1 || *conc > 256 || *openFor < 0 || *openFor > time.Minute {
 		return errors.New("need 100 ≤ -n ≤ 200000, 1 ≤ -rounds ≤ 20, 1 ≤ -c ≤ 256, 0 ≤ -open ≤ 1m")
