@@ -341,8 +341,15 @@ func (fe *foreach) exec(ctx context.Context, r *run, f *frame) error {
 				break start
 			}
 			g.goRun(func(ctx context.Context) error {
+				// A failure cancels the group before the slot is given
+				// back, so the loop never starts another iteration after
+				// one has failed.
 				defer func() { <-slots }()
-				return r.do(ctx, fe.body, fr)
+				err := r.do(ctx, fe.body, fr)
+				if err != nil {
+					g.fail(err)
+				}
+				return err
 			})
 		}
 		if err := g.wait(); err != nil {
