@@ -411,6 +411,76 @@ func TestHTTPSBackendWithClientCertificate(t *testing.T) {
 	}
 }
 
+// TestBackendConnectionReuseAndTLSResumption: calls to an https backend
+// share one kept-alive connection, and a new connection (after the backend
+// closed the old one) resumes the TLS session instead of a full handshake.
+func TestBackendConnectionReuseAndTLSResumption(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		conns    int    // connections the backend accepted
+		resumed  []bool // per request: was its connection's handshake a resumption
+		closeNow atomic.Bool
+	)
+	e := newEnv(t, envOptions{
+		backendTLS: `<tls ca="pki/ca.crt" certificate="pki/server.crt" key="pki/server.key" serverName="localhost"/>`,
+		backendServer: func(dir string, h http.Handler) *httptest.Server {
+			kp, err := tls.LoadX509KeyPair(filepath.Join(dir, "pki", demopki.ServerCert), filepath.Join(dir, "pki", demopki.ServerKey))
+			must(t, err)
+			ca, err := os.ReadFile(filepath.Join(dir, "pki", demopki.CACert))
+			must(t, err)
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(ca)
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				resumed = append(resumed, r.TLS.DidResume)
+				mu.Unlock()
+				if closeNow.Swap(false) {
+					w.Header().Set("Connection", "close") // the server closes after this answer
+				}
+				h.ServeHTTP(w, r)
+			}))
+			srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+				if st == http.StateNew {
+					mu.Lock()
+					conns++
+					mu.Unlock()
+				}
+			}
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{kp}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+			srv.StartTLS()
+			return srv
+		},
+	})
+	call := func() {
+		t.Helper()
+		resp := e.post(t, "/services/accounts", envelope11(getBalance), "1.1")
+		if body := readAll(t, resp); resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+	}
+	for range 3 {
+		call()
+	}
+	mu.Lock()
+	if conns != 1 || len(resumed) != 3 || resumed[0] {
+		t.Fatalf("3 sequential calls: %d backend connections, resumed %v; want 1 connection, a full first handshake", conns, resumed)
+	}
+	mu.Unlock()
+
+	closeNow.Store(true)
+	call() // answered with Connection: close
+	call() // a new connection
+	call() // kept alive again
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 2 {
+		t.Errorf("after the backend closed its connection: %d connections, want 2", conns)
+	}
+	if len(resumed) != 6 || !resumed[4] || !resumed[5] {
+		t.Errorf("resumed per call %v: the second connection should resume the TLS session", resumed)
+	}
+}
+
 // TestAuthorization: default deny per operation, and the flow graph: a rule
 // that would allow a call is not enough without a flow edge.
 func TestAuthorization(t *testing.T) {

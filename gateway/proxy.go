@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -33,34 +34,61 @@ type backend struct {
 }
 
 func newBackend(b *conf.Backend, clock func() time.Time) *backend {
-	dialer := &net.Dialer{Timeout: b.ConnectTimeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		// Never an environment proxy: the backend is where the configuration says.
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       b.ClientTLSConfig(),
-		TLSHandshakeTimeout:   b.ConnectTimeout,
-		ResponseHeaderTimeout: b.Timeout,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     b.URL.Scheme == "https",
-	}
-	var signer *wssec.Signer
-	if key, cert := b.SigningKey(); key != nil {
-		signer = &wssec.Signer{Key: key, Cert: cert, Clock: clock}
-	}
 	return &backend{
-		signer: signer,
+		signer: backendSigner(b, clock),
 		url:    b.URL.String(),
 		client: &http.Client{
-			Transport: tr,
+			Transport: newBackendTransport(b),
 			// A redirect would send the request somewhere the configuration did not name.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		timeout:     b.Timeout,
 		maxResponse: b.MaxResponseBytes,
 	}
+}
+
+// backendSessionCache is the number of TLS sessions kept per backend for
+// resumption: a backend is one host (a few behind its name at most).
+const backendSessionCache = 64
+
+// newBackendTransport is the one Transport (and connection pool) of a
+// backend, made when the configuration is loaded, never per request.
+//
+// Its idle pool holds as many connections as the bulkhead lets calls run at
+// once, so that a steady load at the bulkhead's limit reuses connections
+// instead of closing the surplus after each burst (the default keeps 2).
+// There is no MaxConnsPerHost: the bulkhead is the limit on concurrent
+// calls, and a second, lower limit here would queue calls that hold a
+// bulkhead slot. TLS sessions are cached, so a new connection to the
+// backend resumes a session (an abbreviated handshake) instead of a full
+// one. HTTP/2 is tried on https backends (one connection multiplexes every
+// call then); plaintext backends speak HTTP/1.1.
+func newBackendTransport(b *conf.Backend) *http.Transport {
+	dialer := &net.Dialer{Timeout: b.ConnectTimeout, KeepAlive: 30 * time.Second}
+	tlsConfig := b.ClientTLSConfig()
+	if tlsConfig != nil && tlsConfig.ClientSessionCache == nil {
+		tlsConfig.ClientSessionCache = tls.NewLRUClientSessionCache(backendSessionCache)
+	}
+	idle := max(b.MaxConcurrent, 2) // 2 is http.DefaultMaxIdleConnsPerHost
+	return &http.Transport{
+		// Never an environment proxy: the backend is where the configuration says.
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   b.ConnectTimeout,
+		ResponseHeaderTimeout: b.Timeout,
+		MaxIdleConns:          idle,
+		MaxIdleConnsPerHost:   idle,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     b.URL.Scheme == "https",
+	}
+}
+
+func backendSigner(b *conf.Backend, clock func() time.Time) *wssec.Signer {
+	if key, cert := b.SigningKey(); key != nil {
+		return &wssec.Signer{Key: key, Cert: cert, Clock: clock}
+	}
+	return nil
 }
 
 // outbound is what goes to the backend. It is built from the parsed inbound

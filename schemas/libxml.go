@@ -44,16 +44,71 @@ type Set struct {
 	clean  runtime.Cleanup
 }
 
+// maxIdle bounds the idle validation contexts kept per Set and the idle
+// parser contexts kept per process: enough for the validations that run at
+// once on a gateway's cores, while a burst beyond that frees its extras.
+const maxIdle = 32
+
 // compiled is what gh_compile returns: the schema and its main document,
-// which libxml2 does not own.
+// which libxml2 does not own; and the idle validation contexts of the
+// schema (guarded by the Set's mu). A context is used by one call at a
+// time, then returned to idle (at most maxIdle), so that a validation does
+// not build one afresh. They live in their own record so that the Set's
+// cleanup, which may not refer to the Set, frees them too.
 type compiled struct {
 	schema C.xmlSchemaPtr
 	doc    C.xmlDocPtr
+	idle   *idleContexts
 }
 
-func (c compiled) free() { C.gh_free_schema(c.schema, c.doc) }
+type idleContexts struct{ list []C.xmlSchemaValidCtxtPtr }
+
+// free frees the idle contexts, then the schema they belong to.
+func (c compiled) free() {
+	if c.idle != nil {
+		for _, v := range c.idle.list {
+			C.gh_free_valid(v)
+		}
+		c.idle.list = nil
+	}
+	C.gh_free_schema(c.schema, c.doc)
+}
+
+// idleParsers are parser contexts no call uses (at most maxIdle).
+var idleParsers struct {
+	sync.Mutex
+	list []C.xmlParserCtxtPtr
+}
+
+func takeParser() C.xmlParserCtxtPtr {
+	idleParsers.Lock()
+	defer idleParsers.Unlock()
+	n := len(idleParsers.list)
+	if n == 0 {
+		return nil
+	}
+	p := idleParsers.list[n-1]
+	idleParsers.list = idleParsers.list[:n-1]
+	return p
+}
+
+func putParser(p C.xmlParserCtxtPtr) {
+	if p == nil {
+		return
+	}
+	idleParsers.Lock()
+	if len(idleParsers.list) < maxIdle {
+		idleParsers.list = append(idleParsers.list, p)
+		p = nil
+	}
+	idleParsers.Unlock()
+	if p != nil {
+		C.gh_free_parser(p)
+	}
+}
 
 func newSet(name string, c compiled) *Set {
+	c.idle = &idleContexts{}
 	s := &Set{name: name, c: c}
 	s.clean = runtime.AddCleanup(s, compiled.free, c)
 	return s
@@ -83,23 +138,38 @@ func (s *Set) release() {
 	s.c = compiled{}
 }
 
-// acquire pins the schema for one validation.
-func (s *Set) acquire() (C.xmlSchemaPtr, error) {
+// acquire pins the schema for one validation and hands out an idle
+// validation context of it (nil when there is none: the shim makes one).
+func (s *Set) acquire() (C.xmlSchemaPtr, C.xmlSchemaValidCtxtPtr, error) {
 	if s == nil {
-		return nil, errors.New("schemas: no schema set")
+		return nil, nil, errors.New("schemas: no schema set")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, errClosed
+		return nil, nil, errClosed
 	}
 	s.users++
-	return s.c.schema, nil
+	var v C.xmlSchemaValidCtxtPtr
+	if l := s.c.idle.list; len(l) > 0 {
+		v = l[len(l)-1]
+		s.c.idle.list = l[:len(l)-1]
+	}
+	return s.c.schema, v, nil
 }
 
-func (s *Set) done() {
+// done ends one validation; v is the context it leaves for reuse (nil when
+// the shim freed it).
+func (s *Set) done(v C.xmlSchemaValidCtxtPtr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if v != nil {
+		if !s.closed && len(s.c.idle.list) < maxIdle {
+			s.c.idle.list = append(s.c.idle.list, v)
+		} else {
+			C.gh_free_valid(v)
+		}
+	}
 	s.users--
 	if s.closed && s.users == 0 {
 		s.release()
@@ -110,16 +180,19 @@ func (s *Set) done() {
 // whole document against s. It returns a *ValidationError for schema
 // problems and a *ParseError for a document that cannot be parsed.
 func (s *Set) Validate(doc []byte) error {
-	schema, err := s.acquire()
+	schema, v, err := s.acquire()
 	if err != nil {
 		return err
 	}
-	defer s.done()
+	cx := C.gh_ctxts{envelope: v}
+	defer func() { s.done(cx.envelope) }()
 	if err := checkSize(doc); err != nil {
 		return err
 	}
+	cx.parser = takeParser()
 	var res *C.gh_result
-	st := C.gh_validate(schema, bytesPtr(doc), C.int(len(doc)), &res)
+	st := C.gh_validate(schema, &cx, bytesPtr(doc), C.int(len(doc)), &res)
+	putParser(cx.parser)
 	return outcome(st, res)
 }
 
@@ -133,23 +206,26 @@ func (s *Set) Validate(doc []byte) error {
 // It returns a *ValidationError for schema problems and a *ParseError for
 // a document that cannot be parsed; line numbers are those of doc.
 func ValidateEnvelope(doc []byte, envelope, payload *Set) error {
-	env, err := envelope.acquire()
+	env, venv, err := envelope.acquire()
 	if err != nil {
 		return err
 	}
-	defer envelope.done()
+	cx := C.gh_ctxts{envelope: venv}
+	defer func() { envelope.done(cx.envelope) }()
 	var pay C.xmlSchemaPtr
 	if payload != nil {
-		if pay, err = payload.acquire(); err != nil {
+		if pay, cx.payload, err = payload.acquire(); err != nil {
 			return err
 		}
-		defer payload.done()
+		defer func() { payload.done(cx.payload) }()
 	}
 	if err := checkSize(doc); err != nil {
 		return err
 	}
+	cx.parser = takeParser()
 	var res *C.gh_result
-	st := C.gh_validate_envelope(env, pay, bytesPtr(doc), C.int(len(doc)), &res)
+	st := C.gh_validate_envelope(env, pay, &cx, bytesPtr(doc), C.int(len(doc)), &res)
+	putParser(cx.parser)
 	return outcome(st, res)
 }
 

@@ -220,17 +220,33 @@ static int gh_has_problem(void)
 }
 
 /*
+ * Most names (element and attribute names, namespace names) of one document
+ * go into the parser context's dictionary, which a reused context keeps: a
+ * context whose dictionary grew beyond this many names is not reused, so
+ * documents full of invented names cannot make a pooled context grow.
+ */
+#define GH_DICT_REUSE_MAX 4096
+
+/*
  * gh_parse parses buf with GH_PARSE_OPTIONS. It returns NULL (with a problem
  * recorded) if the document is not well-formed, not namespace-well-formed,
  * has no root element, or has a DOCTYPE.
+ *
+ * *pc is a parser context to reuse, or NULL for a new one. On return *pc is
+ * the context to use for the next document, or NULL when it must not be
+ * reused (the document was refused, or its dictionary grew too large).
+ * The document holds its own reference to the dictionary.
  */
-static xmlDocPtr gh_parse(const char *buf, int len, const char *url)
+static xmlDocPtr gh_parse(const char *buf, int len, const char *url,
+			  xmlParserCtxtPtr *pc)
 {
-	xmlParserCtxtPtr ctxt;
+	xmlParserCtxtPtr ctxt = *pc;
 	xmlDocPtr doc;
 	int bad;
 
-	ctxt = xmlNewParserCtxt();
+	*pc = NULL;
+	if (ctxt == NULL)
+		ctxt = xmlNewParserCtxt();
 	if (ctxt == NULL || ctxt->sax == NULL) {
 		gh_add(XML_ERR_FATAL, 0, NULL, NULL,
 		       "cannot create a parser context");
@@ -239,6 +255,7 @@ static xmlDocPtr gh_parse(const char *buf, int len, const char *url)
 		return NULL;
 	}
 	ctxt->sax->internalSubset = gh_refuse_doctype;
+	ctxt->_private = NULL;
 	doc = xmlCtxtReadMemory(ctxt, buf, len, url, NULL, GH_PARSE_OPTIONS);
 	bad = ctxt->_private == &gh_doctype_marker || !ctxt->wellFormed ||
 	      !ctxt->nsWellFormed;
@@ -247,7 +264,11 @@ static xmlDocPtr gh_parse(const char *buf, int len, const char *url)
 		xmlFreeDoc(doc);
 		doc = NULL;
 	}
-	xmlFreeParserCtxt(ctxt);
+	if (doc != NULL && ctxt->dict != NULL &&
+	    xmlDictSize(ctxt->dict) <= GH_DICT_REUSE_MAX)
+		*pc = ctxt;
+	else
+		xmlFreeParserCtxt(ctxt);
 	if (doc == NULL && !gh_has_problem())
 		gh_add(XML_ERR_FATAL, 0, url, NULL,
 		       "document is not well-formed");
@@ -259,6 +280,7 @@ int gh_compile(const char *buf, int len, const char *url, uintptr_t resolver,
 {
 	gh_saved saved;
 	xmlSchemaParserCtxtPtr pctxt;
+	xmlParserCtxtPtr pc = NULL;
 	xmlDocPtr d;
 	xmlSchemaPtr s = NULL;
 	int st = GH_OK;
@@ -269,7 +291,9 @@ int gh_compile(const char *buf, int len, const char *url, uintptr_t resolver,
 		st = GH_INTERNAL;
 		goto out;
 	}
-	d = gh_parse(buf, len, url);
+	d = gh_parse(buf, len, url, &pc);
+	if (pc != NULL)
+		xmlFreeParserCtxt(pc);
 	if (d == NULL) {
 		st = GH_NOT_WELL_FORMED;
 		goto out;
@@ -323,29 +347,61 @@ static int gh_status(int ret)
 	return GH_INVALID;
 }
 
-/* gh_validate_node validates doc (node == NULL) or the subtree at node. */
-static int gh_validate_node(xmlSchemaPtr schema, xmlDocPtr doc, xmlNodePtr node)
+void gh_free_parser(xmlParserCtxtPtr ctxt)
 {
-	xmlSchemaValidCtxtPtr v;
-	int ret;
+	if (ctxt != NULL)
+		xmlFreeParserCtxt(ctxt);
+}
 
-	/* A fresh context per validation: the compiled schema is shared read-only. */
-	v = xmlSchemaNewValidCtxt(schema);
-	if (v == NULL) {
+xmlSchemaValidCtxtPtr gh_new_valid(xmlSchemaPtr schema)
+{
+	xmlSchemaValidCtxtPtr v = xmlSchemaNewValidCtxt(schema);
+
+	if (v != NULL)
+		xmlSchemaSetValidStructuredErrors(v, gh_on_error, NULL);
+	return v;
+}
+
+void gh_free_valid(xmlSchemaValidCtxtPtr v)
+{
+	if (v != NULL)
+		xmlSchemaFreeValidCtxt(v);
+}
+
+/*
+ * gh_validate_node validates doc (node == NULL) or the subtree at node with
+ * the validation context *v (created for schema if NULL). A context is not
+ * thread-safe: the caller owns it for the call. libxml2 resets a context at
+ * the start of every validation (xmlSchemaPreRun) and clears it at the end,
+ * so one that validated a document can validate the next; after any other
+ * outcome it is freed (*v = NULL) rather than trusted again.
+ */
+static int gh_validate_node(xmlSchemaPtr schema, xmlSchemaValidCtxtPtr *v,
+			    xmlDocPtr doc, xmlNodePtr node)
+{
+	int ret, st;
+
+	if (*v == NULL)
+		*v = gh_new_valid(schema);
+	if (*v == NULL) {
 		gh_add(XML_ERR_FATAL, 0, NULL, NULL,
 		       "cannot create a validation context");
 		return GH_INTERNAL;
 	}
-	xmlSchemaSetValidStructuredErrors(v, gh_on_error, NULL);
 	if (node == NULL)
-		ret = xmlSchemaValidateDoc(v, doc);
+		ret = xmlSchemaValidateDoc(*v, doc);
 	else
-		ret = xmlSchemaValidateOneElement(v, node);
-	xmlSchemaFreeValidCtxt(v);
-	return gh_status(ret);
+		ret = xmlSchemaValidateOneElement(*v, node);
+	st = gh_status(ret);
+	if (st != GH_OK) {
+		xmlSchemaFreeValidCtxt(*v);
+		*v = NULL;
+	}
+	return st;
 }
 
-int gh_validate(xmlSchemaPtr schema, const char *buf, int len, gh_result **res)
+int gh_validate(xmlSchemaPtr schema, gh_ctxts *cx, const char *buf, int len,
+		gh_result **res)
 {
 	gh_saved saved;
 	xmlDocPtr doc;
@@ -355,12 +411,12 @@ int gh_validate(xmlSchemaPtr schema, const char *buf, int len, gh_result **res)
 		st = GH_INTERNAL;
 		goto out;
 	}
-	doc = gh_parse(buf, len, NULL);
+	doc = gh_parse(buf, len, NULL, &cx->parser);
 	if (doc == NULL) {
 		st = GH_NOT_WELL_FORMED;
 		goto out;
 	}
-	st = gh_validate_node(schema, doc, NULL);
+	st = gh_validate_node(schema, &cx->envelope, doc, NULL);
 	xmlFreeDoc(doc);
 out:
 	gh_leave(&saved);
@@ -375,7 +431,7 @@ static int gh_same_ns(xmlNodePtr a, xmlNodePtr b)
 }
 
 int gh_validate_envelope(xmlSchemaPtr envelope, xmlSchemaPtr payload,
-			 const char *buf, int len, gh_result **res)
+			 gh_ctxts *cx, const char *buf, int len, gh_result **res)
 {
 	gh_saved saved;
 	xmlDocPtr doc = NULL;
@@ -386,12 +442,12 @@ int gh_validate_envelope(xmlSchemaPtr envelope, xmlSchemaPtr payload,
 		st = GH_INTERNAL;
 		goto out;
 	}
-	doc = gh_parse(buf, len, NULL);
+	doc = gh_parse(buf, len, NULL, &cx->parser);
 	if (doc == NULL) {
 		st = GH_NOT_WELL_FORMED;
 		goto out;
 	}
-	st = gh_validate_node(envelope, doc, NULL);
+	st = gh_validate_node(envelope, &cx->envelope, doc, NULL);
 	if (st != GH_OK)
 		goto out;
 
@@ -425,7 +481,7 @@ int gh_validate_envelope(xmlSchemaPtr envelope, xmlSchemaPtr payload,
 	for (c = body->children; c != NULL; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE)
 			continue;
-		one = gh_validate_node(payload, doc, c);
+		one = gh_validate_node(payload, &cx->payload, doc, c);
 		if (one == GH_INTERNAL) {
 			st = GH_INTERNAL;
 			break;

@@ -49,9 +49,27 @@ int gh_compile(const char *buf, int len, const char *url, uintptr_t resolver,
 	       xmlSchemaPtr *schema, xmlDocPtr *doc, gh_result **res);
 void gh_free_schema(xmlSchemaPtr schema, xmlDocPtr doc);
 
-int gh_validate(xmlSchemaPtr schema, const char *buf, int len, gh_result **res);
+/*
+ * Contexts a validation may reuse, each owned by the caller for the call:
+ * NULL means "make one". On return each is the context to keep for the
+ * next call, or NULL when the shim freed it (it must not be reused).
+ * envelope belongs to the envelope (or only) schema, payload to the
+ * payload schema.
+ */
+typedef struct {
+	xmlParserCtxtPtr parser;
+	xmlSchemaValidCtxtPtr envelope;
+	xmlSchemaValidCtxtPtr payload;
+} gh_ctxts;
+
+int gh_validate(xmlSchemaPtr schema, gh_ctxts *cx, const char *buf, int len,
+		gh_result **res);
 int gh_validate_envelope(xmlSchemaPtr envelope, xmlSchemaPtr payload,
-			 const char *buf, int len, gh_result **res);
+			 gh_ctxts *cx, const char *buf, int len, gh_result **res);
+
+xmlSchemaValidCtxtPtr gh_new_valid(xmlSchemaPtr schema);
+void gh_free_valid(xmlSchemaValidCtxtPtr v);
+void gh_free_parser(xmlParserCtxtPtr ctxt);
 
 void gh_result_free(gh_result *res);
 
