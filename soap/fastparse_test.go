@@ -164,3 +164,34 @@ func TestFastParseCommonDeclarations(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFragment(t *testing.T) {
+	el, err := ParseFragment([]byte(`<ds:SignedInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">text<ds:Reference URI="#a">&lt;</ds:Reference></ds:SignedInfo>`), DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el.Tag != "SignedInfo" || el.NamespaceURI() != "http://www.w3.org/2000/09/xmldsig#" || len(el.ChildElements()) != 1 || el.ChildElements()[0].Text() != "<" {
+		t.Errorf("fragment read as %s", describeElement(el))
+	}
+	for _, bad := range []string{
+		`<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>`,
+		`<a><?pi x?></a>`,
+		`<p:a/>`,
+		`<a ID="1"><b ID="1"/></a>`,
+		`<a/><b/>`,
+		`<a>`,
+		``,
+		`<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="x"/>`,
+	} {
+		if _, err := ParseFragment([]byte(bad), DefaultLimits()); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func describeElement(el *etree.Element) string {
+	d := etree.NewDocument()
+	d.SetRoot(el.Copy())
+	s, _ := d.WriteToString()
+	return s
+}

@@ -120,6 +120,39 @@ func Parse(data []byte, lim Limits) (*Envelope, error) {
 	return env, nil
 }
 
+// ParseFragment reads one XML element that is not a SOAP envelope, with
+// the hardening of Parse (limits, no DTD, entities, XInclude, processing
+// instructions or schema locations, unique IDs, namespace checks), for
+// example canonical XML that was just verified and is read back so that
+// only what was verified is used.
+func ParseFragment(data []byte, lim Limits) (*etree.Element, error) {
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, limitFault("fragment of %d bytes exceeds %d", len(data), lim.MaxBytes)
+	}
+	data, err := checkEncoding(data)
+	if err != nil {
+		return nil, err
+	}
+	p := newParser(lim)
+	p.fragment = true
+	done, err := p.parseFast(data)
+	if !done {
+		p = newParser(lim)
+		p.fragment = true
+		err = p.slowTokens(data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(p.stack) != 0 {
+		return nil, parseFault("fragment ends inside element %q", p.stack[len(p.stack)-1].local)
+	}
+	if p.doc.Root() == nil {
+		return nil, parseFault("no root element")
+	}
+	return p.doc.Root(), nil
+}
+
 // checkEncoding drops a UTF-8 byte order mark and refuses what is not
 // UTF-8 without NUL bytes, which both tokenizers rely on.
 func checkEncoding(data []byte) ([]byte, error) {
@@ -150,6 +183,7 @@ type expanded struct{ uri, local string }
 
 type parser struct {
 	lim      Limits
+	fragment bool       // ParseFragment: any root, no envelope structure
 	seen     []expanded // scratch of start
 	doc      *etree.Document
 	stack    []frame
@@ -270,7 +304,7 @@ func (p *parser) text(t string) error {
 	if top.textSeen > p.lim.MaxTextBytes {
 		return limitFault("text in %q exceeds %d bytes", top.local, p.lim.MaxTextBytes)
 	}
-	if len(p.stack) == 1 && len(strings.TrimSpace(t)) != 0 {
+	if len(p.stack) == 1 && !p.fragment && len(strings.TrimSpace(t)) != 0 {
 		return parseFault("text directly inside Envelope")
 	}
 	c := top.el.CreateText("")
@@ -421,6 +455,9 @@ func (p *parser) start(name xml.Name, attrs []xml.Attr) error {
 
 // structure enforces Envelope → [Header] Body at the top of the document.
 func (p *parser) structure(depth int, uri, local string, el *etree.Element) error {
+	if p.fragment {
+		return nil
+	}
 	switch depth {
 	case 1:
 		if local != "Envelope" {
