@@ -236,7 +236,10 @@ func (st *Standing) set(s subject, until time.Time) {
 // pipeline costs one round trip per node involved. (A per-request tag would be wrong:
 // the same nonce in a later request would land on a different key and never be seen.)
 // A subject's three lockout keys share the subject's tag, so the Lua script that
-// updates them touches one slot.
+// updates them touches one slot. Decide also touches the rate limiter's keys,
+// "rate:<prefix>limit:{<hex sha256(key)>}" (throttle.RedisKeyName): in one script on
+// standalone and Sentinel, in per-slot pipelines on Cluster (see the package
+// documentation).
 
 func replayKeyName(prefix, kind string, value []byte) string {
 	sum := sha256.Sum256(value)
