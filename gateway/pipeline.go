@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/gateway/store"
+	"github.com/gatehouse/gatehouse/gateway/throttle"
 	"github.com/gatehouse/gatehouse/schemas"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
@@ -21,8 +23,8 @@ import (
 //	rate limit → body limit
 //	→ hardened parse → XSD validation → action → WS-Addressing →
 //	mustUnderstand → lockout check → WS-Security → SAML (one Identity)
-//	→ replay (one store round trip) → STS, or subject rate limit →
-//	authorization → legacy credentials and identity propagation →
+//	→ caller rate limit, lockout, replay and subject rate limit (one store
+//	round trip, admission.go) → STS, or authorization → legacy credentials and identity propagation →
 //	bulkhead and breaker → proxy to the backend (inbound Security removed)
 //	→ response; audit always.
 //
@@ -41,6 +43,11 @@ type transaction struct {
 	written   bool
 	// upstreamCorrelation: the correlation id came with the request.
 	upstreamCorrelation bool
+	// callerTake is the caller's rate-limit charge, until the store took it.
+	callerTake *throttle.Take
+	// attempt names whom the request's authentication counts against (the
+	// lockout subjects), nil for a service without WS-Security.
+	attempt *store.Attempt
 }
 
 // handle answers one request routed to svc (nil when no route matched: the
@@ -56,7 +63,7 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, l *listener, sv
 	}
 	tx.rec.Service = svc.name
 	if err := g.serve(tx, w, r, svc); err != nil {
-		g.writeFault(tx, w, err)
+		g.writeFault(tx, w, g.settleCaller(r.Context(), tx, w, svc, err))
 	}
 }
 
@@ -87,14 +94,17 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	}
 
 	// 3. Per-caller rate limit, before any work on the body (an anonymous
-	// caller, on an insecure-none listener, is limited by its address).
+	// caller, on an insecure-none listener, is limited by its address): a
+	// caller the store refused lately is refused here at once; the others are
+	// charged in the request's one store round trip (admit), or, when the
+	// request fails before it, by settleCaller.
 	if g.rates != nil {
 		who := tx.caller.ID
 		if who == "" {
 			host, _, _ := net.SplitHostPort(r.RemoteAddr)
 			who = "address:" + host
 		}
-		if err := g.throttle(r.Context(), w, svc, "caller", who, g.rates.caller); err != nil {
+		if err := g.shedCaller(tx, w, svc, who); err != nil {
 			return err
 		}
 	}
@@ -153,11 +163,20 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	// 10. Authentication: WS-Security (lockout first), then SAML, into the
 	// one Identity every later stage reads; then one replay check for
 	// every nonce, signature, MessageID and one-time assertion (invariants 4–8).
-	id, err := g.authenticate(r.Context(), tx, svc, env)
+	// The request's one store round trip (admit) decides, all or nothing:
+	// the caller's rate limit, the lockout, the replay keys, the
+	// cancellation of its assertion and (not for the STS) the subject's rate
+	// limit.
+	id, err := g.authenticate(r.Context(), tx, w, svc, env)
 	if err != nil {
 		return err
 	}
-	if err := g.checkReplay(r.Context(), id); err != nil {
+	areq := id.authzRequest(g.policy, svc.name, env.Operation().String())
+	var subject *throttle.Take
+	if g.rates != nil && g.rates.subject != nil && areq.Subject != "" && svc.sts == nil {
+		subject = &throttle.Take{Key: "subject:" + areq.Subject, Limit: *g.rates.subject}
+	}
+	if err := g.admit(r.Context(), tx, w, svc, id, subject); err != nil {
 		return err
 	}
 
@@ -167,14 +186,9 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return g.serveSTS(tx, w, r, svc, env, id)
 	}
 
-	// 12. Per-subject rate limit, then authorization of this transaction
-	// on its own: default deny, flow edge, deny overrides (invariant 9).
-	areq := id.authzRequest(g.policy, svc.name, env.Operation().String())
-	if g.rates != nil {
-		if err := g.throttle(r.Context(), w, svc, "subject", areq.Subject, g.rates.subject); err != nil {
-			return err
-		}
-	}
+	// 12. Authorization of this transaction on its own (the subject's rate
+	// limit was decided with the replay keys): default deny, flow edge, deny
+	// overrides (invariant 9).
 	if err := g.authorize(tx, areq); err != nil {
 		return err
 	}

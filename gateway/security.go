@@ -100,9 +100,8 @@ func storeUnavailable(err error) error {
 // authenticate makes the request's Identity: the mTLS workload, then what
 // the Security header proves (lockout check first, before any expensive
 // check; failures counted), then the SAML assertion. The Identity holds
-// every replay key of the request, which checkReplay records in one round
-// trip. The audit record names the identity from here on.
-func (g *Gateway) authenticate(ctx context.Context, tx *transaction, svc *service, env *soap.Envelope) (*Identity, error) {
+// every replay key of the request, which admit decides in one round trip. The audit record names the identity from here on.
+func (g *Gateway) authenticate(ctx context.Context, tx *transaction, w http.ResponseWriter, svc *service, env *soap.Envelope) (*Identity, error) {
 	id := newIdentity(tx.caller)
 	defer id.record(&tx.rec)
 	vr := svc.verifier
@@ -110,14 +109,14 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, svc *servic
 		return id, nil // mTLS alone
 	}
 	subjects := lockoutSubjects(tx, env, vr.Policy.Actor)
-	if err := g.checkLockout(ctx, svc, subjects); err != nil {
+	tx.attempt = &subjects
+	if err := g.shedLockout(svc, subjects); err != nil {
 		return nil, err
 	}
 
 	v, err := vr.Verify(env)
 	if err != nil {
-		g.countFailure(ctx, svc, subjects, err)
-		return nil, err
+		return nil, g.authFailed(ctx, tx, w, svc, subjects, err, true)
 	}
 	id.addSecurity(v)
 	if mid := env.Addressing.MessageID; mid != "" {
@@ -126,7 +125,7 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, svc *servic
 	if svc.saml != nil && (len(v.Assertions) > 0 || svc.samlRequired) {
 		p, key, err := svc.saml.Verify(samlsts.Message{Envelope: env, Security: v, Caller: tx.caller.ID, CallerCert: tx.caller.Certificate})
 		if err != nil {
-			return nil, err
+			return nil, g.authFailed(ctx, tx, w, svc, subjects, err, false)
 		}
 		id.addAssertion(p, svc.saml.Audience)
 		if key != nil {
@@ -150,26 +149,6 @@ func lockoutSubjects(tx *transaction, env *soap.Envelope, actor string) store.At
 	return store.Attempt{User: wssec.Username(env, actor), Caller: caller}
 }
 
-// checkLockout refuses, before any expensive check, a caller that is
-// throttled (429, too many requests) and a user that is locked out.
-func (g *Gateway) checkLockout(ctx context.Context, svc *service, a store.Attempt) error {
-	st, err := g.store.Check(ctx, a)
-	if err != nil {
-		return storeUnavailable(err)
-	}
-	if st.Throttled() {
-		g.metrics.throttled.WithLabelValues(svc.name, "authFailures").Inc()
-		return soap.SenderFault("too many requests",
-			fmt.Errorf("caller %q throttled until %s after repeated authentication failures", a.Caller, st.ThrottledUntil.UTC().Format(time.RFC3339))).
-			WithStatus(http.StatusTooManyRequests)
-	}
-	if st.Locked() {
-		return soap.SecurityFault(soap.FaultFailedAuthentication, "authentication failed",
-			fmt.Errorf("user %q locked out until %s after repeated authentication failures", a.User, st.LockedUntil.UTC().Format(time.RFC3339)))
-	}
-	return nil
-}
-
 // countFailure counts an authentication failure (a fault with a
 // FailedAuthentication code) toward the user's lockout and the caller's
 // throttle.
@@ -184,6 +163,7 @@ func (g *Gateway) countFailure(ctx context.Context, svc *service, a store.Attemp
 		g.log.Error("could not count a failed authentication", "err", ferr)
 		return
 	}
+	g.noteStanding(a, st)
 	if st.Locked() {
 		g.metrics.lockouts.Inc()
 		f.Err = fmt.Errorf("%w; now locked out until %s", f.Err, st.LockedUntil.UTC().Format(time.RFC3339))
@@ -191,37 +171,4 @@ func (g *Gateway) countFailure(ctx context.Context, svc *service, a store.Attemp
 	if st.Throttled() {
 		f.Err = fmt.Errorf("%w; caller now throttled until %s", f.Err, st.ThrottledUntil.UTC().Format(time.RFC3339))
 	}
-}
-
-// checkReplay records every replay key of the request and checks that the
-// assertion it presents was not cancelled at the STS, in one store round
-// trip (Admit); a key seen before or a cancelled assertion refuses the
-// request.
-func (g *Gateway) checkReplay(ctx context.Context, id *Identity) error {
-	keys := id.ReplayKeys
-	var tokens []store.TokenRef
-	if id.TokenID != "" && id.Issuer != "" {
-		tokens = append(tokens, store.TokenRef{Issuer: id.Issuer, ID: id.TokenID})
-	}
-	if len(keys) == 0 && len(tokens) == 0 {
-		return nil
-	}
-	seen, cancelled, err := g.store.Admit(ctx, keys, tokens)
-	if err != nil {
-		return storeUnavailable(err)
-	}
-	for i, replay := range seen {
-		if replay {
-			g.metrics.replays.WithLabelValues(keys[i].Kind).Inc()
-			return soap.SecurityFault(soap.FaultInvalidSecurity, "security error in the message",
-				fmt.Errorf("replay: %s already seen", keys[i].Kind))
-		}
-	}
-	for i, c := range cancelled {
-		if c {
-			return soap.SecurityFault(soap.FaultInvalidSecurityToken, "security token not valid",
-				fmt.Errorf("assertion %s of %s was cancelled at the STS", tokens[i].ID, tokens[i].Issuer))
-		}
-	}
-	return nil
 }

@@ -50,6 +50,7 @@ type Gateway struct {
 	store          store.Store
 	policy         *authz.Policy
 	rates          *rateLimits
+	refusals       *refusalMemo // recent store refusals: load shedding before the body
 	credMaps       map[string]*credentialMap
 	services       map[string]*service // by name, for composite hops
 	hopIssuer      *samlsts.Issuer     // the STS's issuer, for per-hop assertions; nil without an STS
@@ -191,6 +192,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	}
 
 	g.rates = g.newRateLimits(cfg)
+	g.refusals = newRefusalMemo()
 	cmaps, err := newCredentialMaps(cfg)
 	if err != nil {
 		return g.fail(err)

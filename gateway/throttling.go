@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -17,10 +15,10 @@ import (
 	"github.com/gatehouse/gatehouse/soap"
 )
 
-// rateLimits are the compiled <rateLimits>: a shared (Redis) or
-// single-instance limiter and the two limits.
+// rateLimits are the compiled <rateLimits>: the two limits. The budgets live
+// in the store (shared in Redis, or the memory store's), which charges them in
+// the request's one round trip (admit).
 type rateLimits struct {
-	limiter         throttle.Limiter
 	caller, subject *throttle.Limit
 }
 
@@ -38,12 +36,6 @@ func (g *Gateway) newRateLimits(cfg *conf.Config) *rateLimits {
 		return nil
 	}
 	out := &rateLimits{}
-	if c := g.redisClient(); c != nil {
-		r := cfg.Store.Redis
-		out.limiter = throttle.NewRedisLimiter(c, r.Prefix, r.Timeout)
-	} else {
-		out.limiter = throttle.NewMemoryLimiter(g.now, 0)
-	}
 	if rl.Caller != nil {
 		out.caller = &throttle.Limit{Rate: rl.Caller.Rate, Per: rl.Caller.Per, Burst: rl.Caller.Burst}
 	}
@@ -51,27 +43,6 @@ func (g *Gateway) newRateLimits(cfg *conf.Config) *rateLimits {
 		out.subject = &throttle.Limit{Rate: rl.Subject.Rate, Per: rl.Subject.Per, Burst: rl.Subject.Burst}
 	}
 	return out
-}
-
-// throttle takes one request from the limit of key; over the limit the
-// answer is 429 with Retry-After, and a store that cannot answer refuses
-// the request (fail closed).
-func (g *Gateway) throttle(ctx context.Context, w http.ResponseWriter, svc *service, kind, key string, limit *throttle.Limit) error {
-	if g.rates == nil || limit == nil || key == "" {
-		return nil
-	}
-	res, err := g.rates.limiter.Allow(ctx, throttle.Take{Key: kind + ":" + key, Limit: *limit})
-	if err != nil {
-		return storeUnavailable(err)
-	}
-	if res.Allowed {
-		return nil
-	}
-	g.metrics.throttled.WithLabelValues(svc.name, kind).Inc()
-	secs := int((res.RetryAfter + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	return soap.SenderFault("too many requests", fmt.Errorf("rate limit for %s %q: retry after %v", kind, key, res.RetryAfter)).
-		WithStatus(http.StatusTooManyRequests)
 }
 
 // guard is the per-backend protection: a bulkhead on concurrent calls and

@@ -13,14 +13,35 @@
 //   - Hashed keys. Replay values and lockout subjects are attacker-chosen bytes; key
 //     names carry only their SHA-256 (see the key layout in store.go), so no raw value
 //     ever becomes a key name and key length is bounded.
-//   - One round trip. Remember sends all keys of one request in one pipeline of
-//     SET key 1 NX PX ttl; Admit adds HGET of each presented token's record to that
-//     same pipeline, so the "was it cancelled" check costs no round trip of its own
-//     (on Cluster, one more node at most). Check and Fail send one pipeline for the
-//     attempt's user and caller.
-//     On Cluster each replay key lives in the slot of its own value hash, so a pipeline
-//     costs one round trip per node it touches; a subject's lockout keys share one hash
-//     tag, so its Lua script runs in one slot.
+//   - One round trip per request. Decide takes everything one authenticated request
+//     asks of the shared state: its caller's rate limit, the lockout of its user and
+//     caller, all its replay keys, the cancellation of the assertion it presents and
+//     its subject's rate limit (see Request for the order). It is all or nothing: a
+//     request refused at any step records none of its replay keys and charges no
+//     subject budget (only the caller's charge stays, as every attempt counts
+//     against the caller). On standalone Redis and Sentinel Decide is one Lua
+//     script (EVALSHA; EVAL when the server answers NOSCRIPT, after a restart or
+//     SCRIPT FLUSH): one round trip, atomic. The rate budgets are the ones
+//     throttle's Redis limiter keeps (same keys, same GCRA state), so Decide and the
+//     limiter, and old and new instances in a rolling upgrade, share them.
+//   - Cluster: key names are unchanged, so the keys of one request sit in several
+//     slots and no one script may touch them all. Decide then sends two pipelines
+//     (reads and the caller's charge; then the subject's charge and SET NX of the
+//     keys, each marked with a value of the request's own), each one round trip per
+//     node, the nodes in parallel; a request refused after the SETs takes its keys
+//     back (compare-and-delete), a third round trip for refused requests only.
+//     Why not one hash tag for a request's keys: a replay key must be found by any
+//     instance for any later request carrying the same value, so its slot may
+//     depend only on the value (as today) or on a fixed tag. A fixed tag for all
+//     replay keys, and with them every rate and lockout key a script would touch,
+//     would put all of Gatehouse's state and every request's writes on one Cluster
+//     node: Cluster would then be a standalone server with extra steps. Deployments
+//     that want one round trip run standalone or Sentinel.
+//   - The other calls. Remember sends all keys of one request in one pipeline of
+//     SET key 1 NX PX ttl, reporting each key on its own (not all or nothing);
+//     Admit adds HGET of each presented token's record to that same pipeline.
+//     Check and Fail send one pipeline for the attempt's user and caller. A
+//     subject's lockout keys share one hash tag, so its Lua script runs in one slot.
 //   - Lockout and throttling. Threshold failures within Window lock a user for
 //     BaseBackoff, doubling with each further lockout up to MaxBackoff; each lockout
 //     restarts the failure counter. A caller (the workload in front of many users, such

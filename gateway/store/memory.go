@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/gateway/throttle"
 )
 
 // DefaultMemoryMaxEntries is the entry limit of NewMemory, for replay keys and for
@@ -26,6 +28,9 @@ type Memory struct {
 	policyErr error
 	clock     func() time.Time
 	max       int
+	// limiter keeps the rate budgets Decide charges; it bounds itself (see
+	// throttle.NewMemoryLimiter).
+	limiter throttle.Limiter
 
 	mu       sync.Mutex
 	closed   bool
@@ -82,6 +87,7 @@ func NewMemoryLimit(policy LockoutPolicy, clock func() time.Time, maxEntries int
 		policyErr: policy.Validate(),
 		clock:     clock,
 		max:       max(maxEntries, 1),
+		limiter:   throttle.NewMemoryLimiter(clock, 0),
 		entries:   make(map[memKey]*memEntry),
 	}
 }
@@ -165,6 +171,80 @@ func (m *Memory) Admit(ctx context.Context, keys []ReplayKey, tokens []TokenRef)
 		}
 	}
 	return seen, cancelled, nil
+}
+
+// Decide implements Store: the steps of Request, in order, under the store's lock.
+func (m *Memory) Decide(ctx context.Context, req Request) (Decision, error) {
+	if err := validateRequest(req); err != nil {
+		return Decision{}, err
+	}
+	subjects := m.policy.subjects(req.Attempt)
+	mk := make([]memKey, len(req.Keys))
+	for i, k := range req.Keys {
+		mk[i] = memKey{kind: k.Kind, sum: sha256.Sum256(k.Value)}
+	}
+	now, err := m.begin(ctx)
+	if err != nil {
+		return Decision{}, err
+	}
+	defer m.mu.Unlock()
+
+	if req.CallerRate != nil {
+		res, err := m.limiter.Allow(ctx, *req.CallerRate)
+		if err != nil {
+			return Decision{}, err
+		}
+		if !res.Allowed {
+			return Decision{Refusal: CallerLimited, RetryAfter: res.RetryAfter}, nil
+		}
+	}
+	var st Standing
+	for _, s := range subjects {
+		if e := m.entries[memKey{sum: s.sum}]; e != nil && now.Before(e.lockedUntil) {
+			st.set(s, e.lockedUntil)
+		}
+	}
+	if st.Locked() || st.Throttled() {
+		return Decision{Refusal: LockedOut, Standing: st}, nil
+	}
+	seen, replayed := repeatsEarlier(mk)
+	added := 0
+	for i, k := range mk {
+		switch {
+		case m.entries[k] != nil:
+			seen[i], replayed = true, true
+		case !seen[i]:
+			added++
+		}
+	}
+	if replayed {
+		return Decision{Refusal: Replayed, Seen: seen}, nil
+	}
+	cancelled, anyCancelled := make([]bool, len(req.Tokens)), false
+	for i, t := range req.Tokens {
+		if e := m.entries[memKey{kind: tokenKind, sum: tokenSum(t.Issuer, t.ID)}]; e != nil && e.token.Cancelled {
+			cancelled[i], anyCancelled = true, true
+		}
+	}
+	if anyCancelled {
+		return Decision{Refusal: TokenCancelled, Cancelled: cancelled}, nil
+	}
+	if m.replays+added > m.max {
+		return Decision{}, ErrFull
+	}
+	if req.SubjectRate != nil {
+		res, err := m.limiter.Allow(ctx, *req.SubjectRate)
+		if err != nil {
+			return Decision{}, err
+		}
+		if !res.Allowed {
+			return Decision{Refusal: SubjectLimited, RetryAfter: res.RetryAfter}, nil
+		}
+	}
+	for i, k := range mk {
+		m.add(&memEntry{key: k, expires: now.Add(req.Keys[i].TTL)})
+	}
+	return Decision{Refusal: Admitted}, nil
 }
 
 // remember records keys (mk their entry keys) at now; m.mu is held.

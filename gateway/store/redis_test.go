@@ -102,6 +102,13 @@ func TestRedisFailsClosedAndRecovers(t *testing.T) {
 			}
 			return nil
 		},
+		"Decide": func() error {
+			d, err := s.Decide(ctx, Request{CallerRate: take("caller:p", roomy), Attempt: via(alice, portal), Keys: []ReplayKey{nonce("during")}})
+			if err == nil {
+				return fmt.Errorf("decision = %+v", d)
+			}
+			return nil
+		},
 		"Ping": func() error {
 			if s.Ping(ctx) == nil {
 				return errors.New("ping succeeded")
@@ -136,9 +143,13 @@ func TestRedisFailsClosedAndRecovers(t *testing.T) {
 	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: []byte("after"), TTL: time.Minute}}, false)
 	wantSeen(t, s, []ReplayKey{{Kind: "nonce", Value: []byte("after"), TTL: time.Minute}}, true)
 	wantCheck(t, s, alice, false, false)
-	// The restarted server has an empty script cache: Fail must fall back to EVAL.
+	// The restarted server has an empty script cache: Fail and Decide must fall
+	// back to EVAL.
+	wantDecision(t, s, Request{Keys: []ReplayKey{nonce("after-decide")}}, Admitted)
+	wantDecision(t, s, Request{Keys: []ReplayKey{nonce("after-decide")}}, Replayed)
 	failTimes(t, s, fastPolicy.Threshold, alice)
 	wantCheck(t, s, alice, true, false)
+	wantDecision(t, s, Request{Attempt: alice}, LockedOut)
 }
 
 func TestRedisKeysAreHashed(t *testing.T) {

@@ -23,6 +23,12 @@ type Store interface {
 	// tokens was cancelled (CancelToken). A request carries both: its
 	// replay keys and the assertion it presents.
 	Admit(ctx context.Context, keys []ReplayKey, tokens []TokenRef) (seen, cancelled []bool, err error)
+	// Decide runs every check of one authenticated request against the shared
+	// state, in the order and with the all-or-nothing rule of Request, in one
+	// round trip where the topology allows (see the package documentation).
+	// A refusal is a Decision, not an error; any error, a context deadline
+	// included, is returned: callers fail closed.
+	Decide(ctx context.Context, req Request) (Decision, error)
 	// RecordToken records an assertion the STS issued until its KeepUntil.
 	RecordToken(ctx context.Context, t Token) error
 	// LookupToken finds an issued assertion's record; ok is false when
@@ -230,7 +236,10 @@ func (st *Standing) set(s subject, until time.Time) {
 // pipeline costs one round trip per node involved. (A per-request tag would be wrong:
 // the same nonce in a later request would land on a different key and never be seen.)
 // A subject's three lockout keys share the subject's tag, so the Lua script that
-// updates them touches one slot.
+// updates them touches one slot. Decide also touches the rate limiter's keys,
+// "rate:<prefix>limit:{<hex sha256(key)>}" (throttle.RedisKeyName): in one script on
+// standalone and Sentinel, in per-slot pipelines on Cluster (see the package
+// documentation).
 
 func replayKeyName(prefix, kind string, value []byte) string {
 	sum := sha256.Sum256(value)

@@ -32,6 +32,13 @@
 // (Cluster forbids one script over keys in different slots). Lockout after failed
 // logins is the store's job, not this package's.
 //
+// The gateway's request path does not call Allow: store.Redis.Decide charges the
+// caller's and the subject's budgets in the same script as the request's lockout
+// and replay keys (one round trip), on the same keys (RedisKeyName) with the same
+// GCRA as this package's Redis limiter, so the two share every budget. There the
+// subject is charged only when the request is otherwise admitted, and the caller
+// first, whatever follows.
+//
 // Limits:
 //
 //   - The memory limiter is single-instance: with several gateways each enforces the

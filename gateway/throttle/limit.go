@@ -122,3 +122,14 @@ func limitKeyName(prefix, key string) string {
 	hex.Encode(buf[:], sum[:])
 	return prefix + "limit:{" + string(buf[:]) + "}"
 }
+
+// RedisKeyName is the Redis key under which the Redis limiter keeps key's GCRA state
+// for prefix ("" means DefaultPrefix): "rate:<prefix>limit:{<hex sha256(key)>}". The
+// store's one-round-trip request check (store.Redis.Decide) charges the same budgets
+// in its own script, so both must name them alike.
+func RedisKeyName(prefix, key string) string {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return "rate:" + limitKeyName(prefix, key)
+}

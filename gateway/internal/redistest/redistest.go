@@ -30,6 +30,7 @@ type Server struct {
 	Addr   string
 	dir    string
 	extra  []string
+	conf   string // a config file given first (Sentinel needs one it can rewrite)
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
@@ -76,14 +77,19 @@ func (s *Server) Restart() {
 
 func (s *Server) tryStart() error {
 	logFile := filepath.Join(s.dir, "redis.log")
-	args := append([]string{
+	var args []string
+	if s.conf != "" {
+		args = []string{s.conf}
+	}
+	args = append(args,
 		"--bind", "127.0.0.1",
 		"--port", strconv.Itoa(s.Port),
 		"--save", "",
 		"--appendonly", "no",
 		"--dir", s.dir,
 		"--logfile", logFile,
-	}, s.extra...)
+	)
+	args = append(args, s.extra...)
 	s.cmd = exec.Command(s.bin, args...)
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
@@ -172,6 +178,51 @@ func StartCluster(tb testing.TB) *Server {
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("cluster not ok after 10s: %v %s", err, info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// SentinelMaster is the master name StartSentinel monitors.
+const SentinelMaster = "gatehouse-test"
+
+// StartSentinel starts a master and one Sentinel monitoring it as
+// SentinelMaster (quorum 1), and returns them once the Sentinel knows the
+// master. Clients use the Sentinel's address with MasterName SentinelMaster.
+func StartSentinel(tb testing.TB) (master, sentinel *Server) {
+	tb.Helper()
+	master = Start(tb)
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		tb.Fatalf("redis-server is not installed: %v", err)
+	}
+	sentinel = &Server{tb: tb, bin: bin, dir: tb.TempDir(), extra: []string{"--sentinel"}}
+	sentinel.conf = filepath.Join(sentinel.dir, "sentinel.conf")
+	conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1\nsentinel down-after-milliseconds %s 60000\n", SentinelMaster, master.Port, SentinelMaster)
+	if err := os.WriteFile(sentinel.conf, []byte(conf), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(sentinel.Stop)
+	var lastErr error
+	for range 3 {
+		sentinel.Port = freePort(tb)
+		sentinel.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(sentinel.Port))
+		if lastErr = sentinel.tryStart(); lastErr == nil {
+			break
+		}
+	}
+	if lastErr != nil {
+		tb.Fatal(lastErr)
+	}
+	c := sentinel.Admin()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		addr, err := c.Do(context.Background(), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", SentinelMaster).StringSlice()
+		if err == nil && len(addr) == 2 && addr[1] == strconv.Itoa(master.Port) {
+			return master, sentinel
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("sentinel does not know the master after 10s: %v %v", addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
