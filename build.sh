@@ -200,8 +200,8 @@ bench() {
 	deps
 	build
 	log "kernel benchmarks (x-verify: a multiple of one bare signature verification, same run)"
-	go test -run='^$' -bench='BenchmarkVerify$|BenchmarkVerifyAssertion|BenchmarkParse|BenchmarkValidateEnvelope$' -benchtime=2s \
-		./soap ./soap/wssec ./samlsts ./schemas
+	go test -run='^$' -bench='BenchmarkVerify$|BenchmarkVerifyEnveloped|BenchmarkVerifyAssertion|BenchmarkVerifyReused|BenchmarkParse|BenchmarkValidateEnvelope$|BenchmarkRedisRequest' -benchtime=2s \
+		./soap ./soap/wssec ./samlsts ./schemas ./gateway/store
 	log "end to end: Gatehouse against a bare reverse proxy (A B A B A B)"
 	bin/gatehouse-load bench
 }
