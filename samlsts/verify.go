@@ -1,6 +1,7 @@
 package samlsts
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
@@ -53,6 +54,8 @@ type Principal struct {
 // Assertion is a verified assertion: the element goxmldsig re-read from the
 // signed bytes and what was decoded from it.
 type Assertion struct {
+	// Element is read only: a Verifier with a Cache hands the same element
+	// to every request that presents the assertion.
 	Element   *etree.Element
 	Principal Principal
 	// Confirmations are the subject confirmations whose data is currently
@@ -101,6 +104,15 @@ type Verifier struct {
 	// looked at: the token is well formed, of a kind this service does not
 	// take (WSS 1.1 fault table).
 	Versions []string
+
+	// Cache, when set, holds the holder-of-key and sender-vouches SAML 2.0
+	// assertions this verifier has verified, so that one presented again
+	// is not verified again (AssertionCache says what is still checked).
+	// Its key includes the issuer's configured certificates and AllowSHA1,
+	// and a hit checks the audience again, so a shared cache would not
+	// serve one verifier what another verified; still, a cache belongs to
+	// one configuration: a new trust configuration gets a new one.
+	Cache *AssertionCache
 
 	// anyAudience is set by the STS for tokens it issued to other services.
 	anyAudience bool
@@ -379,6 +391,18 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	// compared with the verified issuer below.
 	claimed, _ := soap.Text(child(el, NSAssertion, "Issuer"))
 	claimed = strings.TrimSpace(claimed)
+	var key [sha256.Size]byte
+	cache := v.Cache
+	if cache != nil {
+		var ok bool
+		if key, ok = v.cacheKey(el, claimed); !ok {
+			cache = nil
+		} else if va := cache.get(key, now); va != nil && certValid(va.cert, now) {
+			// The same assertion, verified with the same trust: only
+			// what depends on the time and the service is checked.
+			return v.current(va, now)
+		}
+	}
 	verified, cert, err := v.verifySigned(el, claimed, id, "ID", now)
 	if err != nil {
 		return nil, err
@@ -388,7 +412,14 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.current(va, now)
+	a, err := v.current(va, now)
+	if err != nil {
+		return nil, err
+	}
+	if expires, ok := va.cacheable(); ok && cache != nil && now.Before(expires) {
+		cache.put(key, va, expires)
+	}
+	return a, nil
 }
 
 // verifiedAssertion is what read takes from a verified SAML 2.0 assertion:
