@@ -168,7 +168,9 @@ func TestAssertionCacheHitChecksTime(t *testing.T) {
 		// entry goes with it.
 		a := issuedEdited(t, issuer(k.stsRSA), IssueRequest{
 			Subject: aliceNameID, Audience: audience, Lifetime: 5 * time.Minute, Method: CMHolderOfKey, HolderKey: k.client.cert, AuthnInstant: now,
-		}, func(a *etree.Element) { confirmationData(a, 0, "NotOnOrAfter", now.Add(time.Minute).Format(time.RFC3339)) })
+		}, func(a *etree.Element) {
+			confirmationData(a, 0, "NotOnOrAfter", now.Add(time.Minute).Format(time.RFC3339))
+		})
 		at = now
 		v, n := cachedVerifier(k, 0)
 		v.Clock = func() time.Time { return at }
