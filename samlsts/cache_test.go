@@ -245,6 +245,7 @@ func TestAssertionCacheTrustSwapped(t *testing.T) {
 	k := testKeys(t, now)
 	a := hokAssertion(t, k, nil) // signed with stsRSA
 	v, n := cachedVerifier(k, 0)
+	v.Issuers = map[string][]*x509.Certificate{stsEntity: {k.stsRSA.cert}}
 	if _, _, err := v.Verify(message(t, a, &k.client, false)); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestAssertionCacheTrustSwapped(t *testing.T) {
 	wantRefused(t, err, "assertion signature")
 	wantVerifications(t, n, 2)
 
-	v.Issuers = map[string][]*x509.Certificate{stsEntity: {k.stsRSA.cert}}
+	v.Issuers = map[string][]*x509.Certificate{stsEntity: {k.stsRSA.cert, k.stsEC.cert}}
 	if _, _, err := v.Verify(message(t, a, &k.client, false)); err != nil {
 		t.Fatal(err)
 	}
@@ -311,26 +312,26 @@ func TestAssertionCacheBounded(t *testing.T) {
 	for i := range 3 {
 		as = append(as, hokAssertion(t, k, func(r *IssueRequest) { r.Roles = []string{fmt.Sprint("role", i)} }))
 	}
-	for _, a := range as {
-		if _, _, err := v.Verify(message(t, a, &k.client, false)); err != nil {
+	verify := func(i, wantN int) {
+		t.Helper()
+		if _, _, err := v.Verify(message(t, as[i], &k.client, false)); err != nil {
 			t.Fatal(err)
 		}
+		wantVerifications(t, n, wantN)
+		if v.Cache.Len() > 2 {
+			t.Fatalf("%d entries, more than 2", v.Cache.Len())
+		}
 	}
+	verify(0, 1)
+	verify(1, 2)
+	verify(0, 2) // a hit: 0 is now the most recently used
+	verify(2, 3) // evicts 1
 	if v.Cache.Len() != 2 {
 		t.Fatalf("%d entries, want 2", v.Cache.Len())
 	}
-	wantVerifications(t, n, 3)
-	if _, _, err := v.Verify(message(t, as[2], &k.client, false)); err != nil {
-		t.Fatal(err)
-	}
-	wantVerifications(t, n, 3) // the newest is there
-	if _, _, err := v.Verify(message(t, as[0], &k.client, false)); err != nil {
-		t.Fatal(err)
-	}
-	wantVerifications(t, n, 4) // the oldest was evicted
-	if v.Cache.Len() != 2 {
-		t.Fatalf("%d entries, want 2", v.Cache.Len())
-	}
+	verify(0, 3)
+	verify(2, 3)
+	verify(1, 4) // evicted, verified again
 }
 
 // TestAssertionCacheHitAnswersAsCold: at every time around the assertion's
