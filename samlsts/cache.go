@@ -57,6 +57,10 @@ const DefaultAssertionCacheSize = 10000
 // compiled service verifier its own, so a configuration reload starts
 // empty. It is safe for concurrent use.
 type AssertionCache struct {
+	// Observe, when set (before the cache is used), is told the outcome
+	// of every lookup: served from the cache or not (a metric's hook).
+	Observe func(hit bool)
+
 	mu      sync.Mutex
 	size    int
 	entries map[[sha256.Size]byte]*list.Element
@@ -83,6 +87,12 @@ func (c *AssertionCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lru.Len()
+}
+
+func (c *AssertionCache) observe(hit bool) {
+	if c.Observe != nil {
+		c.Observe(hit)
+	}
 }
 
 // get returns the entry for key if there is one that has not expired at
@@ -142,6 +152,27 @@ func (va *verifiedAssertion) cacheable() (time.Time, bool) {
 		expires = va.cert.NotAfter
 	}
 	return expires, true
+}
+
+// mayBeCached tells from the assertion el as it stands in the message, not
+// yet verified, whether it could be cached at all: no confirmation method
+// other than holder-of-key and sender-vouches, no OneTimeUse. It only saves
+// bearer assertions the lookup (and keeps the cache's statistics about the
+// assertions it is for); what decides is cacheable, on the verified
+// content, since what the message says here is not trusted: a hit needs
+// content identical to what was verified and found cacheable.
+func mayBeCached(el *etree.Element) bool {
+	for _, sc := range children(child(el, NSAssertion, "Subject"), NSAssertion, "SubjectConfirmation") {
+		if m := attr(sc, "Method"); m != CMHolderOfKey && m != CMSenderVouch {
+			return false
+		}
+	}
+	for _, c := range children(el, NSAssertion, "Conditions") {
+		if child(c, NSAssertion, "OneTimeUse") != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // certValid is goxmldsig's check of the verifying certificate at now,

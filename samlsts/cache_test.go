@@ -110,6 +110,8 @@ func TestAssertionCacheNotForSingleUse(t *testing.T) {
 	for name, a := range map[string]string{"bearer": issued(t, issuer(k.stsRSA), bearerRequest()), "OneTimeUse": oneTime} {
 		t.Run(name, func(t *testing.T) {
 			v, n := cachedVerifier(k, 0)
+			lookups := 0
+			v.Cache.Observe = func(bool) { lookups++ }
 			for i := range 3 {
 				m := message(t, a, nil, false)
 				m.Caller, m.CallerCert = consumerID, k.client.cert
@@ -122,8 +124,51 @@ func TestAssertionCacheNotForSingleUse(t *testing.T) {
 				}
 				wantVerifications(t, n, i+1)
 			}
-			if v.Cache.Len() != 0 {
-				t.Errorf("%d entries", v.Cache.Len())
+			if v.Cache.Len() != 0 || lookups != 0 {
+				t.Errorf("%d entries, %d lookups", v.Cache.Len(), lookups)
+			}
+		})
+	}
+}
+
+// TestAssertionCacheableOnlyWhatIsVerified: whether an assertion is stored
+// is decided on the verified content, whatever the message claims about
+// it before verification.
+func TestAssertionCacheableOnlyWhatIsVerified(t *testing.T) {
+	k := testKeys(t, now)
+	oneTime := bearerRequest()
+	oneTime.Method, oneTime.HolderKey = CMHolderOfKey, k.client.cert
+	for _, tc := range []struct {
+		name      string
+		a         string
+		cacheable bool
+	}{
+		{"bearer", issued(t, issuer(k.stsRSA), bearerRequest()), false},
+		{"holder-of-key and bearer", issuedEdited(t, issuer(k.stsRSA), oneTime, func(a *etree.Element) {
+			subj := child(a, NSAssertion, "Subject")
+			sc := child(subj, NSAssertion, "SubjectConfirmation").Copy()
+			sc.RemoveAttr("Method")
+			sc.CreateAttr("Method", CMBearer)
+			subj.AddChild(sc)
+		}), false},
+		{"OneTimeUse", issuedEdited(t, issuer(k.stsRSA), oneTime, func(a *etree.Element) {
+			child(a, NSAssertion, "Conditions").CreateElement("saml:OneTimeUse")
+		}), false},
+		{"holder-of-key", hokAssertion(t, k, nil), true},
+		{"sender-vouches", svAssertion(t, k), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			el := message(t, tc.a, nil, false).Security.Assertions[0]
+			verified, cert, err := verifier(k).verifySigned(el, stsEntity, attr(el, "ID"), "ID", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			va, err := verifier(k).read(verified, stsEntity, attr(el, "ID"), cert)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := va.cacheable(); ok != tc.cacheable {
+				t.Errorf("cacheable %v, want %v", ok, tc.cacheable)
 			}
 		})
 	}

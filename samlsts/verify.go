@@ -393,6 +393,9 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	claimed = strings.TrimSpace(claimed)
 	var key [sha256.Size]byte
 	cache := v.Cache
+	if cache != nil && !mayBeCached(el) {
+		cache = nil // bearer or one-time: not looked up, not stored
+	}
 	if cache != nil {
 		var ok bool
 		if key, ok = v.cacheKey(el, claimed); !ok {
@@ -400,8 +403,10 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 		} else if va := cache.get(key, now); va != nil && certValid(va.cert, now) {
 			// The same assertion, verified with the same trust: only
 			// what depends on the time and the service is checked.
+			cache.observe(true)
 			return v.current(va, now)
 		}
+		cache.observe(false)
 	}
 	verified, cert, err := v.verifySigned(el, claimed, id, "ID", now)
 	if err != nil {
