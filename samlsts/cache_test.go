@@ -3,10 +3,14 @@ package samlsts
 import (
 	"crypto/x509"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/gatehouse/gatehouse/soap"
+	"github.com/gatehouse/gatehouse/soap/wssec"
 )
 
 // cachedVerifier is verifier(k) with a cache and a counter of signature
@@ -21,7 +25,7 @@ func cachedVerifier(k *keys, size int) (*Verifier, *int) {
 
 // hokAssertion is a holder-of-key assertion for the client's key, valid
 // for five minutes from now.
-func hokAssertion(t *testing.T, k *keys, edit func(*IssueRequest)) string {
+func hokAssertion(t testing.TB, k *keys, edit func(*IssueRequest)) string {
 	t.Helper()
 	r := bearerRequest()
 	r.Method, r.HolderKey = CMHolderOfKey, k.client.cert
@@ -33,7 +37,7 @@ func hokAssertion(t *testing.T, k *keys, edit func(*IssueRequest)) string {
 
 // svAssertion is a sender-vouches assertion (the STS issues none itself:
 // a bearer one re-labelled and signed again).
-func svAssertion(t *testing.T, k *keys) string {
+func svAssertion(t testing.TB, k *keys) string {
 	t.Helper()
 	el, err := issuer(k.stsRSA).build(bearerRequest())
 	if err != nil {
@@ -426,6 +430,18 @@ func TestAssertionCacheHitAnswersAsCold(t *testing.T) {
 	wantVerifications(t, n, 1)
 }
 
+// TestAssertionWithoutIssuer: an assertion without Issuer is refused (it
+// made VerifyAssertion dereference nil; FuzzAssertionCache found it).
+func TestAssertionWithoutIssuer(t *testing.T) {
+	k := testKeys(t, now)
+	m, ok := fuzzMessage(`<saml:Assertion xmlns:saml="`+NSAssertion+`" ID="_1" Version="2.0"></saml:Assertion>`, k)
+	if !ok {
+		t.Fatal("message")
+	}
+	_, _, err := verifier(k).Verify(m)
+	wantRefused(t, err, "assertion without Issuer")
+}
+
 // TestHolderKeyWithoutConfirmationData: a holder-of-key confirmation
 // without SubjectConfirmationData has no key and satisfies nothing.
 func TestHolderKeyWithoutConfirmationData(t *testing.T) {
@@ -484,4 +500,79 @@ func TestAssertionCacheKeyEncoding(t *testing.T) {
 			t.Errorf("%s and %s have one key", c[0], c[1])
 		}
 	}
+}
+
+// FuzzAssertionCache is a differential fuzz of the cache against the
+// verifier without it: whatever the assertion in the message (mutations of
+// a holder-of-key and a sender-vouches assertion, each verified once
+// before), a verifier with a cache gives the answer a verifier without one
+// gives, on a first look and on a second (a hit if the first stored it),
+// at times before, inside and after the assertion's validity. Entries
+// accumulate over the run, so a key collision between two assertions with
+// different meanings would show as a difference.
+func FuzzAssertionCache(f *testing.F) {
+	k := testKeys(f, now)
+	hok := hokAssertion(f, k, nil)
+	sv := svAssertion(f, k)
+	for _, a := range []string{hok, sv} {
+		f.Add(a, int64(0))
+		f.Add(a, int64(299))
+		f.Add(a, int64(-130))
+		f.Add(strings.Replace(a, aliceNameID, "alice@example.com<!---->", 1), int64(10))
+	}
+	at := now
+	cached := verifier(k)
+	cached.Cache = NewAssertionCache(64)
+	cached.AttestingEntities = []string{edgeID}
+	cached.Clock = func() time.Time { return at }
+	cold := verifier(k)
+	cold.AttestingEntities = cached.AttestingEntities
+	cold.Clock = cached.Clock
+	answer := func(p *Principal, key any, err error) string {
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return fmt.Sprintf("%+v %v", *p, key != nil)
+	}
+	for _, a := range []string{hok, sv} {
+		m, ok := fuzzMessage(a, k)
+		if !ok {
+			f.Fatal("seed message")
+		}
+		if _, _, err := cached.Verify(m); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, assertion string, seconds int64) {
+		at = now.Add(time.Duration(seconds%1000) * time.Second)
+		m, ok := fuzzMessage(assertion, k)
+		if !ok {
+			return
+		}
+		p, key, err := cold.Verify(m)
+		want := answer(p, key, err)
+		for i := range 2 {
+			p, key, err := cached.Verify(m)
+			if got := answer(p, key, err); got != want {
+				t.Fatalf("look %d at now%+ds: with the cache %s\nwithout %s", i, seconds%1000, got, want)
+			}
+		}
+	})
+}
+
+// fuzzMessage is message for fuzzing: an unsigned message carrying the
+// assertion, from the client's TLS key (the holder) and the edge's
+// workload id (the attesting entity); false when it is not one.
+func fuzzMessage(assertion string, k *keys) (Message, bool) {
+	raw := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header><wsse:Security xmlns:wsse="` +
+		soap.NSWSSE + `">` + assertion + `</wsse:Security></soap:Header><soap:Body><a:GetBalance xmlns:a="urn:gatehouse:demo:accounts"/></soap:Body></soap:Envelope>`
+	env, err := soap.Parse([]byte(raw), soap.DefaultLimits())
+	if err != nil {
+		return Message{}, false
+	}
+	v, err := (&wssec.Verifier{Clock: clock}).Verify(env)
+	if err != nil || len(v.Assertions) != 1 {
+		return Message{}, false
+	}
+	return Message{Envelope: env, Security: v, Caller: edgeID, CallerCert: k.client.cert}, true
 }

@@ -389,7 +389,11 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	}
 	// The issuer is read unverified only to pick its certificates; it is
 	// compared with the verified issuer below.
-	claimed, _ := soap.Text(child(el, NSAssertion, "Issuer"))
+	issuerEl := child(el, NSAssertion, "Issuer")
+	if issuerEl == nil {
+		return nil, reject("assertion without Issuer")
+	}
+	claimed, _ := soap.Text(issuerEl)
 	claimed = strings.TrimSpace(claimed)
 	var key [sha256.Size]byte
 	cache := v.Cache
