@@ -3,10 +3,9 @@ package soap
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -107,16 +106,11 @@ func Parse(data []byte, lim Limits) (*Envelope, error) {
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, limitFault("message of %d bytes exceeds %d", len(data), lim.MaxBytes).WithStatus(http.StatusRequestEntityTooLarge)
 	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.IndexByte(data, 0) >= 0 {
-		return nil, parseFault("UTF-16 or NUL bytes: only UTF-8 is accepted")
+	data, err := checkEncoding(data)
+	if err != nil {
+		return nil, err
 	}
-	if !utf8.Valid(data) {
-		return nil, parseFault("input is not valid UTF-8")
-	}
-	p := parser{lim: lim, dec: xml.NewDecoder(bytes.NewReader(data)), ids: map[string]*etree.Element{}}
-	p.dec.Strict = true
-	env, err := p.run()
+	env, err := parseTree(data, lim, true)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +118,52 @@ func Parse(data []byte, lim Limits) (*Envelope, error) {
 		return nil, err
 	}
 	return env, nil
+}
+
+// ParseFragment reads one XML element that is not a SOAP envelope, with
+// the hardening of Parse (limits, no DTD, entities, XInclude, processing
+// instructions or schema locations, unique IDs, namespace checks), for
+// example canonical XML that was just verified and is read back so that
+// only what was verified is used.
+func ParseFragment(data []byte, lim Limits) (*etree.Element, error) {
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, limitFault("fragment of %d bytes exceeds %d", len(data), lim.MaxBytes)
+	}
+	data, err := checkEncoding(data)
+	if err != nil {
+		return nil, err
+	}
+	p := newParser(lim)
+	p.fragment = true
+	done, err := p.parseFast(data)
+	if !done {
+		p = newParser(lim)
+		p.fragment = true
+		err = p.slowTokens(data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(p.stack) != 0 {
+		return nil, parseFault("fragment ends inside element %q", p.stack[len(p.stack)-1].local)
+	}
+	if p.doc.Root() == nil {
+		return nil, parseFault("no root element")
+	}
+	return p.doc.Root(), nil
+}
+
+// checkEncoding drops a UTF-8 byte order mark and refuses what is not
+// UTF-8 without NUL bytes, which both tokenizers rely on.
+func checkEncoding(data []byte) ([]byte, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.IndexByte(data, 0) >= 0 {
+		return nil, parseFault("UTF-16 or NUL bytes: only UTF-8 is accepted")
+	}
+	if !utf8.Valid(data) {
+		return nil, parseFault("input is not valid UTF-8")
+	}
+	return data, nil
 }
 
 // binding is one namespace declaration in scope.
@@ -138,9 +178,13 @@ type frame struct {
 	textSeen int64
 }
 
+// expanded is an attribute's expanded name.
+type expanded struct{ uri, local string }
+
 type parser struct {
 	lim      Limits
-	dec      *xml.Decoder
+	fragment bool       // ParseFragment: any root, no envelope structure
+	seen     []expanded // scratch of start
 	doc      *etree.Document
 	stack    []frame
 	scope    []binding
@@ -171,21 +215,30 @@ func (p *parser) lookup(prefix string) (string, bool) {
 	return "", false
 }
 
-func (p *parser) run() (*Envelope, error) {
-	p.doc = etree.NewDocument()
-	for {
-		tok, err := p.dec.RawToken()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, parseFault("not well-formed: %v", err)
-		}
-		p.tokens++
-		if err := p.token(tok); err != nil {
-			return nil, err
-		}
+// parseTree builds the tree with the fast tokenizer when fast is set and
+// the input stays in its subset, and with encoding/xml otherwise.
+func parseTree(data []byte, lim Limits, fast bool) (*Envelope, error) {
+	p := newParser(lim)
+	done := false
+	var err error
+	if fast {
+		done, err = p.parseFast(data)
 	}
+	if !done {
+		p = newParser(lim)
+		err = p.slowTokens(data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p.finish()
+}
+
+func newParser(lim Limits) *parser {
+	return &parser{lim: lim, doc: etree.NewDocument(), ids: map[string]*etree.Element{}}
+}
+
+func (p *parser) finish() (*Envelope, error) {
 	if len(p.stack) != 0 {
 		return nil, parseFault("document ends inside element %q", p.stack[len(p.stack)-1].local)
 	}
@@ -202,34 +255,46 @@ func (p *parser) run() (*Envelope, error) {
 func (p *parser) token(tok xml.Token) error {
 	switch t := tok.(type) {
 	case xml.ProcInst:
-		// encoding/xml has already refused a declared encoding other than UTF-8.
-		if t.Target == "xml" && p.tokens == 1 {
-			return nil
-		}
-		return parseFault("processing instruction %q not allowed", t.Target)
+		return p.procInst(t.Target)
 	case xml.Directive:
-		return parseFault("markup declaration (DOCTYPE, ENTITY, …) not allowed")
+		return p.directive()
 	case xml.Comment:
-		if int64(len(t)) > p.lim.MaxTextBytes {
-			return limitFault("comment of %d bytes exceeds %d", len(t), p.lim.MaxTextBytes)
-		}
-		if len(p.stack) > 0 {
-			p.stack[len(p.stack)-1].el.CreateComment(string(t))
-		}
-		return nil
+		return p.comment(string(t))
 	case xml.CharData:
-		return p.text(t)
+		return p.text(string(t))
 	case xml.StartElement:
-		return p.start(t)
+		return p.start(t.Name, t.Attr)
 	case xml.EndElement:
-		return p.end(t)
+		return p.end(t.Name)
 	}
 	return parseFault("unexpected token %T", tok)
 }
 
-func (p *parser) text(t xml.CharData) error {
+func (p *parser) procInst(target string) error {
+	// The tokenizer has already refused a declared encoding other than UTF-8.
+	if target == "xml" && p.tokens == 1 {
+		return nil
+	}
+	return parseFault("processing instruction %q not allowed", target)
+}
+
+func (p *parser) directive() error {
+	return parseFault("markup declaration (DOCTYPE, ENTITY, …) not allowed")
+}
+
+func (p *parser) comment(t string) error {
+	if int64(len(t)) > p.lim.MaxTextBytes {
+		return limitFault("comment of %d bytes exceeds %d", len(t), p.lim.MaxTextBytes)
+	}
+	if len(p.stack) > 0 {
+		p.stack[len(p.stack)-1].el.CreateComment(t)
+	}
+	return nil
+}
+
+func (p *parser) text(t string) error {
 	if len(p.stack) == 0 {
-		if len(bytes.TrimSpace(t)) != 0 {
+		if len(strings.TrimSpace(t)) != 0 {
 			return parseFault("text outside the root element")
 		}
 		return nil
@@ -239,11 +304,11 @@ func (p *parser) text(t xml.CharData) error {
 	if top.textSeen > p.lim.MaxTextBytes {
 		return limitFault("text in %q exceeds %d bytes", top.local, p.lim.MaxTextBytes)
 	}
-	if len(p.stack) == 1 && len(bytes.TrimSpace(t)) != 0 {
+	if len(p.stack) == 1 && !p.fragment && len(strings.TrimSpace(t)) != 0 {
 		return parseFault("text directly inside Envelope")
 	}
 	c := top.el.CreateText("")
-	c.SetData(string(t))
+	c.SetData(t)
 	return nil
 }
 
@@ -257,7 +322,8 @@ func (p *parser) checkName(kind string, n xml.Name) error {
 	return nil
 }
 
-func (p *parser) start(t xml.StartElement) error {
+func (p *parser) start(name xml.Name, attrs []xml.Attr) error {
+	t := xml.StartElement{Name: name, Attr: attrs}
 	if p.rootDone {
 		return parseFault("second root element %q", t.Name.Local)
 	}
@@ -337,8 +403,8 @@ func (p *parser) start(t xml.StartElement) error {
 		return err
 	}
 
-	type expanded struct{ uri, local string }
-	seen := make(map[expanded]struct{}, len(t.Attr))
+	// At most MaxAttributes names: a scan beats a map per element.
+	seen := p.seen[:0]
 	for _, a := range t.Attr {
 		auri := ""
 		isDecl := (a.Name.Space == "" && a.Name.Local == "xmlns") || a.Name.Space == "xmlns"
@@ -360,10 +426,10 @@ func (p *parser) start(t xml.StartElement) error {
 		if isDecl {
 			key.local = a.Name.Space + ":" + a.Name.Local
 		}
-		if _, dup := seen[key]; dup {
+		if slices.Contains(seen, key) {
 			return parseFault("duplicate attribute %q on element %q", a.Name.Local, t.Name.Local)
 		}
-		seen[key] = struct{}{}
+		seen = append(seen, key)
 		if !isDecl && IsIDAttribute(auri, a.Name.Local) && a.Value != "" {
 			if _, dup := p.ids[a.Value]; dup {
 				return parseFault("duplicate ID %q", a.Value)
@@ -376,6 +442,7 @@ func (p *parser) start(t xml.StartElement) error {
 		}
 		el.CreateAttr(name, a.Value)
 	}
+	p.seen = seen[:0]
 
 	if parent == nil {
 		p.doc.SetRoot(el)
@@ -388,6 +455,9 @@ func (p *parser) start(t xml.StartElement) error {
 
 // structure enforces Envelope → [Header] Body at the top of the document.
 func (p *parser) structure(depth int, uri, local string, el *etree.Element) error {
+	if p.fragment {
+		return nil
+	}
 	switch depth {
 	case 1:
 		if local != "Envelope" {
@@ -417,13 +487,13 @@ func (p *parser) structure(depth int, uri, local string, el *etree.Element) erro
 	return nil
 }
 
-func (p *parser) end(t xml.EndElement) error {
+func (p *parser) end(name xml.Name) error {
 	if len(p.stack) == 0 {
-		return parseFault("end tag %q without start", t.Name.Local)
+		return parseFault("end tag %q without start", name.Local)
 	}
 	top := p.stack[len(p.stack)-1]
-	if top.prefix != t.Name.Space || top.local != t.Name.Local {
-		return parseFault("end tag %q does not match %q", t.Name.Local, top.local)
+	if top.prefix != name.Space || top.local != name.Local {
+		return parseFault("end tag %q does not match %q", name.Local, top.local)
 	}
 	p.scope = p.scope[:top.nsMark]
 	p.stack = p.stack[:len(p.stack)-1]

@@ -14,6 +14,9 @@ import (
 // document: its in-scope namespace declarations come from its ancestors, as
 // XML-DSig requires for a same-document reference.
 func canonicalize(el *etree.Element, alg, prefixList string) ([]byte, error) {
+	if alg == AlgExcC14N {
+		return canonicalizeExc(el, nil, prefixList)
+	}
 	c := canonicalizer(alg, prefixList)
 	if c == nil {
 		return nil, fmt.Errorf("canonicalization %q not allowed", alg)
@@ -24,38 +27,21 @@ func canonicalize(el *etree.Element, alg, prefixList string) ([]byte, error) {
 		// namespaces and xml:* attributes of its ancestors itself.
 		return c.Canonicalize(el)
 	default:
-		// The exclusive and 1.1 canonicalizers work on a detached element
-		// (and the exclusive one edits what it gets): give them a copy that
-		// declares every namespace in scope.
+		// goxmldsig's 1.1 canonicalizer works on a detached element: give
+		// it a copy that declares every namespace in scope.
 		return c.Canonicalize(detach(el))
 	}
 }
 
 // canonicalizeWithout is the enveloped-signature transform followed by
 // canonicalization: el, which contains the signature sig, canonicalized
-// without sig. Only exclusive C14N is offered here: it works on a detached
-// copy anyway, while inclusive C14N would also inherit xml:* attributes of
-// ancestors, which a detached copy loses.
+// without sig. Only exclusive C14N is offered here (BSP requires it, and
+// it inherits nothing from the ancestors but namespaces).
 func canonicalizeWithout(el, sig *etree.Element, alg, prefixList string) ([]byte, error) {
 	if alg != AlgExcC14N {
 		return nil, fmt.Errorf("enveloped-signature over an element that contains the signature needs exclusive C14N, not %q", alg)
 	}
-	// The path of child indexes from el down to sig, to find sig's copy.
-	var path []int
-	for e := sig; e != el; e = e.Parent() {
-		path = append(path, e.Index())
-	}
-	cp := detach(el)
-	at := cp
-	for i := len(path) - 1; i >= 0; i-- {
-		next, ok := at.Child[path[i]].(*etree.Element)
-		if !ok {
-			return nil, errors.New("copy of the referenced element differs")
-		}
-		at = next
-	}
-	at.Parent().RemoveChildAt(at.Index())
-	return canonicalizer(alg, prefixList).Canonicalize(cp)
+	return canonicalizeExc(el, sig, prefixList)
 }
 
 // strTransformOutput is the output of the STR Dereference Transform (WSS

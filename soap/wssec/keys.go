@@ -173,7 +173,7 @@ func (vr *Verifier) resolveSTR(v *Verified, sec, str *etree.Element) (*x509.Cert
 		if bst == nil || bst.Parent() != sec || bst.Tag != "BinarySecurityToken" || bst.NamespaceURI() != soap.NSWSSE {
 			return nil, tokenUnavailable("token reference %q is not a BinarySecurityToken of this Security header", uri)
 		}
-		return parseBST(bst)
+		return vr.Trust.parseBST(bst)
 	case ns == soap.NSWSSE && r.Tag == "KeyIdentifier":
 		// The ValueType says how to read the value: look at it first.
 		lookup := vr.Trust.lookupSKI
@@ -218,7 +218,7 @@ func (vr *Verifier) resolveX509Data(xd *etree.Element) (*x509.Certificate, error
 		if err != nil {
 			return nil, invalid("X509Certificate: %v", err)
 		}
-		cert, err := x509.ParseCertificate(der)
+		cert, err := vr.Trust.parseCertificate(der)
 		if err != nil {
 			return nil, invalid("X509Certificate: %v", err)
 		}
@@ -249,7 +249,7 @@ func (vr *Verifier) resolveX509Data(xd *etree.Element) (*x509.Certificate, error
 }
 
 // parseBST decodes an X.509 v3 BinarySecurityToken.
-func parseBST(bst *etree.Element) (*x509.Certificate, error) {
+func (t *TrustStore) parseBST(bst *etree.Element) (*x509.Certificate, error) {
 	if vt := attr(bst, "ValueType", ""); vt != valueTypeX509v3 {
 		return nil, unsupportedToken("BinarySecurityToken ValueType %q", vt)
 	}
@@ -260,7 +260,7 @@ func parseBST(bst *etree.Element) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, invalid("BinarySecurityToken: %v", err)
 	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err := t.parseCertificate(der)
 	if err != nil {
 		return nil, invalid("BinarySecurityToken: %v", err)
 	}

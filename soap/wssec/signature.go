@@ -74,11 +74,11 @@ func (vr *Verifier) verifySignature(v *Verified, sec, sigEl *etree.Element, now 
 	}
 
 	// From here on only the bytes that were verified are read.
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(canonSI); err != nil {
+	verifiedSI, err := soap.ParseFragment(canonSI, soap.DefaultLimits())
+	if err != nil {
 		return nil, invalid("re-read canonical SignedInfo: %v", err)
 	}
-	refs, err := vr.checkReferences(v, sec, sigEl, doc.Root())
+	refs, err := vr.checkReferences(v, sec, sigEl, verifiedSI)
 	if err != nil {
 		return nil, err
 	}

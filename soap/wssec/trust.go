@@ -29,6 +29,7 @@ type TrustStore struct {
 	known   []*x509.Certificate
 	bySKI   map[string]*x509.Certificate
 	byThumb map[[sha1.Size]byte]*x509.Certificate
+	certs   *certCache
 }
 
 // NewTrustStore builds a trust store from a pool of CA certificates (nil
@@ -44,6 +45,7 @@ func NewTrustStore(roots *x509.CertPool, pinned []*x509.Certificate, signers ...
 		known:   append(slices.Clone(pinned), signers...),
 		bySKI:   map[string]*x509.Certificate{},
 		byThumb: map[[sha1.Size]byte]*x509.Certificate{},
+		certs:   newCertCache(certCacheSize),
 	}
 	for _, c := range slices.Backward(t.known) {
 		if len(c.SubjectKeyId) > 0 {
@@ -73,7 +75,10 @@ func (t *TrustStore) Verify(cert *x509.Certificate, now time.Time) error {
 	if t.roots == nil {
 		return fmt.Errorf("certificate %q is not pinned in the trust store", dn.Subject(cert))
 	}
-	_, err := cert.Verify(x509.VerifyOptions{
+	if t.certs.trusted(cert, now) {
+		return nil
+	}
+	chains, err := cert.Verify(x509.VerifyOptions{
 		Roots:       t.roots,
 		CurrentTime: now,
 		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
@@ -81,7 +86,19 @@ func (t *TrustStore) Verify(cert *x509.Certificate, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("certificate %q: %w", dn.Subject(cert), err)
 	}
+	for _, c := range chains {
+		t.certs.remember(cert, c)
+	}
 	return nil
+}
+
+// parseCertificate parses a certificate that travels in a message, from
+// the store's cache when the same bytes came before. A nil store parses.
+func (t *TrustStore) parseCertificate(der []byte) (*x509.Certificate, error) {
+	if t == nil {
+		return x509.ParseCertificate(der)
+	}
+	return t.certs.parse(der)
 }
 
 func checkKey(cert *x509.Certificate) error {
