@@ -352,6 +352,42 @@ func TestAssertionCacheHitChecksHolder(t *testing.T) {
 	})
 }
 
+// TestAssertionCacheConcurrent: requests that present the same and other
+// assertions at once (run with -race) all get their own principal.
+func TestAssertionCacheConcurrent(t *testing.T) {
+	k := testKeys(t, now)
+	v, _ := cachedVerifier(k, 2)
+	v.onVerify = nil
+	var ms []Message
+	for i := range 3 {
+		ms = append(ms, message(t, hokAssertion(t, k, func(r *IssueRequest) { r.Roles = []string{fmt.Sprint("role", i)} }), &k.client, false))
+	}
+	done := make(chan error)
+	for g := range 6 {
+		go func() {
+			var err error
+			for i := range 20 {
+				m := ms[(g+i)%len(ms)]
+				p, _, verr := v.Verify(m)
+				switch {
+				case verr != nil:
+					err = verr
+				case len(p.Roles) != 1 || p.Roles[0] != fmt.Sprint("role", (g+i)%len(ms)):
+					err = fmt.Errorf("roles %q", p.Roles)
+				default:
+					p.Roles[0], p.Attributes["racfUserId"] = "changed", nil // must not reach the cache
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 6 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // TestAssertionCacheBounded: the cache keeps at most its size, the least
 // recently used going first.
 func TestAssertionCacheBounded(t *testing.T) {
