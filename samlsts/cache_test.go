@@ -239,6 +239,30 @@ func TestAssertionCacheHitChecksTime(t *testing.T) {
 	})
 }
 
+// TestAssertionCacheHitChecksIssuerCertificate: a hit at a time the issuer
+// certificate is not valid (a clock set back) is refused, as goxmldsig
+// refuses it without the cache.
+func TestAssertionCacheHitChecksIssuerCertificate(t *testing.T) {
+	k := testKeys(t, now)
+	sts := selfSigned(t, "Gatehouse STS", k.stsRSA.key, now.Add(59*time.Minute), "") // valid from now-1m
+	is := issuer(sts)
+	is.Clock = func() time.Time { return now.Add(-10 * time.Minute) }
+	r := bearerRequest()
+	r.Method, r.HolderKey, r.Lifetime = CMHolderOfKey, k.client.cert, time.Hour
+	a := issued(t, is, r) // valid from now-10m
+	at := now
+	v, n := cachedVerifier(k, 0)
+	v.Issuers = map[string][]*x509.Certificate{stsEntity: {sts.cert}}
+	v.Clock = func() time.Time { return at }
+	if _, _, err := v.Verify(message(t, a, &k.client, false)); err != nil {
+		t.Fatal(err)
+	}
+	at = now.Add(-5 * time.Minute)
+	_, _, err := v.Verify(message(t, a, &k.client, false))
+	wantRefused(t, err, "not valid at this time")
+	wantVerifications(t, n, 2)
+}
+
 // TestAssertionCacheHitChecksAudience: an entry is not valid for a
 // verifier of another audience that shares the cache.
 func TestAssertionCacheHitChecksAudience(t *testing.T) {
