@@ -17,6 +17,8 @@ const (
 	// DefaultSAMLVersions: SAML 1.1 is accepted only where a service says
 	// so (versions="1.1 2.0").
 	DefaultSAMLVersions = "2.0"
+	// DefaultAssertionCache is samlsts.DefaultAssertionCacheSize.
+	DefaultAssertionCache = 10000
 )
 
 // maxSAMLClockSkew bounds saml/@maxClockSkew: a wider window keeps an
@@ -107,6 +109,10 @@ type SAML struct {
 	// default "2.0" only. An assertion of another version is refused with
 	// wsse:UnsupportedSecurityToken.
 	Versions []string
+	// AssertionCache is how many verified holder-of-key and sender-vouches
+	// assertions the service keeps (samlsts.AssertionCache); 0 turns the
+	// cache off. Default DefaultAssertionCache.
+	AssertionCache int
 
 	// The lines of the issuer and attestingEntity elements, for messages.
 	issuerLines, attestingLines []int
@@ -136,10 +142,11 @@ func (s *SAML) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Recipient         string             `xml:"recipient,attr"`
 		RequireRecipient  string             `xml:"requireRecipient,attr"`
 		Versions          string             `xml:"versions,attr"`
+		AssertionCache    string             `xml:"assertionCache,attr"`
 		Issuers           []issuerElement    `xml:"issuer"`
 		AttestingEntities []attestingElement `xml:"attestingEntity"`
 	}
-	*s = SAML{Pos: Pos{Line: startLine(d)}, Required: true, MaxClockSkew: DefaultSAMLMaxClockSkew}
+	*s = SAML{Pos: Pos{Line: startLine(d)}, Required: true, MaxClockSkew: DefaultSAMLMaxClockSkew, AssertionCache: DefaultAssertionCache}
 	if err := d.DecodeElement(&raw, &start); err != nil {
 		return err
 	}
@@ -176,6 +183,13 @@ func (s *SAML) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 			return &Error{Line: s.Line, Msg: fmt.Sprintf("requireRecipient: %q is not a boolean", raw.RequireRecipient)}
 		}
 		s.RequireRecipient = v
+	}
+	if raw.AssertionCache != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(raw.AssertionCache))
+		if err != nil || n < 0 {
+			return &Error{Line: s.Line, Msg: fmt.Sprintf("assertionCache: %q is not a non-negative integer", raw.AssertionCache)}
+		}
+		s.AssertionCache = n
 	}
 	return parseDuration(&s.MaxClockSkew, raw.MaxClockSkew, s.Line, "maxClockSkew")
 }

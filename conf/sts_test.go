@@ -132,6 +132,7 @@ func TestLoadValidSAML(t *testing.T) {
 		Recipients:        []string{"https://gatehouse.example:8443/services/accounts", "https://gw2.example/services/accounts"},
 		RequireRecipient:  true,
 		Versions:          []string{"1.1", "2.0"},
+		AssertionCache:    500,
 		issuerLines:       []int{31, 32},
 		attestingLines:    []int{33},
 	}
@@ -139,20 +140,21 @@ func TestLoadValidSAML(t *testing.T) {
 		t.Errorf("accounts saml = %+v\nwant %+v", accounts, wantAccounts)
 	}
 	wantOrders := &SAML{
-		Pos:          Pos{path, 39},
-		Audience:     "urn:gatehouse:service:orders",
-		Confirmation: []string{ConfirmationBearer, ConfirmationHolderOfKey},
-		Required:     true,
-		MaxClockSkew: DefaultSAMLMaxClockSkew,
-		Issuers:      []string{"urn:gatehouse:sts"},
-		Versions:     []string{"2.0"},
-		issuerLines:  []int{40},
+		Pos:            Pos{path, 39},
+		Audience:       "urn:gatehouse:service:orders",
+		Confirmation:   []string{ConfirmationBearer, ConfirmationHolderOfKey},
+		Required:       true,
+		MaxClockSkew:   DefaultSAMLMaxClockSkew,
+		Issuers:        []string{"urn:gatehouse:sts"},
+		Versions:       []string{"2.0"},
+		AssertionCache: DefaultAssertionCache,
+		issuerLines:    []int{40},
 	}
 	if !reflect.DeepEqual(orders, wantOrders) {
 		t.Errorf("orders saml = %+v\nwant %+v", orders, wantOrders)
 	}
-	if legacy.Required || !reflect.DeepEqual(legacy.Confirmation, []string{ConfirmationHolderOfKey}) || legacy.Audience != "https://legacy.example/" {
-		t.Errorf("legacy saml = %+v, want required false, holderOfKey only", legacy)
+	if legacy.Required || !reflect.DeepEqual(legacy.Confirmation, []string{ConfirmationHolderOfKey}) || legacy.Audience != "https://legacy.example/" || legacy.AssertionCache != 0 {
+		t.Errorf("legacy saml = %+v, want required false, holderOfKey only, no assertion cache", legacy)
 	}
 	if cfg.Services[0].Security != nil {
 		t.Error("a service without a security element has a Security")

@@ -24,6 +24,13 @@ import (
 // do: an STR with KeyIdentifier #SAMLID (SAML Token Profile 1.1).
 func signWithAssertionKey(t *testing.T, e *env, assertion, certFile, keyFile string) string {
 	t.Helper()
+	return signWithAssertionKeyAt(t, e, assertion, certFile, keyFile, time.Now())
+}
+
+// signWithAssertionKeyAt is signWithAssertionKey with the Timestamp created
+// at created (to the second): two messages signed in one second differ.
+func signWithAssertionKeyAt(t *testing.T, e *env, assertion, certFile, keyFile string, created time.Time) string {
+	t.Helper()
 	const python = "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import xmlsec, lxml").Run(); err != nil {
 		t.Fatalf("python3-xmlsec or python3-lxml missing (%v): run ./build.sh deps", err)
@@ -32,7 +39,7 @@ func signWithAssertionKey(t *testing.T, e *env, assertion, certFile, keyFile str
 	if id == nil {
 		t.Fatalf("no ID in assertion %s", assertion)
 	}
-	now := time.Now().UTC()
+	now := created.UTC()
 	msg := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:wsu="` + soap.NSWSU + `"><soap:Header>` +
 		`<wsse:Security xmlns:wsse="` + soap.NSWSSE + `" soap:mustUnderstand="1">` +
 		`<wsu:Timestamp wsu:Id="TS"><wsu:Created>` + now.Format(time.RFC3339) + `</wsu:Created><wsu:Expires>` + now.Add(5*time.Minute).Format(time.RFC3339) + `</wsu:Expires></wsu:Timestamp>` +
@@ -98,4 +105,46 @@ func TestHolderOfKeyBySAMLIDThroughGateway(t *testing.T) {
 
 	forged := signWithAssertionKey(t, e, token(), demopki.ServerCert, demopki.ServerKey)
 	expectFault(t, send(forged), 500, "FailedCheck")
+}
+
+// TestHolderOfKeyReusedThroughGateway: a consumer that keeps its
+// holder-of-key token sends it with every request; after the first, the
+// service serves the assertion from its verified-assertion cache (the
+// metric shows hits), and a hit still needs the Body signed by the
+// confirmed key.
+func TestHolderOfKeyReusedThroughGateway(t *testing.T) {
+	e := samlEnv(t, "2m")
+	other := e.clientWith(demopki.ServerCert, demopki.ServerKey)
+	send := func(body string) *http.Response {
+		req, err := http.NewRequest(http.MethodPost, e.base+accountsPath, strings.NewReader(body))
+		must(t, err)
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("SOAPAction", `"urn:gatehouse:demo:accounts:GetBalance"`)
+		resp, err := other.Do(req)
+		must(t, err)
+		return resp
+	}
+	hok, out := requestToken(t, e, tellerSecret, audAccounts, "", `<wst:KeyType>`+samlsts.KeyTypePublic+`</wst:KeyType>`)
+	if hok == "" {
+		t.Fatalf("holder-of-key token: %s", out)
+	}
+	start := time.Now()
+	for i := range 3 {
+		// Timestamps a second apart: the signatures differ (no replay).
+		signed := signWithAssertionKeyAt(t, e, hok, demopki.ConsumerCert, demopki.ConsumerKey, start.Add(-time.Duration(i)*time.Second))
+		if resp := send(signed); resp.StatusCode != 200 {
+			recs := e.records(t)
+			t.Fatalf("request %d: %d %s\n%+v", i, resp.StatusCode, readAll(t, resp), recs[len(recs)-1])
+		} else {
+			readAll(t, resp)
+		}
+	}
+	// Each request looks the assertion up twice: for the key its
+	// signature names (STR #SAMLID), then for the subject confirmation.
+	const s = `gatehouse_saml_assertion_cache_lookups_total{result=`
+	wantSamples(t, e.scrape(t), map[string]string{s + `"miss",service="accounts"}`: "1", s + `"hit",service="accounts"}`: "5"})
+
+	forged := signWithAssertionKey(t, e, hok, demopki.ServerCert, demopki.ServerKey)
+	expectFault(t, send(forged), 500, "FailedCheck")
+	wantSamples(t, e.scrape(t), map[string]string{s + `"miss",service="accounts"}`: "1", s + `"hit",service="accounts"}`: "6"})
 }

@@ -23,6 +23,9 @@ type metrics struct {
 	throttled    *prometheus.CounterVec
 	breakerState *prometheus.GaugeVec
 	backendBusy  *prometheus.GaugeVec
+	// assertionCache counts the SAML assertion cache lookups by service
+	// and result (hit, miss).
+	assertionCache *prometheus.CounterVec
 
 	// Composites: labels are names from the definitions (composite, step),
 	// so their number is bounded by the configuration.
@@ -89,6 +92,10 @@ func newMetrics() *metrics {
 			Name: "gatehouse_backend_in_flight",
 			Help: "Calls inside each service backend's bulkhead.",
 		}, []string{"service"}),
+		assertionCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_saml_assertion_cache_lookups_total",
+			Help: "Lookups of holder-of-key and sender-vouches SAML assertions in the service's verified-assertion cache, by service and result (hit: the assertion's signature was not verified again; miss).",
+		}, []string{"service", "result"}),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_replays_total",
 			Help: "Requests refused as replays, by kind of replayed value (nonce, sig, msgid).",
@@ -113,7 +120,7 @@ func newMetrics() *metrics {
 		}, []string{"composite", "step", "outcome"}),
 	}
 	m.reg.MustRegister(m.requests, m.faults, m.latency, m.backend, m.auditErrors, m.inFlight, m.certNotAfter,
-		m.authFailures, m.lockouts, m.replays, m.decisions, m.throttled, m.breakerState, m.backendBusy,
+		m.authFailures, m.lockouts, m.replays, m.decisions, m.throttled, m.breakerState, m.backendBusy, m.assertionCache,
 		m.composites, m.compositeSteps, m.compositeStepFailures, m.compensations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

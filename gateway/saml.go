@@ -58,6 +58,11 @@ func newSAMLVerifier(cfg *conf.Config, sc *conf.SAML, defaultRecipients []string
 	for _, m := range sc.Confirmation {
 		v.Methods = append(v.Methods, confirmationURIs[m])
 	}
+	// Each compiled policy has a cache of its own: a reloaded
+	// configuration (new trust stores) starts with an empty one.
+	if sc.AssertionCache > 0 {
+		v.Cache = samlsts.NewAssertionCache(sc.AssertionCache)
+	}
 	return v
 }
 

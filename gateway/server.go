@@ -252,6 +252,17 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		}
 		if sc.SAML != nil {
 			s.saml, s.samlRequired = newSAMLVerifier(cfg, sc.SAML, s.endpoints, g.now), sc.SAML.Required
+			if c := s.saml.Cache; c != nil {
+				hits := g.metrics.assertionCache.WithLabelValues(sc.Name, "hit")
+				misses := g.metrics.assertionCache.WithLabelValues(sc.Name, "miss")
+				c.Observe = func(hit bool) {
+					if hit {
+						hits.Inc()
+					} else {
+						misses.Inc()
+					}
+				}
+			}
 			if s.verifier == nil {
 				// No WS-Security policy: still read the Security header
 				// that carries the assertion (and check what it holds).

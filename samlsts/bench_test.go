@@ -56,6 +56,53 @@ func BenchmarkVerifyAssertion(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyReusedHolderKey: Verify of a message carrying a
+// holder-of-key assertion that the consumer reuses (its message signature
+// is checked by wssec before, outside the loop), without the assertion
+// cache ("cold": the assertion's signature is verified every time) and
+// with it ("cached": after the first op every op is a hit, which still
+// checks the times, the audience and the confirmation against the
+// message). x-verify as in BenchmarkVerifyAssertion.
+func BenchmarkVerifyReusedHolderKey(b *testing.B) {
+	k := testKeys(b, now)
+	for _, c := range benchKeys(b) {
+		r := bearerRequest()
+		r.Method, r.HolderKey = CMHolderOfKey, k.client.cert
+		el, err := issuer(c.kp).Issue(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := message(b, serialize(b, el), &k.client, false)
+		base, err := benchbase.VerifyNs(c.kp.key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, cached := range []bool{false, true} {
+			name := c.name + "/cold"
+			if cached {
+				name = c.name + "/cached"
+			}
+			b.Run(name, func(b *testing.B) {
+				v := verifier(k)
+				if cached {
+					v.Cache = NewAssertionCache(0)
+				}
+				defer benchbase.Report(b, base, "verify")
+				b.ReportAllocs()
+				for b.Loop() {
+					p, _, err := v.Verify(m)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if p.Subject != aliceNameID || p.Confirmation != CMHolderOfKey {
+						b.Fatalf("principal %+v", p)
+					}
+				}
+			})
+		}
+	}
+}
+
 // BenchmarkIssue: Issue of a bearer assertion, one per op.
 func BenchmarkIssue(b *testing.B) {
 	for _, c := range benchKeys(b) {

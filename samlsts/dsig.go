@@ -165,6 +165,9 @@ func child(el *etree.Element, ns, local string) *etree.Element {
 
 func children(el *etree.Element, ns, local string) []*etree.Element {
 	var out []*etree.Element
+	if el == nil {
+		return nil
+	}
 	for _, c := range el.ChildElements() {
 		if c.Tag == local && c.NamespaceURI() == ns {
 			out = append(out, c)

@@ -42,7 +42,7 @@ func (v *Verifier) verifyAssertion11(el *etree.Element) (*Assertion, error) {
 	if id == "" {
 		return nil, reject("SAML 1.1 assertion without AssertionID")
 	}
-	verified, err := v.verifySigned(el, claimed, id, "AssertionID", now)
+	verified, _, err := v.verifySigned(el, claimed, id, "AssertionID", now)
 	if err != nil {
 		return nil, err
 	}

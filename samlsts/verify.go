@@ -1,6 +1,7 @@
 package samlsts
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
@@ -53,6 +54,8 @@ type Principal struct {
 // Assertion is a verified assertion: the element goxmldsig re-read from the
 // signed bytes and what was decoded from it.
 type Assertion struct {
+	// Element is read only: a Verifier with a Cache hands the same element
+	// to every request that presents the assertion.
 	Element   *etree.Element
 	Principal Principal
 	// Confirmations are the subject confirmations whose data is currently
@@ -102,8 +105,20 @@ type Verifier struct {
 	// take (WSS 1.1 fault table).
 	Versions []string
 
+	// Cache, when set, holds the holder-of-key and sender-vouches SAML 2.0
+	// assertions this verifier has verified, so that one presented again
+	// is not verified again (AssertionCache says what is still checked).
+	// Its key includes the issuer's configured certificates and AllowSHA1,
+	// and a hit checks the audience again, so a shared cache would not
+	// serve one verifier what another verified; still, a cache belongs to
+	// one configuration: a new trust configuration gets a new one.
+	Cache *AssertionCache
+
 	// anyAudience is set by the STS for tokens it issued to other services.
 	anyAudience bool
+	// onVerify, when set, is called for every signature verification (a
+	// test's counter).
+	onVerify func()
 }
 
 // SAML versions, as Verifier.Versions lists them.
@@ -342,6 +357,13 @@ func certificateIDs(c *x509.Certificate) []string {
 // VerifyAssertion checks an assertion element on its own: issuer, enveloped
 // signature with the issuer's configured certificates, version, times,
 // conditions and audience. It does not check the subject confirmation.
+//
+// With a Cache, a SAML 2.0 assertion whose exact content (and context) this
+// verifier has verified before, with the same issuer trust, is not
+// verified again: the cache holds what was read from the verified element,
+// and every check that depends on the time or on this service is made
+// again (see AssertionCache). Bearer and OneTimeUse assertions are never
+// cached.
 func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	now := v.Clock()
 	if el.NamespaceURI() == NSAssertion1 {
@@ -367,14 +389,83 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	}
 	// The issuer is read unverified only to pick its certificates; it is
 	// compared with the verified issuer below.
-	claimed, _ := soap.Text(child(el, NSAssertion, "Issuer"))
+	issuerEl := child(el, NSAssertion, "Issuer")
+	if issuerEl == nil {
+		return nil, reject("assertion without Issuer")
+	}
+	claimed, _ := soap.Text(issuerEl)
 	claimed = strings.TrimSpace(claimed)
-	verified, err := v.verifySigned(el, claimed, id, "ID", now)
+	var key [sha256.Size]byte
+	cache := v.Cache
+	if cache != nil && !mayBeCached(el) {
+		cache = nil // bearer or one-time: not looked up, not stored
+	}
+	if cache != nil {
+		var ok bool
+		if key, ok = v.cacheKey(el, claimed); !ok {
+			cache = nil
+		} else if va := cache.get(key, now); va != nil && certValid(va.cert, now) {
+			// The same assertion, verified with the same trust: only
+			// what depends on the time and the service is checked.
+			cache.observe(true)
+			return v.current(va, now)
+		}
+		cache.observe(false)
+	}
+	verified, cert, err := v.verifySigned(el, claimed, id, "ID", now)
 	if err != nil {
 		return nil, err
 	}
-
 	// From here on, only the verified element is read.
+	va, err := v.read(verified, claimed, id, cert)
+	if err != nil {
+		return nil, err
+	}
+	a, err := v.current(va, now)
+	if err != nil {
+		return nil, err
+	}
+	if expires, ok := va.cacheable(); ok && cache != nil && now.Before(expires) {
+		cache.put(key, va, expires)
+	}
+	return a, nil
+}
+
+// verifiedAssertion is what read takes from a verified SAML 2.0 assertion:
+// everything that depends only on the signed content. The checks that
+// depend on the time or on the service are current's.
+type verifiedAssertion struct {
+	element *etree.Element    // the element goxmldsig re-read from the signed bytes
+	cert    *x509.Certificate // the issuer certificate that verified the signature
+	// principal is complete but for NotOnOrAfter, which current sets, and
+	// Confirmation, which Verify sets.
+	principal    Principal
+	issueInstant time.Time
+	// notBefore and notOnOrAfter are the Conditions' (notBefore may be zero).
+	notBefore, notOnOrAfter time.Time
+	// audiences are the Audience values of each AudienceRestriction.
+	audiences     [][]string
+	oneTimeUse    bool
+	confirmations []confirmationRead
+}
+
+// confirmationRead is one SubjectConfirmation as read, before the time
+// check that decides whether it is currently valid.
+type confirmationRead struct {
+	Confirmation
+	notBefore, notOnOrAfter time.Time // of its SubjectConfirmationData; zero when absent
+	// badTime is set when a SubjectConfirmationData time is not an
+	// xsd:dateTime: the confirmation is never valid.
+	badTime bool
+	// err is a holder-of-key certificate that does not parse: the
+	// assertion is refused if the confirmation is currently valid.
+	err error
+}
+
+// read decodes the verified SAML 2.0 assertion element verified, whose
+// signature cert verified, with everything that does not depend on the
+// time or on the service checked.
+func (v *Verifier) read(verified *etree.Element, claimed, id string, cert *x509.Certificate) (*verifiedAssertion, error) {
 	data, err := elementBytes(verified)
 	if err != nil {
 		return nil, reject("re-read assertion: %v", err)
@@ -384,7 +475,6 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 		return nil, reject("decode assertion: %v", err)
 	}
 	issuer := strings.TrimSpace(sa.Issuer.Value)
-	skew := v.skew()
 	switch {
 	case issuer != claimed:
 		return nil, reject("verified issuer %q differs from %q", issuer, claimed)
@@ -392,13 +482,13 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 		return nil, reject("assertion version %q", sa.Version)
 	case sa.ID != id:
 		return nil, reject("verified assertion ID differs")
-	case sa.IssueInstant.IsZero() || sa.IssueInstant.After(now.Add(skew)):
+	case sa.IssueInstant.IsZero():
 		return nil, reject("IssueInstant %s is missing or in the future", sa.IssueInstant.Format(time.RFC3339))
 	case sa.Subject == nil:
 		return nil, reject("assertion without Subject")
 	}
-	a := &Assertion{Element: verified}
-	p := &a.Principal
+	va := &verifiedAssertion{element: verified, cert: cert, issueInstant: sa.IssueInstant}
+	p := &va.principal
 	p.Issuer, p.AssertionID = issuer, id
 
 	// NameID: the full text of the verified element (comments cannot cut it).
@@ -412,12 +502,10 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 	}
 	p.Subject, p.Format = strings.TrimSpace(text), attr(nameID, "Format")
 
-	if err := v.checkConditions(verified, a, now); err != nil {
+	if err := readConditions(verified, va); err != nil {
 		return nil, err
 	}
-	if err := readConfirmations(verified, a, now, skew); err != nil {
-		return nil, err
-	}
+	readConfirmations(verified, va)
 	if len(sa.AuthnStatements) > 0 {
 		p.AuthnInstant = sa.AuthnStatements[0].AuthnInstant
 		if ref := sa.AuthnStatements[0].AuthnContext.AuthnContextClassRef; ref != nil {
@@ -433,26 +521,77 @@ func (v *Verifier) VerifyAssertion(el *etree.Element) (*Assertion, error) {
 		}
 	}
 	p.Roles = p.Attributes[RoleAttribute]
+	return va, nil
+}
+
+// current makes the checks of a verified assertion that depend on the time
+// now or on this service: IssueInstant, the validity window, the audience,
+// which subject confirmations are currently valid. It returns a new
+// Assertion that shares nothing mutable with va, so that va can be served
+// again.
+func (v *Verifier) current(va *verifiedAssertion, now time.Time) (*Assertion, error) {
+	skew := v.skew()
+	if va.issueInstant.After(now.Add(skew)) {
+		return nil, reject("IssueInstant %s is missing or in the future", va.issueInstant.Format(time.RFC3339))
+	}
+	if err := checkWindow(va.notBefore, va.notOnOrAfter, now, skew); err != nil {
+		return nil, err
+	}
+	for _, auds := range va.audiences {
+		if !slices.Contains(auds, v.Audience) && !v.anyAudience {
+			return nil, reject("an AudienceRestriction does not name this service's audience %q", v.Audience)
+		}
+	}
+	a := &Assertion{Element: va.element, Principal: va.principal, OneTimeUse: va.oneTimeUse}
+	p := &a.Principal
+	p.NotOnOrAfter = va.notOnOrAfter
+	p.Chain = slices.Clone(p.Chain)
+	p.Attributes = make(map[string][]string, len(va.principal.Attributes))
+	for name, vals := range va.principal.Attributes {
+		p.Attributes[name] = slices.Clone(vals)
+	}
+	p.Roles = p.Attributes[RoleAttribute]
+	for _, c := range va.confirmations {
+		switch {
+		case c.badTime,
+			!c.notBefore.IsZero() && now.Add(skew).Before(c.notBefore),
+			!c.notOnOrAfter.IsZero() && !now.Add(-skew).Before(c.notOnOrAfter):
+			continue
+		case c.err != nil:
+			return nil, reject("holder-of-key certificate: %v", c.err)
+		case c.Method == CMHolderOfKey && len(c.HolderKeys) == 0:
+			continue
+		}
+		c.HolderKeys = slices.Clone(c.HolderKeys)
+		a.Confirmations = append(a.Confirmations, c.Confirmation)
+	}
+	if len(a.Confirmations) == 0 {
+		return nil, reject("no currently valid subject confirmation")
+	}
 	return a, nil
 }
 
 // verifySigned checks the enveloped signature of the assertion el (whose
 // ID attribute idAttr holds id) against the certificates configured for the
-// issuer it claims, and returns the element as verified.
-func (v *Verifier) verifySigned(el *etree.Element, claimed, id, idAttr string, now time.Time) (*etree.Element, error) {
+// issuer it claims, and returns the element as verified and the
+// certificate that verified it.
+func (v *Verifier) verifySigned(el *etree.Element, claimed, id, idAttr string, now time.Time) (*etree.Element, *x509.Certificate, error) {
+	if v.onVerify != nil {
+		v.onVerify()
+	}
 	certs := v.Issuers[claimed]
 	if len(certs) == 0 {
-		return nil, reject("issuer %q is not trusted by this service", claimed)
+		return nil, nil, reject("issuer %q is not trusted by this service", claimed)
 	}
 	sig, err := checkSignatureShape(el, id, v.AllowSHA1)
 	if err != nil {
-		return nil, reject("%v", err)
+		return nil, nil, reject("%v", err)
 	}
-	verified, err := v.validate(el, sig, certs, now, idAttr)
+	verified, cert, err := v.validate(el, sig, certs, now, idAttr)
 	if err != nil {
-		return nil, reject("assertion signature: %v", err)
+		return nil, nil, reject("assertion signature: %v", err)
 	}
-	return verified, nil
+	return verified, cert, nil
 }
 
 // validate runs goxmldsig on the assertion with one of the issuer's
@@ -463,7 +602,7 @@ func (v *Verifier) verifySigned(el *etree.Element, claimed, id, idAttr string, n
 // goxmldsig verifies with exactly the configured certificate whatever form
 // KeyInfo had (KeyName, KeyValue, nothing). Only copies are changed: el is
 // the caller's element, still part of the message.
-func (v *Verifier) validate(el, sig *etree.Element, certs []*x509.Certificate, now time.Time, idAttr string) (*etree.Element, error) {
+func (v *Verifier) validate(el, sig *etree.Element, certs []*x509.Certificate, now time.Time, idAttr string) (*etree.Element, *x509.Certificate, error) {
 	var errs []error
 	for _, cert := range certs {
 		if !keyInfoNames(sig, cert) {
@@ -482,14 +621,14 @@ func (v *Verifier) validate(el, sig *etree.Element, certs []*x509.Certificate, n
 		vc.Clock = dsig.NewFakeClockAt(now)
 		out, err := vc.Validate(in)
 		if err == nil {
-			return out, nil
+			return out, cert, nil
 		}
 		errs = append(errs, fmt.Errorf("with %q: %w", dn.Subject(cert), err))
 	}
 	if len(errs) == 0 {
-		return nil, errors.New("KeyInfo names a certificate that is not configured for this issuer")
+		return nil, nil, errors.New("KeyInfo names a certificate that is not configured for this issuer")
 	}
-	return nil, errors.Join(errs...)
+	return nil, nil, errors.Join(errs...)
 }
 
 // keyInfoNames reports whether the signature's KeyInfo could name cert: it
@@ -504,36 +643,32 @@ func keyInfoNames(sig *etree.Element, cert *x509.Certificate) bool {
 	return err == nil && string(der) == string(cert.Raw)
 }
 
-// checkConditions applies SAML 2.0 Core 2.5 to the verified element el:
-// validity window, every AudienceRestriction must name our audience,
-// OneTimeUse noted in a, ProxyRestriction understood, the delegation
-// condition read into the chain; any other condition makes the assertion
-// invalid for us.
-func (v *Verifier) checkConditions(el *etree.Element, a *Assertion, now time.Time) error {
-	p := &a.Principal
-	conds := children(el, NSAssertion, "Conditions")
-	c, err := v.window(conds, p, now)
+// readConditions applies SAML 2.0 Core 2.5 to the verified element el, as
+// far as the time and the service do not matter: exactly one Conditions
+// element with well-formed times, at least one AudienceRestriction (their
+// audiences are noted for current to check), OneTimeUse noted,
+// ProxyRestriction understood, the delegation condition read into the
+// chain; any other condition makes the assertion invalid for us.
+func readConditions(el *etree.Element, va *verifiedAssertion) error {
+	p := &va.principal
+	c, nb, noa, err := parseWindow(children(el, NSAssertion, "Conditions"))
 	if err != nil {
 		return err
 	}
-	restrictions := 0
+	va.notBefore, va.notOnOrAfter = nb, noa
 	for _, cond := range c.ChildElements() {
 		ns := cond.NamespaceURI()
 		switch {
 		case ns == NSAssertion && cond.Tag == "AudienceRestriction":
-			restrictions++
-			ok := false
+			auds := []string{}
 			for _, au := range children(cond, NSAssertion, "Audience") {
-				if t, _ := soap.Text(au); strings.TrimSpace(t) == v.Audience {
-					ok = true
-				}
+				t, _ := soap.Text(au)
+				auds = append(auds, strings.TrimSpace(t))
 			}
-			if !ok && !v.anyAudience {
-				return reject("an AudienceRestriction does not name this service's audience %q", v.Audience)
-			}
+			va.audiences = append(va.audiences, auds)
 		case ns == NSAssertion && cond.Tag == "OneTimeUse":
 			// Single use whatever the confirmation method (bearer always is).
-			a.OneTimeUse = true
+			va.oneTimeUse = true
 		case ns == NSAssertion && cond.Tag == "ProxyRestriction":
 			// ProxyRestriction limits further issuing, which the STS honours.
 		case ns == NSAssertion && cond.Tag == "Condition":
@@ -553,7 +688,7 @@ func (v *Verifier) checkConditions(el *etree.Element, a *Assertion, now time.Tim
 			return reject("condition {%s}%s is not understood", ns, cond.Tag)
 		}
 	}
-	if restrictions == 0 {
+	if len(va.audiences) == 0 {
 		return reject("assertion without AudienceRestriction")
 	}
 	return nil
@@ -563,27 +698,43 @@ func (v *Verifier) checkConditions(el *etree.Element, a *Assertion, now time.Tim
 // (SAML 2.0 and 1.1 alike) with the allowed skew, notes the end of validity
 // in p and returns the element.
 func (v *Verifier) window(conds []*etree.Element, p *Principal, now time.Time) (*etree.Element, error) {
-	if len(conds) != 1 {
-		return nil, reject("assertion needs exactly one Conditions element")
-	}
-	c, skew := conds[0], v.skew()
-	nb, err := parseTime(attr(c, "NotBefore"), false)
+	c, nb, noa, err := parseWindow(conds)
 	if err != nil {
-		return nil, reject("Conditions NotBefore: %v", err)
+		return nil, err
 	}
-	noa, err := parseTime(attr(c, "NotOnOrAfter"), true)
-	if err != nil {
-		return nil, reject("Conditions NotOnOrAfter: %v", err)
-	}
-	if !nb.IsZero() && now.Add(skew).Before(nb) {
-		return nil, reject("assertion not valid before %s", nb.Format(time.RFC3339))
-	}
-	if !now.Add(-skew).Before(noa) {
-		return nil, soap.SecurityFault(soap.FaultMessageExpired, "security token expired",
-			fmt.Errorf("assertion expired at %s", noa.Format(time.RFC3339)))
+	if err := checkWindow(nb, noa, now, v.skew()); err != nil {
+		return nil, err
 	}
 	p.NotOnOrAfter = noa
 	return c, nil
+}
+
+// parseWindow returns the one Conditions element of conds and its
+// NotBefore (zero when absent) and NotOnOrAfter (required).
+func parseWindow(conds []*etree.Element) (c *etree.Element, nb, noa time.Time, err error) {
+	if len(conds) != 1 {
+		return nil, nb, noa, reject("assertion needs exactly one Conditions element")
+	}
+	c = conds[0]
+	if nb, err = parseTime(attr(c, "NotBefore"), false); err != nil {
+		return nil, nb, noa, reject("Conditions NotBefore: %v", err)
+	}
+	if noa, err = parseTime(attr(c, "NotOnOrAfter"), true); err != nil {
+		return nil, nb, noa, reject("Conditions NotOnOrAfter: %v", err)
+	}
+	return c, nb, noa, nil
+}
+
+// checkWindow checks now against a validity window with the allowed skew.
+func checkWindow(nb, noa, now time.Time, skew time.Duration) error {
+	if !nb.IsZero() && now.Add(skew).Before(nb) {
+		return reject("assertion not valid before %s", nb.Format(time.RFC3339))
+	}
+	if !now.Add(-skew).Before(noa) {
+		return soap.SecurityFault(soap.FaultMessageExpired, "security token expired",
+			fmt.Errorf("assertion expired at %s", noa.Format(time.RFC3339)))
+	}
+	return nil
 }
 
 // isDelegationType reports whether an xsi:type QName is the delegation
@@ -609,51 +760,53 @@ func isDelegationType(el *etree.Element, qname string) bool {
 	})
 }
 
-// readConfirmations collects the subject confirmations whose data is
-// currently valid, with their Recipient, InResponseTo and holder-of-key
-// certificates.
-func readConfirmations(a *etree.Element, out *Assertion, now time.Time, skew time.Duration) error {
+// readConfirmations collects the subject confirmations of the verified
+// element a with their Recipient, InResponseTo, times and holder-of-key
+// certificates; current decides which are valid.
+func readConfirmations(a *etree.Element, va *verifiedAssertion) {
 	subj := child(a, NSAssertion, "Subject")
 	for _, sc := range children(subj, NSAssertion, "SubjectConfirmation") {
-		c := Confirmation{Method: attr(sc, "Method")}
+		c := confirmationRead{Confirmation: Confirmation{Method: attr(sc, "Method")}}
 		data := child(sc, NSAssertion, "SubjectConfirmationData")
 		if data != nil {
-			if nb, err := parseTime(attr(data, "NotBefore"), false); err != nil || (!nb.IsZero() && now.Add(skew).Before(nb)) {
-				continue
-			}
-			if noa, err := parseTime(attr(data, "NotOnOrAfter"), false); err != nil || (!noa.IsZero() && !now.Add(-skew).Before(noa)) {
-				continue
-			}
+			var errNB, errNOA error
+			c.notBefore, errNB = parseTime(attr(data, "NotBefore"), false)
+			c.notOnOrAfter, errNOA = parseTime(attr(data, "NotOnOrAfter"), false)
+			c.badTime = errNB != nil || errNOA != nil
 			c.Recipient = strings.TrimSpace(attr(data, "Recipient"))
 			c.InResponseTo = strings.TrimSpace(attr(data, "InResponseTo"))
 		}
 		if c.Method == CMHolderOfKey {
-			for _, ki := range children(data, nsDSig, "KeyInfo") {
-				xc := child(child(ki, nsDSig, "X509Data"), nsDSig, "X509Certificate")
-				if xc == nil {
-					continue
-				}
-				text, _ := soap.Text(xc)
-				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
-				if err != nil {
-					return reject("holder-of-key certificate: %v", err)
-				}
-				cert, err := x509.ParseCertificate(der)
-				if err != nil {
-					return reject("holder-of-key certificate: %v", err)
-				}
-				c.HolderKeys = append(c.HolderKeys, cert)
-			}
-			if len(c.HolderKeys) == 0 {
-				continue
-			}
+			c.HolderKeys, c.err = holderKeys(data)
 		}
-		out.Confirmations = append(out.Confirmations, c)
+		va.confirmations = append(va.confirmations, c)
 	}
-	if len(out.Confirmations) == 0 {
-		return reject("no currently valid subject confirmation")
+}
+
+// holderKeys are the X.509 certificates of the KeyInfo elements of a
+// holder-of-key SubjectConfirmationData.
+func holderKeys(data *etree.Element) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	if data == nil {
+		return nil, nil
 	}
-	return nil
+	for _, ki := range children(data, nsDSig, "KeyInfo") {
+		xc := child(child(ki, nsDSig, "X509Data"), nsDSig, "X509Certificate")
+		if xc == nil {
+			continue
+		}
+		text, _ := soap.Text(xc)
+		der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
+		if err != nil {
+			return nil, err
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cert)
+	}
+	return out, nil
 }
 
 func parseTime(s string, required bool) (time.Time, error) {

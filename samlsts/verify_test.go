@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/soap/wssec"
 )
 
-func issued(t *testing.T, is *Issuer, r IssueRequest) string {
+func issued(t testing.TB, is *Issuer, r IssueRequest) string {
 	t.Helper()
 	el, err := is.Issue(r)
 	if err != nil {
