@@ -608,6 +608,22 @@ func (v *Verifier) validate(el, sig *etree.Element, certs []*x509.Certificate, n
 		if !keyInfoNames(sig, cert) {
 			continue
 		}
+		if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+			errs = append(errs, fmt.Errorf("with %q: the certificate is not valid at this time (%s)", dn.Subject(cert), now.UTC().Format(time.RFC3339)))
+			continue
+		}
+		// The exclusive C14N form (what the STS and most issuers write)
+		// is verified over the message's own tree, with no copy, and read
+		// back from the verified bytes; other canonicalizations go to
+		// goxmldsig below.
+		out, err := wssec.VerifyEnveloped(el, sig, cert, idAttr, v.AllowSHA1)
+		if err == nil {
+			return out, cert, nil
+		}
+		if !errors.Is(err, wssec.ErrEnvelopedForm) {
+			errs = append(errs, fmt.Errorf("with %q: %w", dn.Subject(cert), err))
+			continue
+		}
 		in := el.Copy()
 		if err := derECDSAValue(in, cert); err != nil {
 			errs = append(errs, fmt.Errorf("with %q: %w", dn.Subject(cert), err))
@@ -619,7 +635,7 @@ func (v *Verifier) validate(el, sig *etree.Element, certs []*x509.Certificate, n
 		vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
 		vc.IdAttribute = idAttr
 		vc.Clock = dsig.NewFakeClockAt(now)
-		out, err := vc.Validate(in)
+		out, err = vc.Validate(in)
 		if err == nil {
 			return out, cert, nil
 		}

@@ -1,9 +1,13 @@
 package samlsts
 
 import (
+	"crypto/tls"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/beevik/etree"
 
@@ -576,4 +580,42 @@ func TestVerifyLeavesElementUnchanged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An assertion signed with inclusive C14N (allowed for assertions) is not
+// in VerifyEnveloped's form: goxmldsig verifies it, and still refuses it
+// when tampered with.
+func TestInclusiveC14NAssertion(t *testing.T) {
+	k := testKeys(t, now)
+	is := issuer(k.stsRSA)
+	el, err := is.build(bearerRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{k.stsRSA.cert.Raw}, PrivateKey: k.stsRSA.key}))
+	ctx.Canonicalizer = dsig.MakeC14N10RecCanonicalizer()
+	ctx.IdAttribute = "ID"
+	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
+		t.Fatal(err)
+	}
+	signed, err := ctx.SignEnveloped(el)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := serialize(t, signed)
+	m := message(t, a, nil, false)
+	ae := m.Security.Assertions[0]
+	if _, err := wssec.VerifyEnveloped(ae, child(ae, nsDSig, "Signature"), k.stsRSA.cert, "ID", false); !errors.Is(err, wssec.ErrEnvelopedForm) {
+		t.Fatalf("VerifyEnveloped: %v, want ErrEnvelopedForm", err)
+	}
+	got, err := verifier(k).VerifyAssertion(ae)
+	if err != nil {
+		t.Fatalf("inclusive C14N assertion refused: %v", err)
+	}
+	if got.Principal.Subject != aliceNameID {
+		t.Errorf("subject %q", got.Principal.Subject)
+	}
+	tampered := mustReplace(t, a, "ALICE01", "ROOT01")
+	_, err = verifier(k).VerifyAssertion(message(t, tampered, nil, false).Security.Assertions[0])
+	wantRefused(t, err, "assertion signature")
 }
