@@ -238,47 +238,32 @@ func appendQName(b []byte, prefix, local string) []byte {
 }
 
 // appendEscapedText escapes character content as C14N 1.0 section 2.3 says.
-func appendEscapedText(b []byte, s string) []byte {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var esc string
-		switch s[i] {
-		case '&':
-			esc = "&amp;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		case '\r':
-			esc = "&#xD;"
-		default:
-			continue
-		}
-		b = append(b, s[last:i]...)
-		b = append(b, esc...)
-		last = i + 1
-	}
-	return append(b, s[last:]...)
-}
+func appendEscapedText(b []byte, s string) []byte { return appendC14NEscaped(b, s, false) }
 
 // appendEscapedAttr escapes an attribute value as C14N 1.0 section 2.3 says.
-func appendEscapedAttr(b []byte, s string) []byte {
+func appendEscapedAttr(b []byte, s string) []byte { return appendC14NEscaped(b, s, true) }
+
+// appendC14NEscaped escapes text (& < > CR) or an attribute value (& < "
+// TAB LF CR; '>' stays) the way canonical XML writes them.
+func appendC14NEscaped(b []byte, s string, attr bool) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
 		var esc string
-		switch s[i] {
-		case '&':
+		switch c := s[i]; {
+		case c == '&':
 			esc = "&amp;"
-		case '<':
+		case c == '<':
 			esc = "&lt;"
-		case '"':
-			esc = "&quot;"
-		case '\t':
-			esc = "&#x9;"
-		case '\n':
-			esc = "&#xA;"
-		case '\r':
+		case c == '\r':
 			esc = "&#xD;"
+		case c == '>' && !attr:
+			esc = "&gt;"
+		case c == '"' && attr:
+			esc = "&quot;"
+		case c == '\t' && attr:
+			esc = "&#x9;"
+		case c == '\n' && attr:
+			esc = "&#xA;"
 		default:
 			continue
 		}
