@@ -173,8 +173,8 @@ done:
 // to encoding/xml (an unknown entity, a character outside the XML
 // character range, a malformed reference).
 func reference(s string) (rune, int) {
-	end := strings.IndexByte(s, ';')
-	if end < 2 || end > 12 {
+	end := strings.IndexByte(s[:min(len(s), 13)], ';') // the longest is "&#x10FFFF;"
+	if end < 2 {
 		return 0, 0
 	}
 	ref := s[1:end]
