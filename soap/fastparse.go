@@ -337,6 +337,11 @@ func (z *fastTokenizer) startTag(p *parser) error {
 			return err
 		}
 		z.i++ // the closing quote
+		if z.i < len(z.s) && !isSpaceByte(z.s[z.i]) && z.s[z.i] != '/' && z.s[z.i] != '>' {
+			// XML 1.0 [40]: attributes are separated by white space.
+			// encoding/xml does not insist; the slow path refuses it.
+			return errSlowPath
+		}
 		z.attrs = append(z.attrs, xml.Attr{Name: an, Value: v})
 	}
 	p.tokens++
@@ -363,6 +368,7 @@ func (p *parser) slowTokens(data []byte) error {
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
 	for {
+		from := dec.InputOffset()
 		tok, err := dec.RawToken()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -370,9 +376,38 @@ func (p *parser) slowTokens(data []byte) error {
 		if err != nil {
 			return parseFault("not well-formed: %v", err)
 		}
+		if _, ok := tok.(xml.StartElement); ok && !attributesSeparated(data[from:dec.InputOffset()]) {
+			return parseFault("not well-formed: attributes must be separated by white space")
+		}
 		p.tokens++
 		if err := p.token(tok); err != nil {
 			return err
 		}
 	}
+}
+
+// attributesSeparated reports whether every attribute in the raw start tag
+// tag (already accepted by encoding/xml) is followed by white space, '/'
+// or '>'.
+func attributesSeparated(tag []byte) bool {
+	i := 1 // '<'
+	for i < len(tag) && !isSpaceByte(tag[i]) && tag[i] != '/' && tag[i] != '>' {
+		i++
+	}
+	for i < len(tag) {
+		c := tag[i]
+		if c == '"' || c == '\'' {
+			j := bytes.IndexByte(tag[i+1:], c)
+			if j < 0 {
+				return true // encoding/xml has already refused this
+			}
+			i += j + 2
+			if i < len(tag) && !isSpaceByte(tag[i]) && tag[i] != '/' && tag[i] != '>' {
+				return false
+			}
+			continue
+		}
+		i++
+	}
+	return true
 }

@@ -17,7 +17,7 @@ var fastCorpus = []string{
 	wrap(`<Op xmlns="urn:d" xmlns:w="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" w:Id="b1">Grüße, 東京 ✓</Op>`),
 	wrap(`<p:Op xmlns:p="urn:p" p:x="v&#x9;&#xA;tab"><p:a.b-c_d/><p:_x/></p:Op>`),
 	wrap("<x a=\"1\"\n\tb=\"2\">line\nbreak\ttab</x>"),
-	wrap(`<x a="1"b="2"/>`),
+	wrap(`<x a="1"b="2"/>`), wrap(`<x a='it"s'b="2">t</x>`), wrap(`<x é="1"b="2"/>`), wrap(`<x a="1"/><y b="2">`),
 	wrap(`<x>]]&gt; ]] > ] ]></x>`),
 	wrap(`<x>a]]>b</x>`),
 	wrap(`<x>&#13;&#xD;</x>`),
@@ -161,6 +161,36 @@ func TestFastParseCommonDeclarations(t *testing.T) {
 		fast, slow := parseBoth([]byte(doc), DefaultLimits())
 		if fast != slow || strings.HasPrefix(slow, "fault") {
 			t.Errorf("%s:\n fast %s\n slow %s", decl, fast, slow)
+		}
+	}
+}
+
+// XML 1.0 [40] separates attributes by white space; encoding/xml does not
+// insist, so both paths refuse it themselves, with the same fault.
+func TestAttributesNeedSpace(t *testing.T) {
+	for _, bad := range []string{
+		wrap(`<x a="1"b="2"/>`),
+		wrap(`<x a='1'b="2">t</x>`),
+		wrap(`<x a="it's"b="2"/>`),
+		wrap(`<x é="1"b="2"/>`), // not in the fast path's subset
+		`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"A=""><s:Body/></s:Envelope>`,
+	} {
+		for _, fast := range []bool{true, false} {
+			data, _ := checkEncoding([]byte(bad))
+			_, err := parseTree(data, DefaultLimits(), fast)
+			if err == nil || !strings.Contains(err.Error(), "separated by white space") {
+				t.Errorf("fast=%v %q: %v", fast, bad, err)
+			}
+		}
+	}
+	for _, good := range []string{
+		wrap(`<x a="1" b="2"/>`), wrap("<x a='1'\tb=\"2\"\n>t</x>"), wrap(`<x a="1"/>`), wrap(`<x a="b>c"/>`), wrap(`<x é="1" b="2"/>`),
+	} {
+		for _, fast := range []bool{true, false} {
+			data, _ := checkEncoding([]byte(good))
+			if _, err := parseTree(data, DefaultLimits(), fast); err != nil {
+				t.Errorf("fast=%v %q: %v", fast, good, err)
+			}
 		}
 	}
 }
