@@ -455,7 +455,15 @@ func FuzzValidateTreeDifferential(f *testing.F) {
 			set = skip[env.Version]
 		}
 		payload := payloads[int(which&0x7f)%len(payloads)]
-		if err := sameOutcome(ValidateEnvelope(doc, set, payload), ValidateTree(env.Root, set, payload)); err != nil {
+		ref := ValidateEnvelope(doc, set, payload)
+		var pe *ParseError
+		if errors.As(ref, &pe) {
+			// libxml2's parser refuses what soap.Parse accepted (say, no
+			// space between two attributes): a parser differential, not
+			// one of validation, which is what is compared here.
+			return
+		}
+		if err := sameOutcome(ref, ValidateTree(env.Root, set, payload)); err != nil {
 			t.Fatal(err)
 		}
 	})
