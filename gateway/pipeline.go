@@ -135,9 +135,14 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	}
 
 	// 6. XSD validation: the envelope against its SOAP schema, the Body's
-	// children against the service's payload schema. libxml2 reads the same
-	// bytes the hardened parser accepted.
-	if err := schemas.ValidateEnvelope(body, g.envelopeSchema[env.Version], svc.payload); err != nil {
+	// children against the service's payload schema. libxml2's validator
+	// reads the tree the hardened parser built (nothing is parsed again).
+	// A message it refuses stays refused; it is validated again from its
+	// bytes only to report problems with their line numbers.
+	if err := schemas.ValidateTree(env.Root, g.envelopeSchema[env.Version], svc.payload); err != nil {
+		if lined := schemas.ValidateEnvelope(body, g.envelopeSchema[env.Version], svc.payload); lined != nil {
+			err = lined
+		}
 		return soap.SenderFault("message does not match the service schema", redactValues(err))
 	}
 

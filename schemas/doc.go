@@ -9,7 +9,10 @@
 // and user store schemas. CompileEmbedded compiles one of them;
 // CompileFiles compiles local files, such as a service's payload schemas. A
 // compiled Set validates whole documents (Set.Validate) or a SOAP envelope
-// and its Body children (ValidateEnvelope), parsing the document once.
+// and its Body children (ValidateEnvelope), parsing the document once. An
+// envelope already parsed into an etree tree is validated from the tree
+// (ValidateTree) through libxml2's streaming validator, without parsing
+// it again; its problems have no line numbers.
 //
 // Guarantees:
 //

@@ -61,7 +61,19 @@ type compiled struct {
 	idle   *idleContexts
 }
 
-type idleContexts struct{ list []C.xmlSchemaValidCtxtPtr }
+// idleContexts are the idle validation contexts of a schema: list for
+// document validations, stream for tree validations (a context libxml2 put
+// in streaming mode must not validate a document afterwards: it would look
+// namespaces up among streamed bindings).
+type idleContexts struct{ list, stream []C.xmlSchemaValidCtxtPtr }
+
+// pool returns the idle list of the given kind.
+func (c *idleContexts) pool(stream bool) *[]C.xmlSchemaValidCtxtPtr {
+	if stream {
+		return &c.stream
+	}
+	return &c.list
+}
 
 // free frees the idle contexts, then the schema they belong to.
 func (c compiled) free() {
@@ -69,7 +81,10 @@ func (c compiled) free() {
 		for _, v := range c.idle.list {
 			C.gh_free_valid(v)
 		}
-		c.idle.list = nil
+		for _, v := range c.idle.stream {
+			C.gh_free_valid(v)
+		}
+		c.idle.list, c.idle.stream = nil, nil
 	}
 	C.gh_free_schema(c.schema, c.doc)
 }
@@ -138,9 +153,14 @@ func (s *Set) release() {
 	s.c = compiled{}
 }
 
-// acquire pins the schema for one validation and hands out an idle
-// validation context of it (nil when there is none: the shim makes one).
+// acquire pins the schema for one document validation and hands out an
+// idle validation context of it (nil when there is none: the shim makes one).
 func (s *Set) acquire() (C.xmlSchemaPtr, C.xmlSchemaValidCtxtPtr, error) {
+	return s.acquireKind(false)
+}
+
+// acquireKind is acquire for document (stream false) or tree validations.
+func (s *Set) acquireKind(stream bool) (C.xmlSchemaPtr, C.xmlSchemaValidCtxtPtr, error) {
 	if s == nil {
 		return nil, nil, errors.New("schemas: no schema set")
 	}
@@ -151,21 +171,24 @@ func (s *Set) acquire() (C.xmlSchemaPtr, C.xmlSchemaValidCtxtPtr, error) {
 	}
 	s.users++
 	var v C.xmlSchemaValidCtxtPtr
-	if l := s.c.idle.list; len(l) > 0 {
-		v = l[len(l)-1]
-		s.c.idle.list = l[:len(l)-1]
+	if p := s.c.idle.pool(stream); len(*p) > 0 {
+		v = (*p)[len(*p)-1]
+		*p = (*p)[:len(*p)-1]
 	}
 	return s.c.schema, v, nil
 }
 
-// done ends one validation; v is the context it leaves for reuse (nil when
-// the shim freed it).
-func (s *Set) done(v C.xmlSchemaValidCtxtPtr) {
+// done ends one document validation; v is the context it leaves for reuse
+// (nil when the shim freed it).
+func (s *Set) done(v C.xmlSchemaValidCtxtPtr) { s.doneKind(false, v) }
+
+// doneKind is done for document (stream false) or tree validations.
+func (s *Set) doneKind(stream bool, v C.xmlSchemaValidCtxtPtr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v != nil {
-		if !s.closed && len(s.c.idle.list) < maxIdle {
-			s.c.idle.list = append(s.c.idle.list, v)
+		if p := s.c.idle.pool(stream); !s.closed && len(*p) < maxIdle {
+			*p = append(*p, v)
 		} else {
 			C.gh_free_valid(v)
 		}

@@ -59,6 +59,70 @@ static int gh_copy(char *dst, size_t cap, const char *src)
 	return src[n] != '\0';
 }
 
+/*
+ * While gh_validate_tree delivers an event, the element it belongs to (for
+ * a text event, the element that contains the text): libxml2 reports
+ * streaming problems without a node, and this names their element as the
+ * tree validation names it from its node. NULL outside a streaming pass.
+ */
+static __thread const char *gh_tls_cur_ns;
+static __thread const char *gh_tls_cur_name;
+/* The parent of that element (NULL name at a validation root). */
+static __thread const char *gh_tls_par_ns;
+static __thread const char *gh_tls_par_name;
+
+/*
+ * gh_names reports whether msg starts with "Element '<name>'" followed by
+ * ':' or ',', where <name> is {ns}local as libxml2 writes it.
+ */
+static int gh_names(const char *msg, const char *ns, const char *local)
+{
+	static const char pre[] = "Element '";
+	size_t n;
+
+	if (msg == NULL || local == NULL || strncmp(msg, pre, sizeof pre - 1) != 0)
+		return 0;
+	msg += sizeof pre - 1;
+	if (ns != NULL) {
+		n = strlen(ns);
+		if (msg[0] != '{' || strncmp(msg + 1, ns, n) != 0 || msg[1 + n] != '}')
+			return 0;
+		msg += n + 2;
+	}
+	n = strlen(local);
+	if (strncmp(msg, local, n) != 0 || msg[n] != '\'')
+		return 0;
+	return msg[n + 1] == ':' || msg[n + 1] == ',';
+}
+
+/* gh_add_el records one problem of the current call, or counts it as dropped. */
+static void gh_add_el(int level, int line, const char *file, const char *ns,
+		      const char *name, const char *msg)
+{
+	gh_result *r;
+	gh_problem *p;
+
+	if (gh_tls_res == NULL || level < gh_tls_min_level)
+		return;
+	if (*gh_tls_res == NULL) {
+		*gh_tls_res = calloc(1, sizeof(gh_result));
+		if (*gh_tls_res == NULL)
+			return;
+	}
+	r = *gh_tls_res;
+	if (r->n >= GH_MAX_PROBLEMS) {
+		r->dropped++;
+		return;
+	}
+	p = &r->p[r->n++];
+	p->level = level;
+	p->line = line;
+	gh_copy(p->file, sizeof p->file, file);
+	p->msg_truncated = gh_copy(p->msg, sizeof p->msg, msg);
+	gh_copy(p->name, sizeof p->name, name);
+	gh_copy(p->ns, sizeof p->ns, ns);
+}
+
 /* gh_add records one problem of the current call, or counts it as dropped. */
 static void gh_add(int level, int line, const char *file, xmlNodePtr node,
 		   const char *msg)
@@ -102,6 +166,30 @@ static void gh_on_error(void *unused, xmlErrorPtr e)
 	(void)unused;
 	if (e == NULL)
 		return;
+	if (e->node == NULL && gh_tls_cur_name != NULL) {
+		/*
+		 * A streaming problem. The tree validation reports a keyref
+		 * problem with the referring element's line instead of a node,
+		 * so without an element: do the same.
+		 */
+		const char *ns = gh_tls_cur_ns, *name = gh_tls_cur_name;
+
+		/*
+		 * Problems of a parent's content met at its child's start (say,
+		 * an element where the parent's type is simple) are the
+		 * parent's, as the message says.
+		 */
+		if (!gh_names(e->message, ns, name) &&
+		    gh_names(e->message, gh_tls_par_ns, gh_tls_par_name)) {
+			ns = gh_tls_par_ns;
+			name = gh_tls_par_name;
+		}
+		if (e->code == XML_SCHEMAV_CVC_IDC && e->message != NULL &&
+		    strstr(e->message, "of keyref '") != NULL)
+			ns = name = NULL;
+		gh_add_el((int)e->level, e->line, e->file, ns, name, e->message);
+		return;
+	}
 	gh_add((int)e->level, e->line, e->file, (xmlNodePtr)e->node, e->message);
 }
 
@@ -492,6 +580,295 @@ int gh_validate_envelope(xmlSchemaPtr envelope, xmlSchemaPtr payload,
 out:
 	if (doc != NULL)
 		xmlFreeDoc(doc);
+	gh_leave(&saved);
+	return st;
+}
+
+/*
+ * Tree validation: the events of an element tree, serialized by Go into an
+ * op array (see shim.h), are fed to libxml2's streaming validator, which
+ * xmlSchemaSAXPlug puts behind a SAX2 handler of its own. No document is
+ * parsed or built. Names and values are offsets into strs, each string
+ * NUL-terminated; the validator keeps pointers to them until the pass ends
+ * (xmlSchemaSAXUnplug), so they stay valid for the whole call.
+ */
+
+/* gh_scratch holds the pointer arrays of one startElementNs call. */
+typedef struct {
+	const xmlChar **p;
+	size_t cap;
+	const xmlChar **stack; /* (uri, local) of the open elements */
+	size_t depth, stack_cap;
+} gh_scratch;
+
+/* gh_set_cur names the element of the next event: the open element at the
+ * top of the stack, and its parent. */
+static void gh_set_cur(gh_scratch *sc)
+{
+	gh_tls_cur_ns = gh_tls_cur_name = gh_tls_par_ns = gh_tls_par_name = NULL;
+	if (sc->depth >= 1) {
+		gh_tls_cur_ns = (const char *)sc->stack[2 * sc->depth - 2];
+		gh_tls_cur_name = (const char *)sc->stack[2 * sc->depth - 1];
+	}
+	if (sc->depth >= 2) {
+		gh_tls_par_ns = (const char *)sc->stack[2 * sc->depth - 4];
+		gh_tls_par_name = (const char *)sc->stack[2 * sc->depth - 3];
+	}
+}
+
+static int gh_push(gh_scratch *sc, const xmlChar *uri, const xmlChar *local)
+{
+	if (sc->depth == sc->stack_cap) {
+		size_t n = sc->stack_cap ? 2 * sc->stack_cap : 32;
+		const xmlChar **np;
+
+		if (n > ((size_t)1 << 24))
+			return 0;
+		np = realloc(sc->stack, 2 * n * sizeof *np);
+		if (np == NULL)
+			return 0;
+		sc->stack = np;
+		sc->stack_cap = n;
+	}
+	sc->stack[2 * sc->depth] = uri;
+	sc->stack[2 * sc->depth + 1] = local;
+	sc->depth++;
+	return 1;
+}
+
+static int gh_scratch_grow(gh_scratch *sc, size_t n)
+{
+	const xmlChar **np;
+
+	if (n <= sc->cap)
+		return 1;
+	if (n > ((size_t)1 << 26))
+		return 0;
+	np = realloc(sc->p, n * sizeof *np);
+	if (np == NULL)
+		return 0;
+	sc->p = np;
+	sc->cap = n;
+	return 1;
+}
+
+/* gh_str returns the string at offset off of strs, NULL for GH_NONE. */
+static const xmlChar *gh_str(const char *strs, size_t nstrs, uint32_t off,
+			     int *bad)
+{
+	if (off == GH_NONE)
+		return NULL;
+	if ((size_t)off >= nstrs) {
+		*bad = 1;
+		return NULL;
+	}
+	return (const xmlChar *)(strs + off);
+}
+
+/*
+ * gh_stream runs the events from ops[*pi] to the next GH_OP_DONE through the
+ * plugged handler sax/user. It returns 0 when the program is malformed.
+ */
+static int gh_stream(xmlSAXHandlerPtr sax, void *user, const uint32_t *ops,
+		     size_t nops, size_t *pi, const char *strs, size_t nstrs,
+		     gh_scratch *sc)
+{
+	size_t i = *pi, k, nns, nat;
+	int bad = 0;
+	const xmlChar *local, *prefix, *uri, *text;
+	uint32_t len;
+
+	while (i < nops && !bad) {
+		switch (ops[i]) {
+		case GH_OP_DONE:
+			*pi = i + 1;
+			return sc->depth == 0;
+		case GH_OP_START:
+			if (nops - i < 6)
+				return 0;
+			local = gh_str(strs, nstrs, ops[i + 1], &bad);
+			prefix = gh_str(strs, nstrs, ops[i + 2], &bad);
+			uri = gh_str(strs, nstrs, ops[i + 3], &bad);
+			nns = ops[i + 4];
+			nat = ops[i + 5];
+			i += 6;
+			if (local == NULL || nns > (nops - i) / 2 ||
+			    nat > (nops - i - 2 * nns) / 5 ||
+			    !gh_scratch_grow(sc, 2 * nns + 5 * nat + 1))
+				return 0;
+			for (k = 0; k < 2 * nns; k++)
+				sc->p[k] = gh_str(strs, nstrs, ops[i + k], &bad);
+			i += 2 * nns;
+			for (k = 0; k < nat; k++) {
+				const uint32_t *a = ops + i + 5 * k;
+				const xmlChar **q = sc->p + 2 * nns + 5 * k;
+
+				q[0] = gh_str(strs, nstrs, a[0], &bad);
+				q[1] = gh_str(strs, nstrs, a[1], &bad);
+				q[2] = gh_str(strs, nstrs, a[2], &bad);
+				q[3] = gh_str(strs, nstrs, a[3], &bad);
+				if (q[0] == NULL || q[3] == NULL ||
+				    (size_t)a[4] > nstrs - a[3]) {
+					bad = 1;
+					break;
+				}
+				q[4] = q[3] + a[4];
+			}
+			i += 5 * nat;
+			if (bad)
+				return 0;
+			if (!gh_push(sc, uri, local))
+				return 0;
+			gh_set_cur(sc);
+			sax->startElementNs(user, local, prefix, uri, (int)nns,
+					    sc->p, (int)nat, 0, sc->p + 2 * nns);
+			break;
+		case GH_OP_END:
+			if (nops - i < 4)
+				return 0;
+			local = gh_str(strs, nstrs, ops[i + 1], &bad);
+			prefix = gh_str(strs, nstrs, ops[i + 2], &bad);
+			uri = gh_str(strs, nstrs, ops[i + 3], &bad);
+			i += 4;
+			if (bad || local == NULL)
+				return 0;
+			if (sc->depth == 0)
+				return 0;
+			gh_set_cur(sc);
+			sax->endElementNs(user, local, prefix, uri);
+			sc->depth--;
+			break;
+		case GH_OP_TEXT:
+		case GH_OP_CDATA:
+			if (nops - i < 5)
+				return 0;
+			text = gh_str(strs, nstrs, ops[i + 1], &bad);
+			len = ops[i + 2];
+			uri = gh_str(strs, nstrs, ops[i + 3], &bad);
+			local = gh_str(strs, nstrs, ops[i + 4], &bad);
+			if (bad || text == NULL || local == NULL || len > INT_MAX ||
+			    (size_t)len > nstrs - ops[i + 1])
+				return 0;
+			gh_set_cur(sc);
+			if (ops[i] == GH_OP_TEXT)
+				sax->characters(user, text, (int)len);
+			else
+				sax->cdataBlock(user, text, (int)len);
+			i += 5;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 0; /* no GH_OP_DONE */
+}
+
+/*
+ * gh_validate_pass validates one pass of the program (up to its GH_OP_DONE)
+ * with the context *v, as gh_validate_node does with a tree: a context that
+ * validated is kept, any other is freed (*v = NULL).
+ */
+static int gh_validate_pass(xmlSchemaPtr schema, xmlSchemaValidCtxtPtr *v,
+			    const uint32_t *ops, size_t nops, size_t *pi,
+			    const char *strs, size_t nstrs, gh_scratch *sc)
+{
+	xmlSAXHandlerPtr sax = NULL;
+	void *user = NULL;
+	xmlSchemaSAXPlugPtr plug;
+	int ok, valid, st;
+
+	if (*v == NULL)
+		*v = gh_new_valid(schema);
+	if (*v == NULL) {
+		gh_add(XML_ERR_FATAL, 0, NULL, NULL,
+		       "cannot create a validation context");
+		return GH_INTERNAL;
+	}
+	plug = xmlSchemaSAXPlug(*v, &sax, &user);
+	if (plug == NULL || sax == NULL || sax->startElementNs == NULL ||
+	    sax->endElementNs == NULL || sax->characters == NULL ||
+	    sax->cdataBlock == NULL) {
+		if (plug != NULL)
+			xmlSchemaSAXUnplug(plug);
+		gh_add(XML_ERR_FATAL, 0, NULL, NULL,
+		       "cannot plug the schema validator");
+		xmlSchemaFreeValidCtxt(*v);
+		*v = NULL;
+		return GH_INTERNAL;
+	}
+	sc->depth = 0;
+	ok = gh_stream(sax, user, ops, nops, pi, strs, nstrs, sc);
+	sc->depth = 0;
+	gh_set_cur(sc);
+	valid = xmlSchemaIsValid(*v);
+	xmlSchemaSAXUnplug(plug);
+	if (!ok) {
+		gh_add(XML_ERR_FATAL, 0, NULL, NULL, "malformed event program");
+		st = GH_INTERNAL;
+	} else if (valid == 1) {
+		st = GH_OK;
+	} else {
+		if (!gh_has_problem())
+			gh_add(XML_ERR_ERROR, 0, NULL, NULL,
+			       "document is not valid");
+		st = GH_INVALID;
+	}
+	if (st != GH_OK) {
+		xmlSchemaFreeValidCtxt(*v);
+		*v = NULL;
+	}
+	return st;
+}
+
+int gh_validate_tree(xmlSchemaPtr envelope, xmlSchemaPtr payload, gh_ctxts *cx,
+		     const uint32_t *ops, size_t nops, const char *strs,
+		     size_t nstrs, int bodies, uint32_t body_ns,
+		     uint32_t body_name, gh_result **res)
+{
+	gh_saved saved;
+	gh_scratch sc = {NULL, 0, NULL, 0, 0};
+	size_t i = 0;
+	int st, one, bad = 0;
+	const xmlChar *ns, *name;
+
+	if (!gh_enter(&saved, res, XML_ERR_ERROR)) {
+		st = GH_INTERNAL;
+		goto out;
+	}
+	st = gh_validate_pass(envelope, &cx->envelope, ops, nops, &i, strs,
+			      nstrs, &sc);
+	if (st != GH_OK)
+		goto out;
+
+	/* Exactly one Body in the envelope's namespace, whatever the schema says. */
+	if (bodies != 1) {
+		ns = gh_str(strs, nstrs, body_ns, &bad);
+		name = gh_str(strs, nstrs, body_name, &bad);
+		gh_add_el(XML_ERR_ERROR, 0, NULL, bad ? NULL : (const char *)ns,
+			  bad ? NULL : (const char *)name,
+			  bodies == 0 ? "the envelope has no Body" :
+					"the envelope has more than one Body");
+		st = GH_INVALID;
+		goto out;
+	}
+	if (payload == NULL)
+		goto out;
+	/* One pass per element child of Body, each its own validation root. */
+	while (i < nops) {
+		one = gh_validate_pass(payload, &cx->payload, ops, nops, &i,
+				       strs, nstrs, &sc);
+		if (one == GH_INTERNAL) {
+			st = GH_INTERNAL;
+			break;
+		}
+		if (one != GH_OK)
+			st = one;
+	}
+out:
+	free(sc.p);
+	free(sc.stack);
+	sc.depth = 0;
+	gh_set_cur(&sc);
 	gh_leave(&saved);
 	return st;
 }

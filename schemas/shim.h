@@ -67,6 +67,36 @@ int gh_validate(xmlSchemaPtr schema, gh_ctxts *cx, const char *buf, int len,
 int gh_validate_envelope(xmlSchemaPtr envelope, xmlSchemaPtr payload,
 			 gh_ctxts *cx, const char *buf, int len, gh_result **res);
 
+/*
+ * Tree validation. ops is a program of events, each an op code followed by
+ * its operands; a string operand is an offset into strs (a NUL-terminated
+ * string there) or GH_NONE for none:
+ *   GH_OP_START local prefix uri nns nattr  (prefix uri)*nns
+ *               (local prefix uri value value_len)*nattr
+ *   GH_OP_END   local prefix uri
+ *   GH_OP_TEXT  text len parent_uri parent_local   (GH_OP_CDATA alike)
+ *   GH_OP_DONE  ends a pass
+ * The first pass is the document for envelope; then, if bodies == 1 and
+ * payload is not NULL, one pass per element child of Body for payload.
+ * When bodies != 1, body_ns/body_name name the element of that problem.
+ * Contexts (cx->envelope, cx->payload) are as for gh_validate_envelope,
+ * but a context used here must only be reused here: libxml2 keeps it in
+ * streaming mode.
+ */
+enum {
+	GH_OP_START = 1,
+	GH_OP_END = 2,
+	GH_OP_TEXT = 3,
+	GH_OP_CDATA = 4,
+	GH_OP_DONE = 5
+};
+#define GH_NONE 0xFFFFFFFFu
+
+int gh_validate_tree(xmlSchemaPtr envelope, xmlSchemaPtr payload, gh_ctxts *cx,
+		     const uint32_t *ops, size_t nops, const char *strs,
+		     size_t nstrs, int bodies, uint32_t body_ns,
+		     uint32_t body_name, gh_result **res);
+
 xmlSchemaValidCtxtPtr gh_new_valid(xmlSchemaPtr schema);
 void gh_free_valid(xmlSchemaValidCtxtPtr v);
 void gh_free_parser(xmlParserCtxtPtr ctxt);
