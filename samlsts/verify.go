@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-	"github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
@@ -466,33 +464,29 @@ type confirmationRead struct {
 // signature cert verified, with everything that does not depend on the
 // time or on the service checked.
 func (v *Verifier) read(verified *etree.Element, claimed, id string, cert *x509.Certificate) (*verifiedAssertion, error) {
-	data, err := elementBytes(verified)
+	sa, err := readFields(verified)
 	if err != nil {
-		return nil, reject("re-read assertion: %v", err)
+		return nil, err
 	}
-	var sa saml.Assertion
-	if err := xml.Unmarshal(data, &sa); err != nil {
-		return nil, reject("decode assertion: %v", err)
-	}
-	issuer := strings.TrimSpace(sa.Issuer.Value)
+	issuer := sa.issuer
 	switch {
 	case issuer != claimed:
 		return nil, reject("verified issuer %q differs from %q", issuer, claimed)
-	case sa.Version != "2.0":
-		return nil, reject("assertion version %q", sa.Version)
-	case sa.ID != id:
+	case sa.version != "2.0":
+		return nil, reject("assertion version %q", sa.version)
+	case sa.id != id:
 		return nil, reject("verified assertion ID differs")
-	case sa.IssueInstant.IsZero():
-		return nil, reject("IssueInstant %s is missing or in the future", sa.IssueInstant.Format(time.RFC3339))
-	case sa.Subject == nil:
+	case sa.issueInstant.IsZero():
+		return nil, reject("IssueInstant %s is missing or in the future", sa.issueInstant.Format(time.RFC3339))
+	case sa.subject == nil:
 		return nil, reject("assertion without Subject")
 	}
-	va := &verifiedAssertion{element: verified, cert: cert, issueInstant: sa.IssueInstant}
+	va := &verifiedAssertion{element: verified, cert: cert, issueInstant: sa.issueInstant}
 	p := &va.principal
 	p.Issuer, p.AssertionID = issuer, id
 
 	// NameID: the full text of the verified element (comments cannot cut it).
-	nameID := child(child(verified, NSAssertion, "Subject"), NSAssertion, "NameID")
+	nameID := child(sa.subject, NSAssertion, "NameID")
 	if nameID == nil {
 		return nil, reject("assertion without NameID")
 	}
@@ -506,20 +500,10 @@ func (v *Verifier) read(verified *etree.Element, claimed, id string, cert *x509.
 		return nil, err
 	}
 	readConfirmations(verified, va)
-	if len(sa.AuthnStatements) > 0 {
-		p.AuthnInstant = sa.AuthnStatements[0].AuthnInstant
-		if ref := sa.AuthnStatements[0].AuthnContext.AuthnContextClassRef; ref != nil {
-			p.AuthnContext = strings.TrimSpace(ref.Value)
-		}
+	if sa.authn {
+		p.AuthnInstant, p.AuthnContext = sa.authnInstant, sa.authnContext
 	}
-	p.Attributes = map[string][]string{}
-	for _, st := range sa.AttributeStatements {
-		for _, at := range st.Attributes {
-			for _, val := range at.Values {
-				p.Attributes[at.Name] = append(p.Attributes[at.Name], strings.TrimSpace(val.Value))
-			}
-		}
-	}
+	p.Attributes = sa.attributes
 	p.Roles = p.Attributes[RoleAttribute]
 	return va, nil
 }
@@ -837,10 +821,4 @@ func parseTime(s string, required bool) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is not an xsd:dateTime with a time zone", s)
 	}
 	return t, nil
-}
-
-func elementBytes(el *etree.Element) ([]byte, error) {
-	doc := etree.NewDocument()
-	doc.SetRoot(el.Copy())
-	return doc.WriteToBytes()
 }
