@@ -42,6 +42,7 @@ func soak(args []string) error {
 	rate := fs.Float64("rate", 0, "requests per second (0: half the measured maximum)")
 	conc := fs.Int("c", 32, "connections")
 	every := fs.Duration("every", 30*time.Second, "report interval")
+	key := fs.String("key", "rsa", "the consumer's message signing key: rsa or ecdsa")
 	maxGrowth := fs.Float64("maxgrowth", 10, "largest acceptable growth of the resident set after warm-up, in percent")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -58,7 +59,7 @@ func soak(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b, err := newBenchEnv(dir, []string{*path}, *conc, false)
+	b, err := newBenchEnv(dir, []string{*path}, *conc, false, *key)
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,20 @@ type Options struct {
 	// STSKey is the STS signing key's algorithm: KeyRSA2048 (the default,
 	// also when empty) or KeyECDSAP256.
 	STSKey string
+	// ConsumerKey is the consumer's key algorithm (its TLS client
+	// certificate and its message signatures): KeyECDSAP256 (the default,
+	// also when empty) or KeyRSA2048.
+	ConsumerKey string
+}
+
+func (o Options) consumerKey() (string, error) {
+	switch o.ConsumerKey {
+	case "", KeyECDSAP256:
+		return KeyECDSAP256, nil
+	case KeyRSA2048:
+		return KeyRSA2048, nil
+	}
+	return "", fmt.Errorf("demopki: unknown consumer key algorithm %q (want %q or %q)", o.ConsumerKey, KeyECDSAP256, KeyRSA2048)
 }
 
 func (o Options) stsKey() (string, error) {
@@ -226,6 +240,10 @@ func CurrentWith(dir string, opts Options) bool {
 	if err != nil {
 		return false
 	}
+	wantConsumer, err := opts.consumerKey()
+	if err != nil {
+		return false
+	}
 	for _, name := range []string{CACert, ServerCert, EnforcementCert, ConsumerCert, UntrustedCACert, UntrustedCert, STSCert} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
@@ -239,7 +257,7 @@ func CurrentWith(dir string, opts Options) bool {
 		if err != nil || time.Until(c.NotAfter) < regenerateBefore {
 			return false
 		}
-		if name == STSCert && keyAlgorithm(c) != want {
+		if name == STSCert && keyAlgorithm(c) != want || name == ConsumerCert && keyAlgorithm(c) != wantConsumer {
 			return false
 		}
 	}
@@ -275,6 +293,10 @@ func GenerateWith(dir string, opts Options) error {
 	if err != nil {
 		return err
 	}
+	consumerKeyAlg, err := opts.consumerKey()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -303,7 +325,7 @@ func GenerateWith(dir string, opts Options) error {
 		return err
 	}
 	consumerName := pkix.Name{CommonName: "teller-app", OrganizationalUnit: []string{"Retail"}, Organization: []string{"Demo Bank"}}
-	consumer, consumerKey, err := ca.Issue(Leaf{Subject: consumerName, URIs: []string{ConsumerSPIFFEID}, Client: true})
+	consumer, consumerKey, err := ca.Issue(Leaf{Subject: consumerName, URIs: []string{ConsumerSPIFFEID}, Client: true, Key: consumerKeyAlg})
 	if err != nil {
 		return err
 	}

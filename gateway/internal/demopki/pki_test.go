@@ -3,6 +3,7 @@ package demopki
 import (
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -60,6 +61,32 @@ func TestCurrentRegeneratesECDSASTS(t *testing.T) {
 		t.Fatal("a PKI with an ECDSA STS key is current for the default (RSA) options")
 	}
 	if err := GenerateWith(dir, Options{STSKey: "dsa"}); err == nil {
+		t.Fatal("an unknown algorithm was accepted")
+	}
+}
+
+// The consumer key is ECDSA unless RSA is asked for (the load tool signs
+// with RSA-2048, as the reference measurements do); a PKI of the other
+// algorithm is not current.
+func TestConsumerKeyOption(t *testing.T) {
+	dir := t.TempDir()
+	if err := GenerateWith(dir, Options{ConsumerKey: KeyRSA2048}); err != nil {
+		t.Fatal(err)
+	}
+	kp, err := tls.LoadX509KeyPair(filepath.Join(dir, ConsumerCert), filepath.Join(dir, ConsumerKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := kp.Leaf.PublicKey.(*rsa.PublicKey); !ok || k.N.BitLen() != 2048 {
+		t.Fatalf("consumer key %T, want RSA-2048", kp.Leaf.PublicKey)
+	}
+	if !CurrentWith(dir, Options{ConsumerKey: KeyRSA2048}) {
+		t.Fatal("an RSA consumer PKI is not current for an RSA request")
+	}
+	if Current(dir) {
+		t.Fatal("an RSA consumer PKI is current for the default (ECDSA) options")
+	}
+	if err := GenerateWith(dir, Options{ConsumerKey: "dsa"}); err == nil {
 		t.Fatal("an unknown algorithm was accepted")
 	}
 }
