@@ -32,25 +32,40 @@ var errSlowPath = errors.New("fast tokenizer: not in its subset")
 // and U+FFFE/U+FFFF (the character range check), markup declarations,
 // comments and CDATA ("<!"), and processing instructions other than a
 // leading XML declaration.
-func fastEligible(data []byte) bool {
+//
+// It also counts the tags ('<'), from which the parser sizes its slabs.
+func fastEligible(data []byte) (ok bool, tags int) {
 	for i := 0; i < len(data); i++ {
+		if !eligibleCheck[data[i]] {
+			continue
+		}
 		switch c := data[i]; {
 		case c < 0x20:
 			if c != '\t' && c != '\n' {
-				return false
+				return false, 0
 			}
 		case c == '<':
+			tags++
 			if i+1 < len(data) && (data[i+1] == '!' || (data[i+1] == '?' && i != 0)) {
-				return false
+				return false, 0
 			}
 		case c == 0xEF:
 			if i+2 < len(data) && data[i+1] == 0xBF && (data[i+2] == 0xBE || data[i+2] == 0xBF) {
-				return false
+				return false, 0
 			}
 		}
 	}
-	return true
+	return true, tags
 }
+
+// eligibleCheck marks the bytes fastEligible looks at more closely.
+var eligibleCheck = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = c != '\t' && c != '\n'
+	}
+	t['<'], t[0xEF] = true, true
+	return t
+}()
 
 // commonDeclarations are XML declarations encoding/xml accepts (version
 // 1.0, UTF-8), spelled as SOAP stacks write them; another spelling is
@@ -69,6 +84,8 @@ type fastTokenizer struct {
 	s     string
 	i     int
 	attrs []xml.Attr
+	// qnames are the attributes' names as written (prefix:local)
+	qnames []string
 	// the end tag that a self-closing element owes
 	owed    bool
 	owedTag xml.Name
@@ -298,7 +315,7 @@ func (z *fastTokenizer) startTag(p *parser) error {
 	if err != nil {
 		return err
 	}
-	z.attrs = z.attrs[:0]
+	z.attrs, z.qnames = z.attrs[:0], z.qnames[:0]
 	for {
 		z.space()
 		if z.i >= len(z.s) {
@@ -317,10 +334,12 @@ func (z *fastTokenizer) startTag(p *parser) error {
 			z.i++
 			break
 		}
+		from := z.i
 		an, err := z.name()
 		if err != nil {
 			return err
 		}
+		qname := z.s[from:z.i]
 		z.space()
 		if z.i >= len(z.s) || z.s[z.i] != '=' {
 			return errSlowPath
@@ -343,18 +362,22 @@ func (z *fastTokenizer) startTag(p *parser) error {
 			return errSlowPath
 		}
 		z.attrs = append(z.attrs, xml.Attr{Name: an, Value: v})
+		z.qnames = append(z.qnames, qname)
 	}
 	p.tokens++
 	// The parser keeps no reference to the slice, only to its strings.
-	return p.start(n, z.attrs)
+	return p.start(n, z.attrs, z.qnames)
 }
 
 // parseFast runs the fast tokenizer over data; ok is false when Parse
 // must start again on the slow path.
 func (p *parser) parseFast(data []byte) (ok bool, err error) {
-	if !fastEligible(data) {
+	ok, tags := fastEligible(data)
+	if !ok {
 		return false, nil
 	}
+	// An element has a start and an end tag, or one self-closing tag.
+	p.hint = min(tags/2+1, maxHint)
 	z := fastTokenizer{s: string(data)}
 	err = z.run(p)
 	if errors.Is(err, errSlowPath) {

@@ -195,6 +195,15 @@ type parser struct {
 	ids      map[string]*etree.Element
 	// envelope structure: 0 nothing yet, 1 after Header, 2 after Body
 	envState int
+	// slabs of newElement and newText
+	elSlab               []etree.Element
+	textSlab             []etree.CharData
+	attrSlab             []etree.Attr
+	childSlab            []etree.Token
+	elChunks, textChunks int
+	attrChunks           int
+	childChunks          int
+	hint                 int // elements expected (0: unknown)
 }
 
 func (p *parser) lookup(prefix string) (string, bool) {
@@ -263,7 +272,7 @@ func (p *parser) token(tok xml.Token) error {
 	case xml.CharData:
 		return p.text(string(t))
 	case xml.StartElement:
-		return p.start(t.Name, t.Attr)
+		return p.start(t.Name, t.Attr, nil)
 	case xml.EndElement:
 		return p.end(t.Name)
 	}
@@ -307,9 +316,88 @@ func (p *parser) text(t string) error {
 	if len(p.stack) == 1 && !p.fragment && len(strings.TrimSpace(t)) != 0 {
 		return parseFault("text directly inside Envelope")
 	}
-	c := top.el.CreateText("")
+	c := p.newText()
 	c.SetData(t)
+	top.el.AddChild(c)
 	return nil
+}
+
+// Elements, their attribute and child slices and text nodes of an
+// envelope come from slabs: one allocation for many (the tree is read as a
+// whole and dropped as a whole). They are what etree.NewElement and
+// Element.CreateText make, but for the index an unparented token has,
+// which AddChild and SetRoot set. The first slab of each kind is sized
+// from the number of tags the fast path counted, later ones (a wrong
+// estimate, or the slow path) are smaller. Fragments, which may be kept
+// (a verified assertion in the cache), get their own allocations so that
+// they hold no slab of the envelope's.
+const (
+	slabMin = 32
+	maxHint = 4096
+)
+
+// slabSize is the size of the next slab of a kind: the estimate for the
+// first one (n says how many the kind had), slabMin after it.
+func (p *parser) slabSize(n *int, per int) int {
+	size := slabMin
+	if *n == 0 && p.hint > 0 {
+		size = max(p.hint*per, slabMin)
+	}
+	*n++
+	return size
+}
+
+func (p *parser) newElement(space, local string, attrs int) *etree.Element {
+	var el *etree.Element
+	if p.fragment {
+		el = etree.NewElement(local)
+	} else {
+		if len(p.elSlab) == 0 {
+			p.elSlab = make([]etree.Element, p.slabSize(&p.elChunks, 1))
+		}
+		el, p.elSlab = &p.elSlab[0], p.elSlab[1:]
+		el.Tag = local
+	}
+	el.Space = space
+	if attrs > 0 {
+		if p.fragment {
+			el.Attr = make([]etree.Attr, 0, attrs)
+		} else {
+			el.Attr = p.attrWindow(attrs)
+		}
+	}
+	if !p.fragment {
+		// Most elements have one or two children (text, or a child and
+		// the white space after it); more grow out of the window.
+		if len(p.childSlab) < 2 {
+			p.childSlab = make([]etree.Token, p.slabSize(&p.childChunks, 2))
+		}
+		el.Child, p.childSlab = p.childSlab[:0:2], p.childSlab[2:]
+	}
+	return el
+}
+
+func (p *parser) newText() *etree.CharData {
+	if p.fragment {
+		return etree.NewText("")
+	}
+	if len(p.textSlab) == 0 {
+		p.textSlab = make([]etree.CharData, p.slabSize(&p.textChunks, 1))
+	}
+	c := &p.textSlab[0]
+	p.textSlab = p.textSlab[1:]
+	return c
+}
+
+// attrWindow is an empty slice with room for n attributes, carved from a
+// slab so that no other slice shares that room.
+func (p *parser) attrWindow(n int) []etree.Attr {
+	if len(p.attrSlab) < n {
+		p.attrSlab = make([]etree.Attr, max(n, p.slabSize(&p.attrChunks, 1)))
+	}
+	w := p.attrSlab[:0:n]
+	p.attrSlab = p.attrSlab[n:]
+	return w
 }
 
 func (p *parser) checkName(kind string, n xml.Name) error {
@@ -322,7 +410,9 @@ func (p *parser) checkName(kind string, n xml.Name) error {
 	return nil
 }
 
-func (p *parser) start(name xml.Name, attrs []xml.Attr) error {
+// start handles a start tag. qnames, when not nil, are the attributes'
+// names as written (the fast tokenizer's substrings of the input).
+func (p *parser) start(name xml.Name, attrs []xml.Attr, qnames []string) error {
 	t := xml.StartElement{Name: name, Attr: attrs}
 	if p.rootDone {
 		return parseFault("second root element %q", t.Name.Local)
@@ -397,15 +487,14 @@ func (p *parser) start(name xml.Name, attrs []xml.Attr) error {
 	if len(p.stack) > 0 {
 		parent = p.stack[len(p.stack)-1].el
 	}
-	el := etree.NewElement(t.Name.Local)
-	el.Space = t.Name.Space
+	el := p.newElement(t.Name.Space, t.Name.Local, len(t.Attr))
 	if err := p.structure(depth, uri, t.Name.Local, el); err != nil {
 		return err
 	}
 
 	// At most MaxAttributes names: a scan beats a map per element.
 	seen := p.seen[:0]
-	for _, a := range t.Attr {
+	for i, a := range t.Attr {
 		auri := ""
 		isDecl := (a.Name.Space == "" && a.Name.Local == "xmlns") || a.Name.Space == "xmlns"
 		switch {
@@ -424,7 +513,11 @@ func (p *parser) start(name xml.Name, attrs []xml.Attr) error {
 		}
 		key := expanded{auri, a.Name.Local}
 		if isDecl {
-			key.local = a.Name.Space + ":" + a.Name.Local
+			if qnames != nil {
+				key.local = qnames[i]
+			} else {
+				key.local = a.Name.Space + ":" + a.Name.Local
+			}
 		}
 		if slices.Contains(seen, key) {
 			return parseFault("duplicate attribute %q on element %q", a.Name.Local, t.Name.Local)
@@ -437,7 +530,11 @@ func (p *parser) start(name xml.Name, attrs []xml.Attr) error {
 			p.ids[a.Value] = el
 		}
 		name := a.Name.Local
-		if a.Name.Space != "" {
+		switch {
+		case a.Name.Space == "":
+		case qnames != nil:
+			name = qnames[i]
+		default:
 			name = a.Name.Space + ":" + a.Name.Local
 		}
 		el.CreateAttr(name, a.Value)
