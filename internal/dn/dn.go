@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -323,11 +324,34 @@ func Subject(c *x509.Certificate) string { return render(c.RawSubject, c.Subject
 func Issuer(c *x509.Certificate) string { return render(c.RawIssuer, c.Issuer.String) }
 
 func render(der []byte, fallback func() string) string {
+	rendered.RLock()
+	s, ok := rendered.m[string(der)]
+	rendered.RUnlock()
+	if ok {
+		return s
+	}
 	d, err := FromDER(der)
 	if err != nil {
 		// Not reached for a certificate that crypto/x509 parsed (it reads
 		// the same structure); a template without raw names still renders.
 		return fallback()
 	}
-	return d.String()
+	s = d.String()
+	rendered.Lock()
+	if len(rendered.m) >= maxRendered {
+		clear(rendered.m)
+	}
+	rendered.m[string(der)] = s
+	rendered.Unlock()
+	return s
 }
+
+// rendered remembers the renderings of encoded names: every request over
+// mTLS names its caller, and a few workloads make most of them. The
+// rendering is a function of the bytes alone; the memo is emptied when full.
+var rendered = struct {
+	sync.RWMutex
+	m map[string]string
+}{m: map[string]string{}}
+
+const maxRendered = 4096

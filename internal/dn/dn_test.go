@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -320,4 +321,39 @@ func mustMarshal(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// The memo of renderings returns what rendering the bytes gives, for the
+// subject and the issuer alike, and stays bounded.
+func TestRenderMemo(t *testing.T) {
+	a := name(t, []pkix.AttributeTypeAndValue{atv(asn1.ObjectIdentifier{2, 5, 4, 3}, "alpha, beta")})
+	b := name(t, []pkix.AttributeTypeAndValue{atv(asn1.ObjectIdentifier{2, 5, 4, 10}, "Org+1")})
+	want := func(der []byte) string {
+		d, err := FromDER(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.String()
+	}
+	for i := 0; i < 3; i++ {
+		c := &x509.Certificate{RawSubject: a, RawIssuer: b}
+		if got := Subject(c); got != want(a) || got != `CN=alpha\, beta` {
+			t.Fatalf("subject %q", got)
+		}
+		if got := Issuer(c); got != want(b) {
+			t.Fatalf("issuer %q, want %q", got, want(b))
+		}
+	}
+	for i := 0; i < maxRendered+10; i++ {
+		der := name(t, []pkix.AttributeTypeAndValue{atv(asn1.ObjectIdentifier{2, 5, 4, 3}, fmt.Sprintf("n%d", i))})
+		if got := Subject(&x509.Certificate{RawSubject: der}); got != fmt.Sprintf("CN=n%d", i) {
+			t.Fatalf("subject %q", got)
+		}
+	}
+	rendered.RLock()
+	n := len(rendered.m)
+	rendered.RUnlock()
+	if n > maxRendered {
+		t.Errorf("memo holds %d renderings, bound %d", n, maxRendered)
+	}
 }
