@@ -93,6 +93,97 @@ func CompileFiles(files []string, opts CompileOptions) (*Set, error) {
 	return compile(name, r.wrap(docs), r)
 }
 
+// InlineSchema is an xs:schema element inside another document (the types
+// of a WSDL), given as a standalone schema document.
+type InlineSchema struct {
+	// File is the absolute path of the containing document: relative
+	// locations in the schema resolve against it, and problems name it.
+	File string
+	// Index tells the inline schemas of one file apart (1, 2, …).
+	Index int
+	// Data is the schema document: the element with the namespace
+	// declarations it inherits, preceded by as many newlines as put it on
+	// its line in File, so that problems give File's line numbers.
+	Data []byte
+}
+
+// URL is the name the inline schema has in this package's problems and
+// look-ups: File's URL with a query naming the schema (problems show File).
+func (s InlineSchema) URL() string {
+	return fmt.Sprintf("%s?schema=%d", fileURL(filepath.Clean(s.File)), s.Index)
+}
+
+// CompileSchemas compiles local schema files and inline schemas as one
+// set, with CompileFiles' rules for where imports may come from (the
+// directories of the files and of the inline schemas' containing files,
+// and opts.AllowedDirs). An xs:import of an inline schema's namespace
+// without a schemaLocation resolves to that inline schema, as WSDL types
+// that import each other are written.
+func CompileSchemas(files []string, inline []InlineSchema, opts CompileOptions) (*Set, error) {
+	if len(files)+len(inline) == 0 {
+		return nil, fmt.Errorf("schemas: no schemas")
+	}
+	var names []string
+	r := newResolver()
+	var dirs []string
+	for _, f := range files {
+		if !filepath.IsAbs(f) {
+			return nil, fmt.Errorf("schemas: %q is not an absolute path", f)
+		}
+		dirs = append(dirs, filepath.Dir(filepath.Clean(f)))
+		names = append(names, f)
+	}
+	for _, in := range inline {
+		if !filepath.IsAbs(in.File) {
+			return nil, fmt.Errorf("schemas: %q is not an absolute path", in.File)
+		}
+		dirs = append(dirs, filepath.Dir(filepath.Clean(in.File)))
+		names = append(names, fmt.Sprintf("%s (schema %d)", in.File, in.Index))
+		r.generated[in.URL()] = in.Data
+	}
+	name := strings.Join(names, ", ")
+	if err := r.allow(dirs...); err != nil {
+		return nil, fmt.Errorf("schemas: compile %s: %w", name, err)
+	}
+	if err := r.allow(opts.AllowedDirs...); err != nil {
+		return nil, fmt.Errorf("schemas: compile %s: %w", name, err)
+	}
+	var docs []*schemaDoc
+	// The inline schemas first: their namespaces are known before any
+	// document that imports them by namespace alone is inspected.
+	for _, in := range inline {
+		tns, _, err := scanSchema(in.Data)
+		if err != nil {
+			return nil, &CompileError{Name: name, Problems: []CompileProblem{docProblem(in.File, err)}}
+		}
+		if _, ok := r.inlineNS[tns]; !ok {
+			r.inlineNS[tns] = in.URL()
+		}
+	}
+	for _, in := range inline {
+		d, err := r.fetch(source{kind: generatedScheme, key: in.URL()})
+		if err != nil {
+			return nil, &CompileError{Name: name, Problems: []CompileProblem{docProblem(in.File, err)}}
+		}
+		docs = append(docs, d)
+	}
+	for _, f := range files {
+		src, err := r.locateFile(f)
+		if err == nil {
+			var d *schemaDoc
+			if d, err = r.fetch(src); err == nil {
+				docs = append(docs, d)
+				continue
+			}
+		}
+		return nil, &CompileError{Name: name, Problems: []CompileProblem{docProblem(f, err)}}
+	}
+	if len(docs) == 1 {
+		return compile(name, docs[0], r)
+	}
+	return compile(name, r.wrap(docs), r)
+}
+
 // docProblem describes a top-level document that cannot be read or used.
 func docProblem(file string, err error) CompileProblem {
 	if de, ok := err.(*docError); ok {

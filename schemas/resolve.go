@@ -30,7 +30,8 @@ const (
 // Everything else is refused and remembered for the error message.
 type resolver struct {
 	allowed   []string          // absolute, clean, symlinks resolved
-	generated map[string][]byte // generated:/… documents
+	generated map[string][]byte // generated:/… documents and inline schemas
+	inlineNS  map[string]string // namespace → URL of the first inline schema of it
 	docs      map[string]*schemaDoc
 	refusals  []refusal
 	cmem      []unsafe.Pointer // C copies handed to libxml2; freed after compilation
@@ -60,7 +61,7 @@ type source struct {
 }
 
 func newResolver() *resolver {
-	return &resolver{generated: map[string][]byte{}, docs: map[string]*schemaDoc{}}
+	return &resolver{generated: map[string][]byte{}, inlineNS: map[string]string{}, docs: map[string]*schemaDoc{}}
 }
 
 // allow adds directories whose files (and subdirectories) may be loaded.
@@ -90,6 +91,9 @@ func (r *resolver) inside(path string) bool {
 
 // locate decides where a schemaLocation may be read from, without reading.
 func (r *resolver) locate(loc string) (source, error) {
+	if _, ok := r.generated[loc]; ok {
+		return source{kind: generatedScheme, key: loc}, nil
+	}
 	if name, ok := catalogURL(loc); ok {
 		return source{kind: embeddedScheme, key: name}, nil
 	}
@@ -264,12 +268,22 @@ func (r *resolver) inspect(data []byte, docURL string) (*schemaDoc, error) {
 	last := 0
 	for _, ref := range refs {
 		if !ref.hasLocation {
-			name, ok := catalogNamespace(ref.namespace)
-			if !ok || ref.kind != "import" {
+			if ref.kind != "import" {
 				continue
 			}
+			loc, ok := r.inlineNS[ref.namespace]
+			if ok && loc == docURL {
+				continue
+			}
+			if !ok {
+				name, ok := catalogNamespace(ref.namespace)
+				if !ok {
+					continue
+				}
+				loc = embeddedScheme + ":/" + name
+			}
 			patched = append(patched, data[last:ref.nameEnd]...)
-			patched = append(patched, ` schemaLocation="`+embeddedScheme+`:/`+name+`"`...)
+			patched = append(patched, ` schemaLocation="`+escapeAttr(loc)+`"`...)
 			last = ref.nameEnd
 			continue
 		}
