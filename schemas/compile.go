@@ -62,35 +62,7 @@ func CompileFiles(files []string, opts CompileOptions) (*Set, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("schemas: no schema files")
 	}
-	name := strings.Join(files, ", ")
-	r := newResolver()
-	var dirs []string
-	for _, f := range files {
-		if !filepath.IsAbs(f) {
-			return nil, fmt.Errorf("schemas: %q is not an absolute path", f)
-		}
-		dirs = append(dirs, filepath.Dir(filepath.Clean(f)))
-	}
-	if err := r.allow(append(dirs, opts.AllowedDirs...)...); err != nil {
-		return nil, fmt.Errorf("schemas: compile %s: %w", name, err)
-	}
-
-	docs := make([]*schemaDoc, 0, len(files))
-	for _, f := range files {
-		src, err := r.locateFile(f)
-		if err == nil {
-			var d *schemaDoc
-			if d, err = r.fetch(src); err == nil {
-				docs = append(docs, d)
-				continue
-			}
-		}
-		return nil, &CompileError{Name: name, Problems: []CompileProblem{docProblem(f, err)}}
-	}
-	if len(docs) == 1 {
-		return compile(name, docs[0], r)
-	}
-	return compile(name, r.wrap(docs), r)
+	return CompileSchemas(files, nil, opts)
 }
 
 // InlineSchema is an xs:schema element inside another document (the types
