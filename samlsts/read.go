@@ -7,6 +7,8 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
+
+	"github.com/gatehouse/gatehouse/soap"
 )
 
 // assertionFields are what read takes from a verified SAML 2.0 assertion
@@ -136,7 +138,7 @@ func readSubject(s *etree.Element) error {
 			if err := plainAttrs(d, "NotBefore", "NotOnOrAfter", "Recipient", "InResponseTo"); err != nil {
 				return err
 			}
-			if v, ok := anyAttr(d, "NotBefore"); ok {
+			if v, ok := soap.AttrNS(d, "", "NotBefore"); ok {
 				var t time.Time
 				if err := t.UnmarshalText([]byte(v)); err != nil {
 					return reject("SubjectConfirmationData NotBefore %q: %v", v, err)
@@ -239,7 +241,7 @@ func readAttributes(st *etree.Element, out map[string][]string) error {
 // relaxedTime decodes el's attribute name as crewjam's RelaxedTime does;
 // absent or empty is the zero time.
 func relaxedTime(el *etree.Element, name string) (time.Time, error) {
-	v, ok := anyAttr(el, name)
+	v, ok := soap.AttrNS(el, "", name)
 	if !ok {
 		return time.Time{}, nil
 	}
@@ -248,17 +250,6 @@ func relaxedTime(el *etree.Element, name string) (time.Time, error) {
 		return time.Time{}, reject("%s %s %q: %v", el.Tag, name, v, err)
 	}
 	return time.Time(t), nil
-}
-
-// anyAttr is el's unqualified attribute name; plainAttrs has made sure no
-// qualified one shares its local name.
-func anyAttr(el *etree.Element, name string) (string, bool) {
-	for _, a := range el.Attr {
-		if a.Space == "" && a.Key == name {
-			return a.Value, true
-		}
-	}
-	return "", false
 }
 
 // plainAttrs refuses a qualified attribute (p:Name) with the local name of

@@ -86,24 +86,22 @@ type Options struct {
 	ConsumerKey string
 }
 
+func (o Options) stsKey() (string, error) { return algorithm("STS", o.STSKey, KeyRSA2048) }
+
 func (o Options) consumerKey() (string, error) {
-	switch o.ConsumerKey {
-	case "", KeyECDSAP256:
-		return KeyECDSAP256, nil
-	case KeyRSA2048:
-		return KeyRSA2048, nil
-	}
-	return "", fmt.Errorf("demopki: unknown consumer key algorithm %q (want %q or %q)", o.ConsumerKey, KeyECDSAP256, KeyRSA2048)
+	return algorithm("consumer", o.ConsumerKey, KeyECDSAP256)
 }
 
-func (o Options) stsKey() (string, error) {
-	switch o.STSKey {
-	case "", KeyRSA2048:
-		return KeyRSA2048, nil
-	case KeyECDSAP256:
-		return KeyECDSAP256, nil
+// algorithm checks the key algorithm v asked for the key of whom; empty is
+// def.
+func algorithm(whom, v, def string) (string, error) {
+	switch v {
+	case "":
+		return def, nil
+	case KeyRSA2048, KeyECDSAP256:
+		return v, nil
 	}
-	return "", fmt.Errorf("demopki: unknown STS key algorithm %q (want %q or %q)", o.STSKey, KeyRSA2048, KeyECDSAP256)
+	return "", fmt.Errorf("demopki: unknown %s key algorithm %q (want %q or %q)", whom, v, KeyRSA2048, KeyECDSAP256)
 }
 
 func newKey(alg string) (crypto.Signer, error) {
