@@ -99,89 +99,100 @@ func (z *fastTokenizer) space() {
 	}
 }
 
+// nameByte marks the ASCII bytes that may appear in a name the fast
+// tokenizer reads (besides its one colon); nameStartByte those that may
+// begin it.
+var nameByte, nameStartByte = func() (all, start [256]bool) {
+	for c := 0; c < 256; c++ {
+		start[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'
+		all[c] = start[c] || '0' <= c && c <= '9' || c == '.' || c == '-'
+	}
+	return all, start
+}()
+
 // name reads an ASCII XML name with at most one colon, neither first nor
 // last, and splits it as encoding/xml does.
 func (z *fastTokenizer) name() (xml.Name, error) {
-	start, colon := z.i, -1
-	for z.i < len(z.s) {
-		c := z.s[z.i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' {
-			z.i++
-			continue
+	s, i := z.s, z.i // locals, so that the loop keeps them in registers
+	start, colon := i, -1
+	for {
+		for i < len(s) && nameByte[s[i]] {
+			i++
 		}
-		if z.i > start && ('0' <= c && c <= '9' || c == '.' || c == '-') {
-			z.i++
+		if i < len(s) && s[i] == ':' && colon < 0 && i > start {
+			colon = i
+			i++
 			continue
-		}
-		if c == ':' {
-			if colon >= 0 || z.i == start {
-				return xml.Name{}, errSlowPath
-			}
-			colon = z.i
-			z.i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			return xml.Name{}, errSlowPath
 		}
 		break
 	}
-	if z.i == start || colon == z.i-1 {
+	z.i = i
+	// A second or leading colon, or a non-ASCII character, is the slow
+	// path's to judge.
+	if i < len(s) && (s[i] == ':' || s[i] >= utf8.RuneSelf) {
 		return xml.Name{}, errSlowPath
-	}
-	if colon < 0 {
-		return xml.Name{Local: z.s[start:z.i]}, nil
 	}
 	// Only the first character of the whole name is restricted (a digit,
 	// '.' or '-' may follow the colon), as in encoding/xml.
-	return xml.Name{Space: z.s[start:colon], Local: z.s[colon+1 : z.i]}, nil
+	if i == start || colon == i-1 || !nameStartByte[s[start]] {
+		return xml.Name{}, errSlowPath
+	}
+	if colon < 0 {
+		return xml.Name{Local: s[start:i]}, nil
+	}
+	return xml.Name{Space: s[start:colon], Local: s[colon+1 : i]}, nil
 }
 
 // text reads character data up to '<' (quote 0) or up to the closing
 // quote, decoding references. It returns a substring of the input when
-// there is nothing to decode.
+// there is nothing to decode. The delimiters are found with IndexByte,
+// which scans many bytes at a time; base64 values and long text are most
+// of a signed message's bytes.
 func (z *fastTokenizer) text(quote byte) (string, error) {
-	start := z.i
-	var b []byte // decoded so far, once a reference was seen
-	flushed := start
-	for z.i < len(z.s) {
-		c := z.s[z.i]
-		switch {
-		case c == '<':
-			if quote != 0 {
-				return "", errSlowPath
-			}
-			goto done
-		case quote != 0 && c == quote:
-			goto done
-		case c == '>' && quote == 0 && z.i >= start+2 && z.s[z.i-1] == ']' && z.s[z.i-2] == ']':
-			// "]]>" outside CDATA (encoding/xml tracks it across
-			// references too; the slow path has the last word).
-			return "", errSlowPath
-		case c == '&':
-			r, n := reference(z.s[z.i:])
-			if n == 0 {
-				return "", errSlowPath
-			}
-			if b == nil {
-				b = make([]byte, 0, z.i-start+16)
-			}
-			b = append(b, z.s[flushed:z.i]...)
-			b = utf8.AppendRune(b, r)
-			z.i += n
-			flushed = z.i
-			continue
+	rest := z.s[z.i:]
+	var seg string
+	if quote == 0 {
+		end := strings.IndexByte(rest, '<')
+		if end < 0 {
+			end = len(rest)
 		}
-		z.i++
+		seg = rest[:end]
+		// "]]>" outside CDATA (encoding/xml tracks it across references
+		// too; the slow path has the last word).
+		if strings.Contains(seg, "]]>") {
+			return "", errSlowPath
+		}
+	} else {
+		end := strings.IndexByte(rest, quote)
+		if end < 0 {
+			return "", errSlowPath // unterminated attribute value
+		}
+		seg = rest[:end]
+		if strings.IndexByte(seg, '<') >= 0 {
+			return "", errSlowPath
+		}
 	}
-	if quote != 0 {
-		return "", errSlowPath // unterminated attribute value
+	amp := strings.IndexByte(seg, '&')
+	if amp < 0 {
+		z.i += len(seg)
+		return seg, nil
 	}
-done:
-	if b == nil {
-		return z.s[start:z.i], nil
+	b := make([]byte, 0, len(seg)+16)
+	for amp >= 0 {
+		b = append(b, seg[:amp]...)
+		// A reference ends at ';' and holds no delimiter, so it never
+		// runs past seg.
+		r, n := reference(seg[amp:])
+		if n == 0 {
+			return "", errSlowPath
+		}
+		b = utf8.AppendRune(b, r)
+		seg = seg[amp+n:]
+		z.i += amp + n
+		amp = strings.IndexByte(seg, '&')
 	}
-	b = append(b, z.s[flushed:z.i]...)
+	b = append(b, seg...)
+	z.i += len(seg)
 	return string(b), nil
 }
 

@@ -400,8 +400,11 @@ func (p *parser) attrWindow(n int) []etree.Attr {
 	return w
 }
 
-func (p *parser) checkName(kind string, n xml.Name) error {
-	if n.Local == "" || strings.Contains(n.Local, ":") {
+// checkName checks a name's form and length. tokenized is set for names
+// from the fast tokenizer, which has already split them at their only
+// colon and refused an empty part.
+func (p *parser) checkName(kind string, n xml.Name, tokenized bool) error {
+	if !tokenized && (n.Local == "" || strings.IndexByte(n.Local, ':') >= 0) {
 		return parseFault("malformed %s name %q:%q", kind, n.Space, n.Local)
 	}
 	if l := len(n.Space) + len(n.Local) + 1; l > p.lim.MaxNameLength {
@@ -425,7 +428,7 @@ func (p *parser) start(name xml.Name, attrs []xml.Attr, qnames []string) error {
 	if p.elements > p.lim.MaxElements {
 		return limitFault("more than %d elements", p.lim.MaxElements)
 	}
-	if err := p.checkName("element", t.Name); err != nil {
+	if err := p.checkName("element", t.Name, qnames != nil); err != nil {
 		return err
 	}
 	if len(t.Attr) > p.lim.MaxAttributes {
@@ -436,7 +439,7 @@ func (p *parser) start(name xml.Name, attrs []xml.Attr, qnames []string) error {
 	mark := len(p.scope)
 	decls := 0
 	for _, a := range t.Attr {
-		if err := p.checkName("attribute", a.Name); err != nil {
+		if err := p.checkName("attribute", a.Name, qnames != nil); err != nil {
 			return err
 		}
 		if int64(len(a.Value)) > p.lim.MaxTextBytes {
