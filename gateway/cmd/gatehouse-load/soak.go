@@ -148,7 +148,7 @@ func soak(args []string) error {
 		fmt.Printf("%8v %10.1f %10d %10v %10v %6d\n", elapsed.Round(time.Second), rss, n, p50.Round(time.Microsecond), p99.Round(time.Microsecond), l)
 	}
 
-	sem := make(chan struct{}, *conc*4)
+	sem := make(chan struct{}, *conc) // no more than the client keeps connections (see bench)
 	interval := time.Duration(float64(time.Second) / *rate)
 	start := time.Now()
 	nextReport := start.Add(*every)
