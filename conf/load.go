@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/schemas"
+	"github.com/gatehouse/gatehouse/schemas/wsdl"
 )
 
 // Load reads the configuration at path, validates it against the
@@ -440,8 +441,78 @@ func (c *checker) checkServices(cfg *Config) {
 		}
 		c.checkLimits(s.Limits, el+"/limits")
 		s.Limits = s.Limits.inherit(cfg.Limits)
-		c.compileSchemas(s, el+"/schema")
+		if s.WSDL != nil {
+			c.loadWSDL(s, el+"/wsdl")
+		} else {
+			c.compileSchemas(s, el+"/schema")
+		}
 	}
+}
+
+// loadWSDL reads a service's WSDL port and compiles its schemas. The
+// WSDL and everything it imports must be inside the configuration's
+// directory tree; a problem is reported at its file and line in the WSDL.
+func (c *checker) loadWSDL(s *Service, el string) {
+	w := s.WSDL
+	w.Path = c.resolve(w.Path)
+	switch err := checkReadable(w.Path); {
+	case !within(c.dir, w.Path):
+		c.errorf(w.Pos, el, "file %s is outside the configuration directory %s", w.Path, c.dir)
+		return
+	case err != nil:
+		c.errorf(w.Pos, el, "file %s: %v", w.Path, err)
+		return
+	}
+	if w.PublicURL != "" {
+		u, err := url.Parse(w.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			c.errorf(w.Pos, el, "publicURL %q is not an absolute http(s) URL without user information, query or fragment", w.PublicURL)
+		}
+	}
+	contracts, err := wsdl.LoadPorts(w.Path, w.Service, w.Ports)
+	if err != nil {
+		var we *wsdl.Error
+		if errors.As(err, &we) {
+			c.errs = append(c.errs, &Error{File: we.File, Line: we.Line, Element: el, Msg: we.Msg})
+		} else {
+			c.errorf(w.Pos, el, "%v", err)
+		}
+		return
+	}
+	// The WSDL's ports say which SOAP versions the service speaks.
+	var have []string
+	for _, ct := range contracts {
+		have = append(have, ct.Version.String())
+	}
+	if !s.soapVersionsSet {
+		s.SOAPVersions = have
+	} else {
+		for _, v := range s.SOAPVersions {
+			if !slices.Contains(have, v) {
+				c.errorf(s.Pos, strings.TrimSuffix(el, "/wsdl"), "soapVersions lists %s, but the service's WSDL ports are bound to SOAP %s only", v, strings.Join(have, " and "))
+			}
+		}
+	}
+	set, err := wsdl.Schemas(contracts...)
+	if err != nil {
+		var ce *schemas.CompileError
+		if !errors.As(err, &ce) {
+			c.errorf(w.Pos, el, "%v", err)
+			return
+		}
+		for _, p := range ce.Problems {
+			file := strings.TrimPrefix(p.File, "file://")
+			if i := strings.Index(file, "?schema="); i >= 0 {
+				file = file[:i] // an inline schema: its line is the WSDL's
+			}
+			if file == "" {
+				file = w.Path
+			}
+			c.errs = append(c.errs, &Error{File: file, Line: p.Line, Element: el, Msg: p.Message})
+		}
+		return
+	}
+	w.contracts, s.payloadSchema = contracts, set
 }
 
 // checkURLPath checks that a path attribute (a service's or the STS's) is
@@ -674,6 +745,15 @@ func (c *Config) Summary() string {
 	if p := c.Policy; p != nil {
 		sum += fmt.Sprintf(", policy (%s, %s, %s, %s)", plural(len(p.Consumers), "consumer"), plural(len(p.Composites), "composite"),
 			plural(len(p.Flows), "flow"), plural(len(p.Rules), "rule"))
+	}
+	for _, s := range c.Services {
+		for _, ct := range s.Contracts() {
+			var ops []string
+			for _, op := range ct.Operations {
+				ops = append(ops, op.Name)
+			}
+			sum += fmt.Sprintf("\nservice %s: WSDL %s port %s (SOAP %v): %s", s.Name, filepath.Base(ct.File), ct.Port, ct.Version, strings.Join(ops, ", "))
+		}
 	}
 	return sum
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/schemas"
+	"github.com/gatehouse/gatehouse/schemas/wsdl"
 )
 
 // Namespace is the XML namespace of a Gatehouse configuration file.
@@ -191,10 +192,60 @@ type Service struct {
 	// Composite, when set, makes the service a composite: the definition
 	// runs instead of a backend (Backend is then unused).
 	Composite *CompositeRef
-	Schemas   []Schema // payload schemas; Load makes their paths absolute
-	Limits    Limits   // resolved: service override ← global ← defaults
+	// WSDL, when set, is the service's contract: its operations, actions
+	// and schemas (then Schemas is empty).
+	WSDL    *WSDLRef
+	Schemas []Schema // payload schemas; Load makes their paths absolute
+	Limits  Limits   // resolved: service override ← global ← defaults
 
-	payloadSchema *schemas.Set
+	payloadSchema   *schemas.Set
+	soapVersionsSet bool // soapVersions was written, not defaulted
+}
+
+// WSDLRef names a port of a WSDL service as a service's contract.
+type WSDLRef struct {
+	Pos
+	Path string // Load makes it absolute
+	// Service is the wsdl:service, {namespace}local or local, empty when
+	// the WSDL has only one. Ports are its wsdl:ports the service takes,
+	// at most one per SOAP version; none: every SOAP port of the service.
+	Service xml.Name
+	Ports   []string
+	// PublicURL is the address ?wsdl publishes for the service; empty:
+	// the service's first endpoint.
+	PublicURL string
+
+	contracts []*wsdl.Contract
+}
+
+// Contracts returns the WSDL ports Load read (one per SOAP version), nil
+// when the service has no WSDL.
+func (s *Service) Contracts() []*wsdl.Contract {
+	if s.WSDL == nil {
+		return nil
+	}
+	return s.WSDL.contracts
+}
+
+func (w *WSDLRef) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	var raw struct {
+		File      string `xml:"file,attr"`
+		Service   string `xml:"service,attr"`
+		Port      string `xml:"port,attr"`
+		PublicURL string `xml:"publicURL,attr"`
+	}
+	line := startLine(d)
+	if err := d.DecodeElement(&raw, &start); err != nil {
+		return err
+	}
+	*w = WSDLRef{Pos: Pos{Line: line}, Path: raw.File, Ports: strings.Fields(raw.Port), PublicURL: raw.PublicURL}
+	name := strings.TrimSpace(raw.Service)
+	if ns, local, ok := strings.Cut(strings.TrimPrefix(name, "{"), "}"); ok && strings.HasPrefix(name, "{") {
+		w.Service = xml.Name{Space: ns, Local: local}
+	} else if name != "" {
+		w.Service = xml.Name{Local: name}
+	}
+	return nil
 }
 
 // PayloadSchema returns the service's payload schemas, compiled by Load
@@ -367,6 +418,7 @@ func (s *Service) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Addressing   *Addressing         `xml:"addressing"`
 		Propagate    *Propagation        `xml:"propagate"`
 		Composite    *CompositeRef       `xml:"composite"`
+		WSDL         *WSDLRef            `xml:"wsdl"`
 		Schemas      []Schema            `xml:"schema"`
 		Limits       Limits              `xml:"limits"`
 	}
@@ -374,24 +426,27 @@ func (s *Service) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	if err := d.DecodeElement(&raw, &start); err != nil {
 		return err
 	}
-	if raw.SOAPVersions == "" {
+	versionsSet := raw.SOAPVersions != ""
+	if !versionsSet {
 		raw.SOAPVersions = DefaultSOAPVersions
 	}
 	*s = Service{
-		Pos:          Pos{Line: line},
-		Name:         raw.Name,
-		Path:         raw.Path,
-		Listener:     raw.Listener,
-		SOAPVersions: strings.Fields(raw.SOAPVersions),
-		Backend:      raw.Backend,
-		Security:     raw.Security,
-		SAML:         raw.SAML,
-		Credentials:  raw.Credentials,
-		Addressing:   raw.Addressing,
-		Propagate:    raw.Propagate,
-		Composite:    raw.Composite,
-		Schemas:      raw.Schemas,
-		Limits:       raw.Limits,
+		soapVersionsSet: versionsSet,
+		Pos:             Pos{Line: line},
+		Name:            raw.Name,
+		Path:            raw.Path,
+		Listener:        raw.Listener,
+		SOAPVersions:    strings.Fields(raw.SOAPVersions),
+		Backend:         raw.Backend,
+		Security:        raw.Security,
+		SAML:            raw.SAML,
+		Credentials:     raw.Credentials,
+		Addressing:      raw.Addressing,
+		Propagate:       raw.Propagate,
+		Composite:       raw.Composite,
+		WSDL:            raw.WSDL,
+		Schemas:         raw.Schemas,
+		Limits:          raw.Limits,
 	}
 	return nil
 }
@@ -564,6 +619,9 @@ func (c *Config) setFile(file string) {
 		set(&s.Backend.Breaker.Pos)
 		for i := range s.Schemas {
 			set(&s.Schemas[i].Pos)
+		}
+		if s.WSDL != nil {
+			set(&s.WSDL.Pos)
 		}
 	}
 }

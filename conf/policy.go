@@ -377,6 +377,33 @@ func (p *Policy) setFile(set func(*Pos)) {
 	}
 }
 
+// checkContractOperation refuses a rule that names an operation the
+// service's WSDL port does not have (a rule that could never match is a
+// mistake, often a wrong namespace).
+func (c *checker) checkContractOperation(cfg *Config, r *Rule, el string) {
+	for _, s := range cfg.Services {
+		contracts := s.Contracts()
+		if s.Name != r.Service || contracts == nil {
+			continue
+		}
+		ns, local, _ := strings.Cut(strings.TrimPrefix(r.Operation, "{"), "}")
+		var have, ports []string
+		for _, ct := range contracts {
+			if ct.Operation(xml.Name{Space: ns, Local: local}) != nil {
+				return
+			}
+			ports = append(ports, ct.Port)
+			for _, op := range ct.Operations {
+				if n := op.InputName(); n.Local != "" && !slices.Contains(have, "{"+n.Space+"}"+n.Local) {
+					have = append(have, "{"+n.Space+"}"+n.Local)
+				}
+			}
+		}
+		c.errorf(r.Pos, el, "service %q has no operation %s in its WSDL (ports %s have %s)", r.Service, r.Operation, strings.Join(ports, ", "), strings.Join(have, ", "))
+		return
+	}
+}
+
 // ParseOperation checks a rule's operation: OperationAny, or a QName in
 // Clark notation, {namespace}LocalName, whose namespace is an absolute URI
 // and whose local name is an NCName. Whether the service has such an
@@ -578,6 +605,8 @@ func (c *checker) checkPolicy(cfg *Config) {
 		}
 		if err := ParseOperation(r.Operation); err != nil {
 			c.errorf(r.Pos, el, "%v", err)
+		} else if r.Operation != OperationAny && serviceOK {
+			c.checkContractOperation(cfg, r, el)
 		}
 		if r.Effect == EffectAllow && !r.HasIdentityCondition() {
 			c.errorf(r.Pos, el, "an allow rule needs at least one caller, subject, role or attribute condition: without one it would allow everyone")

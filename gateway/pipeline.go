@@ -77,6 +77,11 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return soap.SenderFault("client certificate required", errors.New("no verified client certificate")).WithStatus(http.StatusForbidden)
 	}
 
+	// A service with a WSDL publishes it (GET path?wsdl) to accepted callers.
+	if svc.contracts != nil && r.Method == http.MethodGet && r.URL.RawQuery != "" {
+		return g.serveContract(tx, w, r, svc)
+	}
+
 	// 2. Binding: method, Content-Type and SOAPAction say which SOAP version this is.
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -134,7 +139,15 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		}
 	}
 
-	// 6. XSD validation: the envelope against its SOAP schema, the Body's
+	// 6. The contract: a service described by a WSDL takes only the inputs
+	// of its port's operations, each with its own action.
+	if svc.contracts != nil {
+		if _, err := checkContract(svc.contracts[env.Version], binding, env); err != nil {
+			return err
+		}
+	}
+
+	// 7. XSD validation: the envelope against its SOAP schema, the Body's
 	// children against the service's payload schema. libxml2's validator
 	// reads the tree the hardened parser built (nothing is parsed again).
 	// A message it refuses stays refused; it is validated again from its
@@ -146,26 +159,27 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return soap.SenderFault("message does not match the service schema", redactValues(err))
 	}
 
-	// 7. The action the request claims must be the operation in its Body
+	// 8. The action the request claims must be the operation in its Body
 	// (authorization decides on the Body: a SOAPAction cannot spoof it).
-	if svc.sts == nil {
+	// With a contract, checkContract did this with the WSDL's actions.
+	if svc.sts == nil && svc.contracts == nil {
 		if err := checkAction(binding, env); err != nil {
 			return err
 		}
 	}
 
-	// 8. WS-Addressing is enforced, not just read: wsa:To names this
+	// 9. WS-Addressing is enforced, not just read: wsa:To names this
 	// service, replies go back on this connection (invariant 12).
 	if err := checkAddressing(svc, env.Addressing); err != nil {
 		return err
 	}
 
-	// 9. Header blocks addressed to Gatehouse with mustUnderstand must be ones it processes.
+	// 10. Header blocks addressed to Gatehouse with mustUnderstand must be ones it processes.
 	if err := env.CheckMustUnderstand(svc.actor, wssec.Understood); err != nil {
 		return err
 	}
 
-	// 10. Authentication: WS-Security (lockout first), then SAML, into the
+	// 11. Authentication: WS-Security (lockout first), then SAML, into the
 	// one Identity every later stage reads; then one replay check for
 	// every nonce, signature, MessageID and one-time assertion (invariants 4–8).
 	// The request's one store round trip (admit) decides, all or nothing:
@@ -185,26 +199,26 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return err
 	}
 
-	// 11. The STS answers itself (it authorizes by its own rules: who may
+	// 12. The STS answers itself (it authorizes by its own rules: who may
 	// get a token for which audience).
 	if svc.sts != nil {
 		return g.serveSTS(tx, w, r, svc, env, id)
 	}
 
-	// 12. Authorization of this transaction on its own (the subject's rate
+	// 13. Authorization of this transaction on its own (the subject's rate
 	// limit was decided with the replay keys): default deny, flow edge, deny
 	// overrides (invariant 9).
 	if err := g.authorize(tx, areq); err != nil {
 		return err
 	}
 
-	// 13. A composite runs its definition; each of its calls is a hop
+	// 14. A composite runs its definition; each of its calls is a hop
 	// authorized on its own (hopInvoker).
 	if svc.composite != nil {
 		return g.runComposite(tx, w, r, svc, env, id)
 	}
 
-	// 14. Credentials of the backend's legacy domain for the identity (a
+	// 15. Credentials of the backend's legacy domain for the identity (a
 	// PassTicket, a mapped password; no mapping refuses), and the identity
 	// itself as the service propagates it.
 	out := &outbound{env: env, actor: svc.actor, action: binding.Action, hasAction: binding.HasAction, correlationID: tx.rec.CorrelationID}
@@ -212,7 +226,7 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return err
 	}
 
-	// 15. Proxy to the backend and answer with its response.
+	// 16. Proxy to the backend and answer with its response.
 	callStart := g.now()
 	var resp *backendResponse
 	err = svc.guard.call(r.Context(), func() (int, error) {

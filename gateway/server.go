@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/orchestration"
 	"github.com/gatehouse/gatehouse/samlsts"
 	"github.com/gatehouse/gatehouse/schemas"
+	"github.com/gatehouse/gatehouse/schemas/wsdl"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
 )
@@ -91,6 +92,12 @@ type service struct {
 	guard       *guard
 	creds       *serviceCredentials // nil: no legacy credentials
 	anonymousOK bool
+	// contracts are the service's WSDL ports by SOAP version, nil when it
+	// has no WSDL; publicURL the address its published copy names (empty:
+	// endpoints[0]).
+	contracts map[soap.Version]*wsdl.Contract
+	publicURL string
+	published published
 	// endpoints are the URLs a request's wsa:To may name (and a bearer
 	// assertion's Recipient); allowReplyTo lets ReplyTo/FaultTo name
 	// other than the anonymous and none URIs.
@@ -221,8 +228,12 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			versions:    map[soap.Version]bool{},
 			versionList: sc.SOAPVersions,
 			payload:     sc.PayloadSchema(),
+			contracts:   contractsByVersion(sc.Contracts()),
 			anonymousOK: l.cfg.TLS.ClientAuth == conf.ClientAuthInsecureNone,
 			propagate:   sc.Propagate,
+		}
+		if sc.WSDL != nil {
+			s.publicURL = sc.WSDL.PublicURL
 		}
 		if a := sc.Addressing; a != nil {
 			s.allowReplyTo = a.AllowReplyTo
@@ -312,6 +323,17 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		}
 	}
 	return g, nil
+}
+
+func contractsByVersion(cs []*wsdl.Contract) map[soap.Version]*wsdl.Contract {
+	if cs == nil {
+		return nil
+	}
+	m := map[soap.Version]*wsdl.Contract{}
+	for _, c := range cs {
+		m[c.Version] = c
+	}
+	return m
 }
 
 // endpoints are the default URLs of a service at path on this listener,

@@ -217,44 +217,106 @@ func (l *loader) local(d *document, n *node, loc string) (string, error) {
 }
 
 func (l *loader) contract(file string, service xml.Name, port string) (*Contract, error) {
-	main := l.docs[0]
-	c := &Contract{File: file, TargetNamespace: l.tns, Inline: l.inline, Files: l.files}
-	for _, d := range l.docs {
-		c.Documents = append(c.Documents, d.path)
+	var ports []string
+	if port != "" {
+		ports = []string{port}
 	}
-	c.Documents = append(c.Documents, l.files...)
+	cs, err := l.contracts(file, service, ports, false)
+	if err != nil {
+		return nil, err
+	}
+	return cs[0], nil
+}
 
-	// The service and the port.
+// LoadPorts reads the WSDL at file and returns the contracts of the ports
+// named (in that order) of the service named service; no names choose
+// every port of the service, which must then have at most one port per
+// SOAP version (a service commonly has a SOAP 1.1 and a SOAP 1.2 port). No
+// two contracts returned are of the same SOAP version.
+func LoadPorts(file string, service xml.Name, ports []string) ([]*Contract, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, &Error{File: file, Msg: err.Error()}
+	}
+	l := &loader{dir: filepath.Dir(abs), seen: map[string]bool{}}
+	if err := l.load(abs, nil, nil); err != nil {
+		return nil, err
+	}
+	return l.contracts(abs, service, ports, true)
+}
+
+// contracts chooses the service and its ports (every port when names is
+// empty and several is set, else exactly one).
+func (l *loader) contracts(file string, service xml.Name, names []string, several bool) ([]*Contract, error) {
+	main := l.docs[0]
 	var svc def
-	var names []string
+	var svcName xml.Name
+	var all []string
 	for _, s := range l.services {
 		n := xml.Name{Space: s.doc.root.get("targetNamespace"), Local: s.node.get("name")}
-		names = append(names, fmt.Sprintf("{%s}%s", n.Space, n.Local))
+		all = append(all, fmt.Sprintf("{%s}%s", n.Space, n.Local))
 		if service.Local == "" || n == service || (service.Space == "" && n.Local == service.Local) {
 			if svc.node != nil {
 				return nil, main.errorf(s.node, "several services match %v; name one", service)
 			}
-			svc = s
-			c.Service = n
+			svc, svcName = s, n
 		}
 	}
 	if svc.node == nil {
-		return nil, main.errorf(main.root, "no service %v (the WSDL has %s)", service, listOr(names))
+		return nil, main.errorf(main.root, "no service %v (the WSDL has %s)", service, listOr(all))
 	}
-	var pn *node
-	names = nil
+	var chosen []*node
+	all = nil
 	for _, p := range svc.node.children(NSWSDL, "port") {
-		names = append(names, p.get("name"))
-		if port == "" || p.get("name") == port {
-			if pn != nil {
-				return nil, svc.doc.errorf(p, "service %s has several ports; name one", c.Service.Local)
+		all = append(all, p.get("name"))
+		if len(names) == 0 {
+			if pn := p; pn.child(NSSOAP11, "address") == nil && pn.child(NSSOAP12, "address") == nil && several {
+				continue // an HTTP or other binding's port, not chosen by name
 			}
-			pn = p
+			if len(chosen) > 0 && !several {
+				return nil, svc.doc.errorf(p, "service %s has several ports; name one", svcName.Local)
+			}
+			chosen = append(chosen, p)
 		}
 	}
-	if pn == nil {
-		return nil, svc.doc.errorf(svc.node, "service %s has no port %q (it has %s)", c.Service.Local, port, listOr(names))
+	for _, name := range names {
+		var pn *node
+		for _, p := range svc.node.children(NSWSDL, "port") {
+			if p.get("name") == name {
+				pn = p
+			}
+		}
+		if pn == nil {
+			return nil, svc.doc.errorf(svc.node, "service %s has no port %q (it has %s)", svcName.Local, name, listOr(all))
+		}
+		chosen = append(chosen, pn)
 	}
+	if len(chosen) == 0 {
+		return nil, svc.doc.errorf(svc.node, "service %s has no port", svcName.Local)
+	}
+	var out []*Contract
+	for _, pn := range chosen {
+		c, err := l.portContract(file, svc, svcName, pn)
+		if err != nil {
+			return nil, err
+		}
+		for _, prev := range out {
+			if prev.Version == c.Version {
+				return nil, svc.doc.errorf(pn, "ports %s and %s of service %s are both SOAP %v; name one", prev.Port, c.Port, svcName.Local, c.Version)
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// portContract reads the binding of port pn of service svc.
+func (l *loader) portContract(file string, svc def, svcName xml.Name, pn *node) (*Contract, error) {
+	c := &Contract{File: file, TargetNamespace: l.tns, Inline: l.inline, Files: l.files, Service: svcName}
+	for _, d := range l.docs {
+		c.Documents = append(c.Documents, d.path)
+	}
+	c.Documents = append(c.Documents, l.files...)
 	c.Port = pn.get("name")
 	switch {
 	case pn.child(NSSOAP11, "address") != nil:
@@ -473,24 +535,136 @@ func listOr(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// Schemas compiles the contract's schemas as one set.
-func (c *Contract) Schemas() (*schemas.Set, error) {
-	return schemas.CompileSchemas(c.Files, c.Inline, schemas.CompileOptions{})
+// Schemas compiles the contract's schemas as one set, together with the
+// declarations of the rpc operations' wrappers (RPCSchemas), so that every
+// Body child an operation of this port takes has a global declaration to
+// be validated against.
+func (c *Contract) Schemas() (*schemas.Set, error) { return Schemas(c) }
+
+// Schemas compiles the schemas of several ports of one WSDL (LoadPorts)
+// as one set: the WSDL's schemas once, and each port's rpc wrappers.
+func Schemas(cs ...*Contract) (*schemas.Set, error) {
+	if len(cs) == 0 {
+		return nil, errors.New("wsdl: no contract")
+	}
+	inline := slices.Clip(cs[0].Inline)
+	n := len(inline)
+	for _, c := range cs {
+	next:
+		for _, g := range c.RPCSchemas() {
+			for _, have := range inline[n:] {
+				if string(have.Data) == string(g.Data) {
+					continue next // two bindings of one portType, same wrappers
+				}
+			}
+			g.Index = nextIndex(inline, g.File)
+			inline = append(inline, g)
+		}
+	}
+	return schemas.CompileSchemas(cs[0].Files, inline, schemas.CompileOptions{})
+}
+
+// RPCSchemas generates, for each namespace of rpc wrappers, a schema that
+// declares the wrappers of the rpc operations' inputs and outputs: a
+// sequence of one unqualified element per part, in the parts' order, of
+// the part's type (WSDL 1.1 section 3.5; WS-I BP R2729, R2735). The
+// schemas are named as inline schemas of the WSDL numbered after its own.
+func (c *Contract) RPCSchemas() []schemas.InlineSchema {
+	type wrapper struct {
+		name  string
+		parts []Part
+	}
+	var namespaces []string
+	byNS := map[string][]wrapper{}
+	add := func(m *Message) {
+		if m == nil || m.Wrapper.Local == "" {
+			return
+		}
+		if _, ok := byNS[m.Wrapper.Space]; !ok {
+			namespaces = append(namespaces, m.Wrapper.Space)
+		}
+		byNS[m.Wrapper.Space] = append(byNS[m.Wrapper.Space], wrapper{m.Wrapper.Local, m.Parts})
+	}
+	for _, op := range c.Operations {
+		if op.Style == "rpc" {
+			add(&op.Input)
+			add(op.Output)
+		}
+	}
+	next := nextIndex(c.Inline, c.File)
+	var out []schemas.InlineSchema
+	for i, ns := range namespaces {
+		prefixes := map[string]string{}
+		var decls, imports strings.Builder
+		prefix := func(space string) string {
+			p, ok := prefixes[space]
+			if !ok {
+				p = fmt.Sprintf("t%d", len(prefixes))
+				prefixes[space] = p
+				fmt.Fprintf(&decls, " xmlns:%s=\"%s\"", p, escape(space))
+				if space != ns && space != NSXSD {
+					fmt.Fprintf(&imports, "  <xs:import namespace=\"%s\"/>\n", escape(space))
+				}
+			}
+			return p
+		}
+		var body strings.Builder
+		for _, w := range byNS[ns] {
+			fmt.Fprintf(&body, "  <xs:element name=\"%s\"><xs:complexType><xs:sequence>\n", escape(w.name))
+			for _, part := range w.parts {
+				fmt.Fprintf(&body, "    <xs:element name=\"%s\" type=\"%s:%s\"/>\n", escape(part.Name), prefix(part.Type.Space), escape(part.Type.Local))
+			}
+			body.WriteString("  </xs:sequence></xs:complexType></xs:element>\n")
+		}
+		var b strings.Builder
+		b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+		fmt.Fprintf(&b, "<!-- generated by Gatehouse: the rpc operations' wrappers in namespace %s -->\n", escapeComment(ns))
+		fmt.Fprintf(&b, "<xs:schema xmlns:xs=\"%s\" targetNamespace=\"%s\"%s>\n", NSXSD, escape(ns), decls.String())
+		b.WriteString(imports.String())
+		b.WriteString(body.String())
+		b.WriteString("</xs:schema>\n")
+		out = append(out, schemas.InlineSchema{File: c.File, Index: next + i, Data: []byte(b.String())})
+	}
+	return out
+}
+
+// nextIndex is the first inline schema number of file after those in inline.
+func nextIndex(inline []schemas.InlineSchema, file string) int {
+	next := 1
+	for _, in := range inline {
+		if in.File == file && in.Index >= next {
+			next = in.Index + 1
+		}
+	}
+	return next
+}
+
+var attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+
+func escape(s string) string { return attrEscaper.Replace(s) }
+
+// escapeComment keeps a name from ending the comment it is written into.
+func escapeComment(s string) string { return strings.ReplaceAll(s, "--", "- -") }
+
+// InputName is the Body child that selects op: its input's first element
+// (document style) or its input wrapper (rpc style); empty for a
+// document-style operation whose input has no body part.
+func (op *Operation) InputName() xml.Name {
+	if op.Style == "rpc" {
+		return op.Input.Wrapper
+	}
+	if len(op.Input.Elements) > 0 {
+		return op.Input.Elements[0]
+	}
+	return xml.Name{}
 }
 
 // Operation finds the operation whose input the Body's first child el
 // (namespace and local name) is.
 func (c *Contract) Operation(el xml.Name) *Operation {
 	for _, op := range c.Operations {
-		switch op.Style {
-		case "document":
-			if len(op.Input.Elements) > 0 && op.Input.Elements[0] == el {
-				return op
-			}
-		case "rpc":
-			if op.Input.Wrapper == el {
-				return op
-			}
+		if op.InputName() == el && el.Local != "" {
+			return op
 		}
 	}
 	return nil

@@ -37,6 +37,7 @@ func usage(w io.Writer) {
   gatehouse call -url URL -file REQUEST.xml [-token TOKEN.xml] [-sign] [-soap 1.1|1.2]
   gatehouse explain -config FILE -service NAME -caller ID [-subject S -issuer I -roles a,b -attr k=v -authn M -composite C] REQUEST.xml
   gatehouse graph [-svg FILE] CONFIG
+  gatehouse wsdl [-service NAME] [-port NAMES] FILE
 `)
 }
 
@@ -58,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return explainCmd(args[1:], stdout, stderr)
 	case "graph":
 		return graphCmd(args[1:], stdout, stderr)
+	case "wsdl":
+		return wsdlCmd(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return 0

@@ -1,0 +1,167 @@
+package gateway_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/gateway/internal/demo"
+	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
+)
+
+const contractPath = "/services/contract"
+
+// contractEnv runs the demo accounts service behind Gatehouse as
+// "contract", configured from the demo's WSDL (SOAP 1.1 and 1.2 ports)
+// instead of a schema.
+func contractEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	must(t, demopki.Generate(filepath.Join(dir, "pki")))
+	for _, f := range []string{"accounts.wsdl", "schemas/accounts.xsd"} {
+		data, err := os.ReadFile(filepath.Join("../conf/demo", f))
+		must(t, err)
+		must(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, f), data, 0o644))
+	}
+	backend := httptest.NewServer(&demo.Accounts{})
+	t.Cleanup(backend.Close)
+	return newEnv(t, envOptions{dir: dir,
+		extraServices: `<service name="contract" path="` + contractPath + `">
+    <backend url="` + backend.URL + `/accounts" insecurePlaintext="true"/>
+    <wsdl file="accounts.wsdl"/>
+  </service>`,
+		policy: `<policy>
+    <consumer name="demo-workloads" prefix="spiffe://demo.gatehouse.internal/"/>
+    <flow from="demo-workloads" to="contract"/>
+    <rule id="contract-all" effect="allow" service="contract" operation="*"><caller prefix="spiffe://demo.gatehouse.internal/"/></rule>
+  </policy>`})
+}
+
+func (e *env) postAction(t *testing.T, path, v, action, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.base+path, strings.NewReader(body))
+	must(t, err)
+	if v == "1.2" {
+		ct := "application/soap+xml; charset=utf-8"
+		if action != "" {
+			ct += `; action="` + action + `"`
+		}
+		req.Header.Set("Content-Type", ct)
+	} else {
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("SOAPAction", `"`+action+`"`)
+	}
+	resp, err := e.client.Do(req)
+	must(t, err)
+	return resp, readAll(t, resp)
+}
+
+// A service configured from a WSDL takes exactly the inputs of its ports'
+// operations, each with its own action; everything else is a Sender fault
+// with the reason in the audit record.
+func TestWSDLContractEnforced(t *testing.T) {
+	e := contractEnv(t)
+	const getBalance = `<a:GetBalance xmlns:a="urn:gatehouse:demo:accounts"><a:AccountId>4711</a:AccountId></a:GetBalance>`
+	const balanceAnswer = `<a:GetBalanceResponse xmlns:a="urn:gatehouse:demo:accounts"><a:AccountId>4711</a:AccountId><a:Balance>1.00</a:Balance><a:Currency>EUR</a:Currency></a:GetBalanceResponse>`
+	for _, tc := range []struct {
+		name, v, action, body string
+		status                int
+		reason                string // in the audit record
+	}{
+		{"GetBalance 1.1", "1.1", "urn:gatehouse:demo:accounts:GetBalance", envelope11(getBalance), 200, ""},
+		{"GetBalance 1.2", "1.2", "urn:gatehouse:demo:accounts:GetBalance", envelope12(getBalance), 200, ""},
+		{"no action", "1.1", "", envelope11(getBalance), 200, ""},
+		// A global element of the WSDL's schema that is no operation's input.
+		{"output element as input", "1.1", "", envelope11(balanceAnswer), 500, "is not the input of an operation"},
+		// The last segment names the operation, which the naming convention
+		// alone would accept: the WSDL says which action it is.
+		{"foreign action", "1.1", "urn:evil:GetBalance", envelope11(getBalance), 500, "is not the action of an operation"},
+		{"another operation's action", "1.2", "urn:gatehouse:demo:accounts:Transfer", envelope12(getBalance), 400, "is not the action of an operation"},
+		{"wsa:Action differs", "1.1", "urn:gatehouse:demo:accounts:GetBalance", `<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header><wsa:Action xmlns:wsa="http://www.w3.org/2005/08/addressing">urn:gatehouse:demo:accounts:Transfer</wsa:Action></soap:Header><soap:Body>` + getBalance + `</soap:Body></soap:Envelope>`, 500, "differ"},
+		{"a second body element", "1.1", "", envelope11(getBalance + getBalance), 500, "takes body elements"},
+		{"empty body", "1.1", "", envelope11(""), 500, "is not the input of an operation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := e.postAction(t, contractPath, tc.v, tc.action, tc.body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if tc.reason == "" {
+				return
+			}
+			if !strings.Contains(body, "Client") && !strings.Contains(body, "Sender") {
+				t.Errorf("not a Sender fault: %s", body)
+			}
+			if strings.Contains(body, tc.reason) {
+				t.Errorf("the fault tells the client the internal reason: %s", body)
+			}
+			rec := e.record(t, resp.Header.Get("X-Correlation-ID"))
+			if !strings.Contains(rec.Reason, tc.reason) {
+				t.Errorf("audit reason %q, want …%s…", rec.Reason, tc.reason)
+			}
+		})
+	}
+}
+
+// GET path?wsdl publishes the WSDL with the gateway's address and its
+// imports at the gateway, with an ETag, to callers the listener accepts.
+func TestWSDLPublished(t *testing.T) {
+	e := contractEnv(t)
+	get := func(c *http.Client, query, inm string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, e.base+contractPath+"?"+query, nil)
+		must(t, err)
+		if inm != "" {
+			req.Header.Set("If-None-Match", inm)
+		}
+		resp, err := c.Do(req)
+		must(t, err)
+		return resp, readAll(t, resp)
+	}
+	resp, wsdl := get(e.client, "wsdl", "")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/xml") {
+		t.Fatalf("?wsdl: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), wsdl)
+	}
+	public := e.base + contractPath
+	for _, want := range []string{`<soap:address location="` + public + `"/>`, `<soap12:address location="` + public + `"/>`, `schemaLocation="` + public + `?xsd=1"`} {
+		if !strings.Contains(wsdl, want) {
+			t.Errorf("published WSDL lacks %s", want)
+		}
+	}
+	if strings.Contains(wsdl, "127.0.0.1:8081") || strings.Contains(wsdl, `schemaLocation="schemas/`) {
+		t.Errorf("published WSDL names the backend or a file:\n%s", wsdl)
+	}
+	etag := resp.Header.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag")
+	}
+	if resp, _ := get(e.client, "wsdl", etag); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match with the ETag: %d, want 304", resp.StatusCode)
+	}
+	if resp, _ := get(e.client, "WSDL", `"other"`); resp.StatusCode != 200 {
+		t.Errorf("?WSDL with another ETag: %d, want 200", resp.StatusCode)
+	}
+	resp, xsd := get(e.client, "xsd=1", "")
+	if resp.StatusCode != 200 || !strings.Contains(xsd, `<xs:element name="GetBalance">`) {
+		t.Errorf("?xsd=1: %d %.200s", resp.StatusCode, xsd)
+	}
+	if resp, _ = get(e.client, "xsd=2", ""); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("?xsd=2: %d, want 404", resp.StatusCode)
+	}
+	rec := e.record(t, resp.Header.Get("X-Correlation-ID"))
+	if rec.Operation != "?xsd=2" || rec.Status != http.StatusNotFound {
+		t.Errorf("audit record of ?xsd=2: %+v", rec)
+	}
+	// A caller without a client certificate gets nothing.
+	resp, err := e.clientWith("", "").Get(e.base + contractPath + "?wsdl")
+	if err == nil {
+		body := readAll(t, resp)
+		if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "definitions") {
+			t.Errorf("without a client certificate: %d %.200s", resp.StatusCode, body)
+		}
+	}
+}
