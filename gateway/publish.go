@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -12,11 +13,18 @@ import (
 	"github.com/gatehouse/gatehouse/soap"
 )
 
-// published is a service's contract as GET path?wsdl serves it, built on
-// the first request (the default public URL is known once the listener is
-// bound) and kept: the files are read once, at that moment.
+// published is a service's contract as GET path?wsdl serves it, built
+// once per public URL and kept (the files are read at that moment). The
+// public URL is the service's configured publicURL, else the endpoint the
+// request came to (one of the service's endpoints, so that a client
+// reaches the gateway under the name it verified), else the first
+// endpoint: the map holds at most one entry per endpoint.
 type published struct {
-	once sync.Once
+	mu    sync.Mutex
+	bases map[string]*publishedSet
+}
+
+type publishedSet struct {
 	err  error
 	docs map[string]publishedDoc // by query: "wsdl", "wsdl=N", "xsd=N"
 }
@@ -24,6 +32,53 @@ type published struct {
 type publishedDoc struct {
 	data []byte
 	etag string
+}
+
+// documents returns the published documents for base, building them once.
+func (p *published) documents(svc *service, base string) *publishedSet {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if set, ok := p.bases[base]; ok {
+		return set
+	}
+	if p.bases == nil {
+		p.bases = map[string]*publishedSet{}
+	}
+	c := svc.contracts[soap.V11]
+	if c == nil {
+		c = svc.contracts[soap.V12]
+	}
+	set := &publishedSet{}
+	docs, err := c.Publish(base) // one WSDL: any of its ports publishes it
+	if err != nil {
+		set.err = err
+	} else {
+		set.docs = map[string]publishedDoc{}
+		for _, d := range docs {
+			sum := sha256.Sum256(d.Data)
+			set.docs[d.Query] = publishedDoc{data: d.Data, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}
+		}
+	}
+	p.bases[base] = set
+	return set
+}
+
+// publicBase is the address the published WSDL gives the service.
+func (svc *service) publicBase(r *http.Request) string {
+	if svc.publicURL != "" {
+		return svc.publicURL
+	}
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	if u := scheme + "://" + r.Host + r.URL.Path; slices.Contains(svc.endpoints, u) {
+		return u
+	}
+	if len(svc.endpoints) > 0 {
+		return svc.endpoints[0]
+	}
+	return scheme + "://" + r.Host + r.URL.Path // not reached: endpoints are set at Start
 }
 
 // serveContract answers GET path?wsdl (and ?wsdl=N, ?xsd=N) for a service
@@ -35,30 +90,11 @@ func (g *Gateway) serveContract(tx *transaction, w http.ResponseWriter, r *http.
 		q = "wsdl"
 	}
 	tx.rec.Operation = "?" + q
-	svc.published.once.Do(func() {
-		base := svc.publicURL
-		if base == "" && len(svc.endpoints) > 0 {
-			base = svc.endpoints[0]
-		}
-		c := svc.contracts[soap.V11]
-		if c == nil {
-			c = svc.contracts[soap.V12]
-		}
-		docs, err := c.Publish(base) // one WSDL: any of its ports publishes it
-		if err != nil {
-			svc.published.err = err
-			return
-		}
-		svc.published.docs = map[string]publishedDoc{}
-		for _, d := range docs {
-			sum := sha256.Sum256(d.Data)
-			svc.published.docs[d.Query] = publishedDoc{data: d.Data, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}
-		}
-	})
-	if err := svc.published.err; err != nil {
+	set := svc.published.documents(svc, svc.publicBase(r))
+	if err := set.err; err != nil {
 		return soap.ReceiverFault("the service contract cannot be published", err)
 	}
-	doc, ok := svc.published.docs[q]
+	doc, ok := set.docs[q]
 	if !ok {
 		return soap.SenderFault("no such document", fmt.Errorf("query %q names no published document of service %s", r.URL.RawQuery, svc.name)).WithStatus(http.StatusNotFound)
 	}

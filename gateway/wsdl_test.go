@@ -156,8 +156,17 @@ func TestWSDLPublished(t *testing.T) {
 	if rec.Operation != "?xsd=2" || rec.Status != http.StatusNotFound {
 		t.Errorf("audit record of ?xsd=2: %+v", rec)
 	}
+	// The address is one of the service's endpoints, whatever Host says.
+	req, err := http.NewRequest(http.MethodGet, e.base+contractPath+"?wsdl", nil)
+	must(t, err)
+	req.Host = "evil.example"
+	resp, err = e.client.Do(req)
+	must(t, err)
+	if body := readAll(t, resp); resp.StatusCode != 200 || strings.Contains(body, "evil.example") || !strings.Contains(body, `location="`+public+`"`) {
+		t.Errorf("with Host evil.example: %d, published addresses:\n%s", resp.StatusCode, body)
+	}
 	// A caller without a client certificate gets nothing.
-	resp, err := e.clientWith("", "").Get(e.base + contractPath + "?wsdl")
+	resp, err = e.clientWith("", "").Get(e.base + contractPath + "?wsdl")
 	if err == nil {
 		body := readAll(t, resp)
 		if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "definitions") {

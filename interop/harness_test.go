@@ -124,8 +124,10 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
     <consumer name="interop" prefix="spiffe://interop.test/"/>
     <flow from="interop" to="accounts"/>
     <flow from="interop" to="outbound"/>
+    <flow from="interop" to="contract"/>
     <rule id="interop-accounts" effect="allow" service="accounts" operation="*"><caller prefix="spiffe://interop.test/"/></rule>
     <rule id="interop-outbound" effect="allow" service="outbound" operation="*"><caller prefix="spiffe://interop.test/"/></rule>
+    <rule id="interop-contract" effect="allow" service="contract" operation="{urn:gatehouse:demo:accounts}GetBalance"><caller prefix="spiffe://interop.test/"/></rule>
   </policy>
   <service name="accounts" path="/services/accounts" soapVersions="1.1">
     <backend url="BACKEND/accounts"/>
@@ -135,6 +137,10 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
   <service name="outbound" path="/services/outbound" soapVersions="1.1">
     <backend url="BACKEND/outbound"><sign certificate="outbound.crt" key="outbound.key"/></backend>
     <schema file="accounts.xsd"/>
+  </service>
+  <service name="contract" path="/services/contract">
+    <backend url="BACKEND/contract"/>
+    <wsdl file="wsdl/accounts.wsdl"/>
   </service>
 </gatehouse>
 `
@@ -157,6 +163,12 @@ func startGatehouse(t *testing.T) *gatehouse {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(g.dir, "accounts.xsd"), xsd)
+	writeFile(t, filepath.Join(g.dir, "wsdl", "schemas", "accounts.xsd"), xsd)
+	wsdl, err := os.ReadFile("../conf/demo/accounts.wsdl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(g.dir, "wsdl", "accounts.wsdl"), wsdl)
 
 	backend := httptest.NewServer(g.backend)
 	t.Cleanup(backend.Close)
