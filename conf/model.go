@@ -212,8 +212,11 @@ type WSDLRef struct {
 	Service xml.Name
 	Ports   []string
 	// PublicURL is the address ?wsdl publishes for the service; empty:
-	// the service's first endpoint.
+	// the endpoint the request came to.
 	PublicURL string
+	// ValidateResponses holds the backend's answers to the contract: an
+	// operation's output, or a fault it declares.
+	ValidateResponses bool
 
 	contracts []*wsdl.Contract
 }
@@ -233,12 +236,13 @@ func (w *WSDLRef) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Service   string `xml:"service,attr"`
 		Port      string `xml:"port,attr"`
 		PublicURL string `xml:"publicURL,attr"`
+		Validate  bool   `xml:"validateResponses,attr"`
 	}
 	line := startLine(d)
 	if err := d.DecodeElement(&raw, &start); err != nil {
 		return err
 	}
-	*w = WSDLRef{Pos: Pos{Line: line}, Path: raw.File, Ports: strings.Fields(raw.Port), PublicURL: raw.PublicURL}
+	*w = WSDLRef{Pos: Pos{Line: line}, Path: raw.File, Ports: strings.Fields(raw.Port), PublicURL: raw.PublicURL, ValidateResponses: raw.Validate}
 	name := strings.TrimSpace(raw.Service)
 	if ns, local, ok := strings.Cut(strings.TrimPrefix(name, "{"), "}"); ok && strings.HasPrefix(name, "{") {
 		w.Service = xml.Name{Space: ns, Local: local}

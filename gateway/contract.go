@@ -3,8 +3,12 @@ package gateway
 import (
 	"encoding/xml"
 	"fmt"
+	"net/http"
 	"slices"
 
+	"github.com/beevik/etree"
+
+	"github.com/gatehouse/gatehouse/schemas"
 	"github.com/gatehouse/gatehouse/schemas/wsdl"
 	"github.com/gatehouse/gatehouse/soap"
 )
@@ -72,4 +76,70 @@ func checkContract(c *wsdl.Contract, b soap.Binding, env *soap.Envelope) (*wsdl.
 			fmt.Errorf("operation %s takes body elements %v, the request has %v", op.Name, want, body))
 	}
 	return op, nil
+}
+
+// checkResponse holds a backend's answer to operation op to the contract
+// (for a service with validateResponses): the envelope and its Body
+// against the schemas, the Body being op's output (its elements in order,
+// or its rpc wrapper) or a SOAP fault whose detail entries are faults op
+// declares. A backend that answers something else, after a bug or a
+// compromise, is a Receiver fault (502) and its answer is not passed on.
+func (g *Gateway) checkResponse(svc *service, op *wsdl.Operation, env *soap.Envelope) error {
+	invalid := func(err error) error {
+		return soap.ReceiverFault("backend response invalid", err).WithStatus(http.StatusBadGateway)
+	}
+	var body []xml.Name
+	var fault *etree.Element
+	for _, el := range env.Body.ChildElements() {
+		n := xml.Name{Space: el.NamespaceURI(), Local: el.Tag}
+		body = append(body, n)
+		if n.Space == env.Version.Namespace() && n.Local == "Fault" {
+			fault = el
+		}
+	}
+	if fault != nil {
+		if len(body) != 1 {
+			return invalid(fmt.Errorf("operation %s: a fault with other body elements %v", op.Name, body))
+		}
+		if err := schemas.ValidateTree(env.Root, g.envelopeSchema[env.Version], nil); err != nil {
+			return invalid(fmt.Errorf("operation %s: fault: %w", op.Name, redactValues(err)))
+		}
+		detail := fault.SelectElement("detail") // SOAP 1.1: unqualified
+		if env.Version == soap.V12 {
+			detail = nil
+			for _, el := range fault.ChildElements() {
+				if el.Tag == "Detail" && el.NamespaceURI() == soap.NS12 {
+					detail = el
+				}
+			}
+		}
+		if detail == nil {
+			return nil
+		}
+		for _, d := range detail.ChildElements() {
+			n := xml.Name{Space: d.NamespaceURI(), Local: d.Tag}
+			declared := false
+			for _, f := range op.Faults {
+				declared = declared || slices.Contains(f.Elements, n)
+			}
+			if !declared {
+				return invalid(fmt.Errorf("operation %s: fault detail {%s}%s is not a fault the operation declares", op.Name, n.Space, n.Local))
+			}
+		}
+		return nil
+	}
+	if op.Output == nil {
+		return invalid(fmt.Errorf("operation %s is one-way, the backend answered %v", op.Name, body))
+	}
+	want := op.Output.Elements
+	if op.Style == "rpc" {
+		want = []xml.Name{op.Output.Wrapper}
+	}
+	if !slices.Equal(body, want) {
+		return invalid(fmt.Errorf("operation %s answers with body elements %v, the backend sent %v", op.Name, want, body))
+	}
+	if err := schemas.ValidateTree(env.Root, g.envelopeSchema[env.Version], svc.payload); err != nil {
+		return invalid(fmt.Errorf("operation %s: %w", op.Name, redactValues(err)))
+	}
+	return nil
 }

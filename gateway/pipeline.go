@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/store"
 	"github.com/gatehouse/gatehouse/gateway/throttle"
 	"github.com/gatehouse/gatehouse/schemas"
+	"github.com/gatehouse/gatehouse/schemas/wsdl"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
 )
@@ -141,8 +142,9 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 
 	// 6. The contract: a service described by a WSDL takes only the inputs
 	// of its port's operations, each with its own action.
+	var op *wsdl.Operation
 	if svc.contracts != nil {
-		if _, err := checkContract(svc.contracts[env.Version], binding, env); err != nil {
+		if op, err = checkContract(svc.contracts[env.Version], binding, env); err != nil {
 			return err
 		}
 	}
@@ -243,6 +245,11 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	}
 	if err != nil {
 		return err
+	}
+	if svc.validateResponses && op != nil {
+		if err := g.checkResponse(svc, op, resp.env); err != nil {
+			return err
+		}
 	}
 	tx.write(w, env.Version, resp.status, resp.body)
 	tx.rec.Outcome = audit.OutcomeOK

@@ -95,9 +95,10 @@ type service struct {
 	// contracts are the service's WSDL ports by SOAP version, nil when it
 	// has no WSDL; publicURL the address its published copy names (empty:
 	// endpoints[0]).
-	contracts map[soap.Version]*wsdl.Contract
-	publicURL string
-	published published
+	contracts         map[soap.Version]*wsdl.Contract
+	publicURL         string
+	validateResponses bool
+	published         published
 	// endpoints are the URLs a request's wsa:To may name (and a bearer
 	// assertion's Recipient); allowReplyTo lets ReplyTo/FaultTo name
 	// other than the anonymous and none URIs.
@@ -233,7 +234,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 			propagate:   sc.Propagate,
 		}
 		if sc.WSDL != nil {
-			s.publicURL = sc.WSDL.PublicURL
+			s.publicURL, s.validateResponses = sc.WSDL.PublicURL, sc.WSDL.ValidateResponses
 		}
 		if a := sc.Addressing; a != nil {
 			s.allowReplyTo = a.AllowReplyTo

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/gateway/internal/demo"
@@ -17,7 +18,10 @@ const contractPath = "/services/contract"
 // contractEnv runs the demo accounts service behind Gatehouse as
 // "contract", configured from the demo's WSDL (SOAP 1.1 and 1.2 ports)
 // instead of a schema.
-func contractEnv(t *testing.T) *env {
+func contractEnv(t *testing.T) *env { return contractEnvWith(t, "", &demo.Accounts{}) }
+
+// contractEnvWith has attrs on the <wsdl> element and backend behind it.
+func contractEnvWith(t *testing.T, attrs string, backend http.Handler) *env {
 	t.Helper()
 	dir := t.TempDir()
 	must(t, demopki.Generate(filepath.Join(dir, "pki")))
@@ -27,12 +31,12 @@ func contractEnv(t *testing.T) *env {
 		must(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755))
 		must(t, os.WriteFile(filepath.Join(dir, f), data, 0o644))
 	}
-	backend := httptest.NewServer(&demo.Accounts{})
-	t.Cleanup(backend.Close)
+	srv := httptest.NewServer(backend)
+	t.Cleanup(srv.Close)
 	return newEnv(t, envOptions{dir: dir,
 		extraServices: `<service name="contract" path="` + contractPath + `">
-    <backend url="` + backend.URL + `/accounts" insecurePlaintext="true"/>
-    <wsdl file="accounts.wsdl"/>
+    <backend url="` + srv.URL + `/accounts" insecurePlaintext="true"/>
+    <wsdl file="accounts.wsdl"` + attrs + `/>
   </service>`,
 		policy: `<policy>
     <consumer name="demo-workloads" prefix="spiffe://demo.gatehouse.internal/"/>
@@ -172,5 +176,50 @@ func TestWSDLPublished(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "definitions") {
 			t.Errorf("without a client certificate: %d %.200s", resp.StatusCode, body)
 		}
+	}
+}
+
+// With validateResponses, a backend's answer must be the operation's
+// output or a fault it declares; anything else is a 502 and is not passed
+// on to the consumer.
+func TestWSDLResponsesValidated(t *testing.T) {
+	var answer atomic.Value
+	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		body := answer.Load().(string)
+		if strings.Contains(body, "Fault>") {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		_, _ = w.Write([]byte(body))
+	})
+	e := contractEnvWith(t, ` validateResponses="true"`, backend)
+	const getBalance = `<a:GetBalance xmlns:a="urn:gatehouse:demo:accounts"><a:AccountId>4711</a:AccountId></a:GetBalance>`
+	for _, tc := range []struct {
+		name, answer string
+		status       int
+		reason       string
+	}{
+		{"the output", envelope11(`<a:GetBalanceResponse xmlns:a="urn:gatehouse:demo:accounts"><a:AccountId>4711</a:AccountId><a:Balance>1.00</a:Balance><a:Currency>EUR</a:Currency></a:GetBalanceResponse>`), 200, ""},
+		{"another operation's output", envelope11(`<a:TransferResponse xmlns:a="urn:gatehouse:demo:accounts"><a:Status>done</a:Status><a:Reference>r-1</a:Reference></a:TransferResponse>`), 502, "answers with body elements"},
+		{"the output, invalid", envelope11(`<a:GetBalanceResponse xmlns:a="urn:gatehouse:demo:accounts"><a:AccountId>4711</a:AccountId><a:Balance>1.00</a:Balance><a:Currency>euro</a:Currency></a:GetBalanceResponse>`), 502, "Currency"},
+		{"a fault without detail", envelope11(`<soap:Fault><faultcode>soap:Server</faultcode><faultstring>down</faultstring></soap:Fault>`), 500, ""},
+		{"a fault with an undeclared detail", envelope11(`<soap:Fault><faultcode>soap:Server</faultcode><faultstring>x</faultstring><detail><x:Leak xmlns:x="urn:x">stack trace</x:Leak></detail></soap:Fault>`), 502, "is not a fault the operation declares"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			answer.Store(tc.answer)
+			resp, body := e.postAction(t, contractPath, "1.1", "urn:gatehouse:demo:accounts:GetBalance", envelope11(getBalance))
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if tc.reason == "" {
+				return
+			}
+			if strings.Contains(body, "stack trace") || strings.Contains(body, "TransferResponse") {
+				t.Errorf("the refused answer reached the consumer: %s", body)
+			}
+			if rec := e.record(t, resp.Header.Get("X-Correlation-ID")); !strings.Contains(rec.Reason, tc.reason) {
+				t.Errorf("audit reason %q, want …%s…", rec.Reason, tc.reason)
+			}
+		})
 	}
 }
