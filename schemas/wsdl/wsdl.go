@@ -66,6 +66,9 @@ type Operation struct {
 	Faults []Message
 	File   string // where the binding operation is
 	Line   int
+	// Policy is the WS-SecurityPolicy of the operation's request, nil
+	// when none is attached.
+	Policy *SecurityPolicy
 }
 
 // Message is what one message puts in the Body.
@@ -335,13 +338,13 @@ func (l *loader) portContract(file string, svc def, svcName xml.Name, pn *node) 
 		return nil, svc.doc.errorf(pn, "port %s: no binding {%s}%s", c.Port, bname.Space, bname.Local)
 	}
 	c.Binding = bname
-	if err := l.readBinding(c, b); err != nil {
+	if err := l.readBinding(c, b, def{svc.doc, pn}); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (l *loader) readBinding(c *Contract, b def) error {
+func (l *loader) readBinding(c *Contract, b def, port def) error {
 	bns := NSSOAP11
 	if c.Version == soap.V12 {
 		bns = NSSOAP12
@@ -392,6 +395,11 @@ func (l *loader) readBinding(c *Contract, b def) error {
 			return b.doc.errorf(bo, "binding %s: operation %q is not in portType %s", c.Binding.Local, name, ptName.Local)
 		}
 		op := &Operation{Name: name, Style: defStyle, File: b.doc.path, Line: bo.line}
+		pol, err := l.attachedPolicy(port, b, def{b.doc, bo}, def{b.doc, bo.child(NSWSDL, "input")})
+		if err != nil {
+			return err
+		}
+		op.Policy = pol
 		if so := bo.child(bns, "operation"); so != nil {
 			op.Action = strings.TrimSpace(so.get("soapAction"))
 			if s := so.get("style"); s != "" {
@@ -412,7 +420,6 @@ func (l *loader) readBinding(c *Contract, b def) error {
 				}
 			}
 		}
-		var err error
 		if op.Input, err = l.message(c, b, pt, op, in, bo.child(NSWSDL, "input"), bns, ""); err != nil {
 			return err
 		}
