@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/gatehouse/gatehouse/gateway/audit"
+	"github.com/gatehouse/gatehouse/schemas/wsdl"
 	"github.com/gatehouse/gatehouse/soap"
 )
 
@@ -44,12 +45,14 @@ func (p *published) documents(svc *service, base string) *publishedSet {
 	if p.bases == nil {
 		p.bases = map[string]*publishedSet{}
 	}
-	c := svc.contracts[soap.V11]
-	if c == nil {
-		c = svc.contracts[soap.V12]
+	var cs []*wsdl.Contract
+	for _, v := range []soap.Version{soap.V11, soap.V12} {
+		if c := svc.contracts[v]; c != nil {
+			cs = append(cs, c)
+		}
 	}
 	set := &publishedSet{}
-	docs, err := c.Publish(base) // one WSDL: any of its ports publishes it
+	docs, err := wsdl.Publish(base, cs...)
 	if err != nil {
 		set.err = err
 	} else {

@@ -1,6 +1,8 @@
 package wsdl
 
 import (
+	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -21,14 +23,27 @@ type Document struct {
 }
 
 // Publish returns the contract's documents as a gateway publishes them at
-// publicURL: every soap:address and soap12:address of every port names
-// publicURL, and every local import or include location names the
+// publicURL (see the function Publish).
+func (c *Contract) Publish(publicURL string) ([]Document, error) { return Publish(publicURL, c) }
+
+// Publish returns the documents of a WSDL whose ports cs (of one service)
+// a gateway serves at publicURL: the soap:address and soap12:address of
+// each of those ports names publicURL, the WSDL's other ports and services
+// are left out (the gateway does not serve them, and their addresses would
+// lead around it), and every local import or include location names the
 // published copy of its document (publicURL?xsd=N or ?wsdl=N), as CXF and
 // Membrane publish a service's WSDL. Locations with a scheme (an embedded
 // standard schema's URL) are left as they are. Only files in the WSDL's
 // directory tree are read.
-func (c *Contract) Publish(publicURL string) ([]Document, error) {
-	p := &publisher{base: publicURL, dir: filepath.Dir(c.File), query: map[string]string{}}
+func Publish(publicURL string, cs ...*Contract) ([]Document, error) {
+	if len(cs) == 0 {
+		return nil, errors.New("wsdl: publish: no contract")
+	}
+	c := cs[0]
+	p := &publisher{base: publicURL, dir: filepath.Dir(c.File), query: map[string]string{}, service: c.Service, ports: map[string]bool{}}
+	for _, ct := range cs {
+		p.ports[ct.Port] = true
+	}
 	if _, err := p.add(c.File); err != nil {
 		return nil, err
 	}
@@ -50,6 +65,8 @@ func (c *Contract) Publish(publicURL string) ([]Document, error) {
 
 type publisher struct {
 	base       string
+	service    xml.Name        // the service served
+	ports      map[string]bool // its ports served
 	dir        string
 	query      map[string]string // file → its query
 	queue      []*pubDoc
@@ -102,9 +119,21 @@ func (p *publisher) add(file string) (string, error) {
 
 // rewrite points d's addresses and local locations at the published URLs.
 func (p *publisher) rewrite(d *pubDoc) error {
+	tns := d.doc.Root().SelectAttrValue("targetNamespace", "")
 	var walk func(el *etree.Element) error
 	walk = func(el *etree.Element) error {
 		ns := el.NamespaceURI()
+		if ns == NSWSDL && el.Tag == "service" {
+			if (xml.Name{Space: tns, Local: el.SelectAttrValue("name", "")}) != p.service {
+				el.Parent().RemoveChild(el)
+				return nil
+			}
+			for _, port := range el.SelectElements("port") {
+				if port.NamespaceURI() == NSWSDL && !p.ports[port.SelectAttrValue("name", "")] {
+					el.RemoveChild(port)
+				}
+			}
+		}
 		switch {
 		case (ns == NSSOAP11 || ns == NSSOAP12) && el.Tag == "address":
 			if a := el.SelectAttr("location"); a != nil {

@@ -99,3 +99,24 @@ func TestPublish(t *testing.T) {
 		t.Fatalf("published contract reloaded: %v, %+v", err, c2)
 	}
 }
+
+// Only the ports served are published: another service's ports, and ports
+// of the service the gateway does not serve, would name addresses around
+// the gateway.
+func TestPublishServedPortsOnly(t *testing.T) {
+	two := strings.Replace(rpc12, `<service name="QuoteService"><port name="Q12" binding="t:Quotes12"><soap12:address location="https://quotes/"/></port></service>`,
+		`<service name="QuoteService"><port name="Q12" binding="t:Quotes12"><soap12:address location="https://quotes/"/></port><port name="Direct" binding="t:Quotes12"><soap12:address location="https://quotes-direct/"/></port></service>`, 1)
+	dir := write(t, map[string]string{"quotes.wsdl": two})
+	c, err := Load(filepath.Join(dir, "quotes.wsdl"), xml.Name{Local: "QuoteService"}, "Q12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := c.Publish("https://gw/quotes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(docs[0].Data)
+	if !strings.Contains(out, `<port name="Q12"`) || strings.Contains(out, "Direct") || strings.Contains(out, "Other") || strings.Contains(out, "https://quotes") {
+		t.Errorf("published:\n%s", out)
+	}
+}
