@@ -112,9 +112,39 @@ node_interop() {
 	(cd interop/node && timeout 300 npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
 }
 
+# realworld_wsdls fetches WSDLs that other projects publish in their
+# packages, for the interop suite (they are never copied into this
+# repository): Debian libkdsoap-doc (the BLZService WSDL of KDSoap's
+# examples, SOAP 1.1 and 1.2 ports), Debian python3-oslo.vmware (VMware's
+# storage policy API, a WSDL in three files with four schemas) and npm
+# strong-soap (the StockQuote WSDL of its examples). The versions are
+# pinned; the files stay in $GATEHOUSE_CACHE (default ~/.cache/gatehouse).
+realworld_wsdls() {
+	local dir=${GATEHOUSE_CACHE:-$HOME/.cache/gatehouse}/realworld-wsdl
+	mkdir -p "$dir"
+	local spec name
+	for spec in libkdsoap-doc=1.9.1+dfsg-5 python3-oslo.vmware=4.0.1-3; do
+		name=${spec%%=*}
+		[[ -d $dir/$name ]] && continue
+		log "fetching $spec (apt-get download: WSDLs for the interop suite)"
+		if ! (cd "$dir" && apt-get download -qq "$spec" 2>/dev/null); then
+			[[ $(id -u) -eq 0 ]] && DEBIAN_FRONTEND=noninteractive apt-get update -qq
+			(cd "$dir" && apt-get download -qq "$spec")
+		fi
+		dpkg-deb -x "$dir/${name}_"*.deb "$dir/$name.tmp" && mv "$dir/$name.tmp" "$dir/$name"
+	done
+	if [[ ! -d $dir/strong-soap ]]; then
+		log "fetching strong-soap@5.0.10 (npm pack: WSDLs for the interop suite)"
+		(cd "$dir" && timeout 120 npm pack --silent strong-soap@5.0.10 >/dev/null &&
+			mkdir -p strong-soap.tmp && tar xzf strong-soap-5.0.10.tgz -C strong-soap.tmp && mv strong-soap.tmp strong-soap)
+	fi
+	export GATEHOUSE_REALWORLD_WSDL=$dir
+}
+
 test_all() {
 	deps
 	node_interop
+	realworld_wsdls
 	trap stop_redis EXIT
 	start_redis
 	export GATEHOUSE_TEST_REDIS_ADDR=$REDIS_ADDR

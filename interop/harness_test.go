@@ -75,16 +75,28 @@ func newPKI(t *testing.T) *pki {
 type capture struct {
 	mu   sync.Mutex
 	last map[string][]byte
+	// answers are the Body payloads to answer with by path (default: a
+	// GetBalanceResponse).
+	answers map[string]string
 }
 
 func (c *capture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	c.mu.Lock()
 	c.last[r.URL.Path] = body
+	answer, ok := c.answers[r.URL.Path]
 	c.mu.Unlock()
+	if !ok {
+		answer = `<a:GetBalanceResponse xmlns:a="urn:gatehouse:demo:accounts"><a:AccountId>4711</a:AccountId>` +
+			`<a:Balance>100.00</a:Balance><a:Currency>EUR</a:Currency></a:GetBalanceResponse>`
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/soap+xml") {
+		w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
+		fmt.Fprint(w, `<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body>`+answer+`</env:Body></env:Envelope>`)
+		return
+	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	fmt.Fprint(w, envelope(`<a:GetBalanceResponse xmlns:a="urn:gatehouse:demo:accounts"><a:AccountId>4711</a:AccountId>`+
-		`<a:Balance>100.00</a:Balance><a:Currency>EUR</a:Currency></a:GetBalanceResponse>`))
+	fmt.Fprint(w, envelope(answer))
 }
 
 // take returns and forgets the last request the backend got on path.
@@ -125,9 +137,11 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
     <flow from="interop" to="accounts"/>
     <flow from="interop" to="outbound"/>
     <flow from="interop" to="contract"/>
+    EXTRA_FLOWS
     <rule id="interop-accounts" effect="allow" service="accounts" operation="*"><caller prefix="spiffe://interop.test/"/></rule>
     <rule id="interop-outbound" effect="allow" service="outbound" operation="*"><caller prefix="spiffe://interop.test/"/></rule>
     <rule id="interop-contract" effect="allow" service="contract" operation="{urn:gatehouse:demo:accounts}GetBalance"><caller prefix="spiffe://interop.test/"/></rule>
+    EXTRA_RULES
   </policy>
   <service name="accounts" path="/services/accounts" soapVersions="1.1">
     <backend url="BACKEND/accounts"/>
@@ -142,14 +156,34 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
     <backend url="BACKEND/contract"/>
     <wsdl file="wsdl/accounts.wsdl"/>
   </service>
+  EXTRA_SERVICES
 </gatehouse>
 `
 
 // startGatehouse writes the interop PKI and configuration and starts a
 // gateway with them, in front of a capturing backend.
-func startGatehouse(t *testing.T) *gatehouse {
+func startGatehouse(t *testing.T) *gatehouse { return startGatehouseWith(t, extraConfig{}) }
+
+// extraConfig adds services to the interop configuration: flows and rules
+// of the policy, services (BACKEND stands for the capturing backend's URL),
+// files to copy into the configuration's directory (destination → source)
+// and the backend's answers by path.
+type extraConfig struct {
+	flows, rules, services string
+	files                  map[string]string
+	answers                map[string]string
+}
+
+func startGatehouseWith(t *testing.T, x extraConfig) *gatehouse {
 	t.Helper()
-	g := &gatehouse{dir: t.TempDir(), pki: newPKI(t), backend: &capture{last: map[string][]byte{}}}
+	g := &gatehouse{dir: t.TempDir(), pki: newPKI(t), backend: &capture{last: map[string][]byte{}, answers: x.answers}}
+	for dst, src := range x.files {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(g.dir, dst), data)
+	}
 	p := g.pki
 	g.caFile, _ = writePEM(t, g.dir, "ca", p.ca.cert, nil)
 	writePEM(t, g.dir, "other-order-ca", p.otherOrderCA.cert, nil)
@@ -173,13 +207,14 @@ func startGatehouse(t *testing.T) *gatehouse {
 	backend := httptest.NewServer(g.backend)
 	t.Cleanup(backend.Close)
 	cfgPath := filepath.Join(g.dir, "gatehouse.xml")
-	writeFile(t, cfgPath, []byte(strings.ReplaceAll(configTemplate, "BACKEND", backend.URL)))
-	cfg, err := conf.Load(cfgPath)
+	cfg := strings.NewReplacer("EXTRA_FLOWS", x.flows, "EXTRA_RULES", x.rules, "EXTRA_SERVICES", x.services).Replace(configTemplate)
+	writeFile(t, cfgPath, []byte(strings.ReplaceAll(cfg, "BACKEND", backend.URL)))
+	loaded, err := conf.Load(cfgPath)
 	if err != nil {
 		t.Fatalf("load the interop configuration: %v", err)
 	}
-	t.Cleanup(cfg.Close)
-	gw, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(loaded.Close)
+	gw, err := gateway.New(loaded, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
