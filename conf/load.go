@@ -442,7 +442,7 @@ func (c *checker) checkServices(cfg *Config) {
 		c.checkLimits(s.Limits, el+"/limits")
 		s.Limits = s.Limits.inherit(cfg.Limits)
 		if s.WSDL != nil {
-			c.loadWSDL(s, el+"/wsdl")
+			c.loadWSDL(cfg, s, el+"/wsdl")
 		} else {
 			c.compileSchemas(s, el+"/schema")
 		}
@@ -452,7 +452,7 @@ func (c *checker) checkServices(cfg *Config) {
 // loadWSDL reads a service's WSDL port and compiles its schemas. The
 // WSDL and everything it imports must be inside the configuration's
 // directory tree; a problem is reported at its file and line in the WSDL.
-func (c *checker) loadWSDL(s *Service, el string) {
+func (c *checker) loadWSDL(cfg *Config, s *Service, el string) {
 	w := s.WSDL
 	w.Path = c.resolve(w.Path)
 	switch err := checkReadable(w.Path); {
@@ -513,6 +513,90 @@ func (c *checker) loadWSDL(s *Service, el string) {
 		return
 	}
 	w.contracts, s.payloadSchema = contracts, set
+	// Operations with the same policy (most share their binding's) are
+	// checked, and reported, together.
+	type policyOf struct {
+		ops []string
+		p   *wsdl.SecurityPolicy
+	}
+	var policies []*policyOf
+	byKey := map[string]*policyOf{}
+	for _, ct := range contracts {
+		for _, op := range ct.Operations {
+			if op.Policy == nil {
+				continue
+			}
+			key := fmt.Sprintf("%s:%d %s", op.Policy.File, op.Policy.Line, op.Policy)
+			if byKey[key] == nil {
+				byKey[key] = &policyOf{p: op.Policy}
+				policies = append(policies, byKey[key])
+			}
+			if po := byKey[key]; !slices.Contains(po.ops, op.Name) {
+				po.ops = append(po.ops, op.Name)
+			}
+		}
+	}
+	for _, po := range policies {
+		c.checkWSDLPolicy(cfg, s, strings.Join(po.ops, ", "), po.p, el)
+	}
+}
+
+// checkWSDLPolicy refuses a service whose configuration cannot meet the
+// WS-SecurityPolicy its WSDL attaches to an operation (the gateway checks
+// each request against the policy; this makes sure the keys, users and
+// token policies it needs are there and no weaker setting is implied).
+func (c *checker) checkWSDLPolicy(cfg *Config, s *Service, ops string, p *wsdl.SecurityPolicy, el string) {
+	at := fmt.Sprintf("the policy of %s (%s:%d)", ops, p.File, p.Line)
+	sec := s.Security
+	signed := p.Binding == "AsymmetricBinding" || p.SignBody || len(p.SignedHeaders) > 0
+	endorsingSAML := false
+	for _, t := range p.Tokens {
+		signed = signed || t.Signed || t.Kind == "X509Token"
+		endorsingSAML = endorsingSAML || (t.Kind == "SamlToken" && t.Endorsing)
+	}
+	message := signed || p.Timestamp || len(p.Tokens) > 0 || p.Layout != ""
+	if message && sec == nil && s.SAML == nil {
+		c.errorf(s.WSDL.Pos, el, "%s needs the Security header processed: add <security>", at)
+		return
+	}
+	if signed && (sec == nil || sec.Trust == "") && !endorsingSAML {
+		c.errorf(s.WSDL.Pos, el, "%s requires an X.509 signature: add <security trust=\"…\"> naming the signers' trust store", at)
+	}
+	if p.SHA1 && (sec == nil || !sec.InsecureAllowSHA1) {
+		c.errorf(s.WSDL.Pos, el, "%s: algorithm suite %s signs and digests with SHA-1, which Gatehouse refuses unless <security insecureAllowSHA1=\"true\">", at, p.AlgorithmSuite)
+	}
+	if p.InclusiveC14N && (sec == nil || !sec.InsecureAllowNonBSP) {
+		c.errorf(s.WSDL.Pos, el, "%s: the algorithm suite asks for inclusive C14N, which WS-I BSP forbids: Gatehouse refuses it unless <security insecureAllowNonBSP=\"true\">", at)
+	}
+	if p.ClientCertificate {
+		for _, l := range cfg.Listeners {
+			if l.Name == s.Listener && l.TLS.ClientAuth == ClientAuthInsecureNone {
+				c.errorf(s.WSDL.Pos, el, "%s requires a client certificate (HttpsToken RequireClientCertificate), but listener %q has clientAuth=\"insecure-none\"", at, l.Name)
+			}
+		}
+	}
+	for _, t := range p.Tokens {
+		switch t.Kind {
+		case "SamlToken":
+			if s.SAML == nil {
+				c.errorf(s.WSDL.Pos, el, "%s requires a SAML token: add <saml>", at)
+				continue
+			}
+			if !s.SAML.Required {
+				c.errorf(s.WSDL.Pos, el, "%s requires a SAML token, but <saml required=\"false\">", at)
+			}
+			if t.SAMLVersion != "" && !slices.Contains(s.SAML.Versions, t.SAMLVersion) {
+				c.errorf(s.WSDL.Pos, el, "%s requires a SAML %s token, but <saml versions=%q>", at, t.SAMLVersion, strings.Join(s.SAML.Versions, " "))
+			}
+			if t.Endorsing && !slices.Contains(s.SAML.Confirmation, ConfirmationHolderOfKey) {
+				c.errorf(s.WSDL.Pos, el, "%s requires an endorsing SAML token (holder-of-key), but <saml confirmation> does not accept holderOfKey", at)
+			}
+		case "UsernameToken":
+			if sec == nil || cfg.Users == nil {
+				c.errorf(s.WSDL.Pos, el, "%s requires a UsernameToken: add <security> and a <users> store", at)
+			}
+		}
+	}
 }
 
 // checkURLPath checks that a path attribute (a service's or the STS's) is
@@ -753,6 +837,11 @@ func (c *Config) Summary() string {
 				ops = append(ops, op.Name)
 			}
 			sum += fmt.Sprintf("\nservice %s: WSDL %s port %s (SOAP %v): %s", s.Name, filepath.Base(ct.File), ct.Port, ct.Version, strings.Join(ops, ", "))
+			for _, op := range ct.Operations {
+				if op.Policy != nil {
+					sum += fmt.Sprintf("\n  %s: policy %s", op.Name, op.Policy)
+				}
+			}
 		}
 	}
 	return sum

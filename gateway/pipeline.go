@@ -46,6 +46,9 @@ type transaction struct {
 	upstreamCorrelation bool
 	// callerTake is the caller's rate-limit charge, until the store took it.
 	callerTake *throttle.Take
+	// op is the WSDL operation the request is the input of (nil without a
+	// contract); its WS-SecurityPolicy is checked with the Security header.
+	op *wsdl.Operation
 	// attempt names whom the request's authentication counts against (the
 	// lockout subjects), nil for a service without WS-Security.
 	attempt *store.Attempt
@@ -147,6 +150,7 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		if op, err = checkContract(svc.contracts[env.Version], binding, env); err != nil {
 			return err
 		}
+		tx.op = op
 	}
 
 	// 7. XSD validation: the envelope against its SOAP schema, the Body's
@@ -173,6 +177,9 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	// 9. WS-Addressing is enforced, not just read: wsa:To names this
 	// service, replies go back on this connection (invariant 12).
 	if err := checkAddressing(svc, env.Addressing); err != nil {
+		return err
+	}
+	if err := checkAddressingPolicy(op, env.Addressing); err != nil {
 		return err
 	}
 

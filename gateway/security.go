@@ -106,7 +106,7 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, w http.Resp
 	defer id.record(&tx.rec)
 	vr := svc.verifier
 	if vr == nil {
-		return id, nil // mTLS alone
+		return id, checkSecurityPolicy(tx.op, env, nil) // mTLS alone, if the WSDL's policy asks for no more
 	}
 	subjects := lockoutSubjects(tx, env, vr.Policy.Actor)
 	tx.attempt = &subjects
@@ -131,6 +131,9 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, w http.Resp
 		if key != nil {
 			id.ReplayKeys = append(id.ReplayKeys, *key)
 		}
+	}
+	if err := checkSecurityPolicy(tx.op, env, v); err != nil {
+		return nil, g.authFailed(ctx, tx, w, svc, subjects, err, false)
 	}
 	return id, nil
 }

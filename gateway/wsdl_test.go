@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/gateway/internal/demo"
 	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
@@ -22,21 +23,39 @@ func contractEnv(t *testing.T) *env { return contractEnvWith(t, "", &demo.Accoun
 
 // contractEnvWith has attrs on the <wsdl> element and backend behind it.
 func contractEnvWith(t *testing.T, attrs string, backend http.Handler) *env {
+	return contractEnvOpts(t, contractOptions{attrs: attrs, backend: backend})
+}
+
+type contractOptions struct {
+	attrs    string              // on <wsdl>
+	security string              // the service's <security>
+	backend  http.Handler        // default: the demo accounts backend
+	edit     func(string) string // changes the demo WSDL
+}
+
+func contractEnvOpts(t *testing.T, o contractOptions) *env {
 	t.Helper()
 	dir := t.TempDir()
 	must(t, demopki.Generate(filepath.Join(dir, "pki")))
 	for _, f := range []string{"accounts.wsdl", "schemas/accounts.xsd"} {
 		data, err := os.ReadFile(filepath.Join("../conf/demo", f))
 		must(t, err)
+		if f == "accounts.wsdl" && o.edit != nil {
+			data = []byte(o.edit(string(data)))
+		}
 		must(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755))
 		must(t, os.WriteFile(filepath.Join(dir, f), data, 0o644))
 	}
-	srv := httptest.NewServer(backend)
+	if o.backend == nil {
+		o.backend = &demo.Accounts{}
+	}
+	srv := httptest.NewServer(o.backend)
 	t.Cleanup(srv.Close)
-	return newEnv(t, envOptions{dir: dir,
+	return newEnv(t, envOptions{dir: dir, trust: trustInternal,
 		extraServices: `<service name="contract" path="` + contractPath + `">
     <backend url="` + srv.URL + `/accounts" insecurePlaintext="true"/>
-    <wsdl file="accounts.wsdl"` + attrs + `/>
+    ` + o.security + `
+    <wsdl file="accounts.wsdl"` + o.attrs + `/>
   </service>`,
 		policy: `<policy>
     <consumer name="demo-workloads" prefix="spiffe://demo.gatehouse.internal/"/>
@@ -221,5 +240,69 @@ func TestWSDLResponsesValidated(t *testing.T) {
 				t.Errorf("audit reason %q, want …%s…", rec.Reason, tc.reason)
 			}
 		})
+	}
+}
+
+// accountsPolicy attaches an asymmetric-binding policy with the given
+// layout (and signed Body) to the demo WSDL's SOAP 1.1 binding.
+func accountsPolicy(layout string) func(string) string {
+	return func(w string) string {
+		policy := `<wsp:Policy xmlns:wsp="http://www.w3.org/ns/ws-policy" xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"
+      xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" wsu:Id="Signed">
+    <sp:AsymmetricBinding><wsp:Policy>
+      <sp:InitiatorToken><wsp:Policy><sp:X509Token><wsp:Policy><sp:WssX509V3Token10/></wsp:Policy></sp:X509Token></wsp:Policy></sp:InitiatorToken>
+      <sp:AlgorithmSuite><wsp:Policy><sp:Basic256Sha256/></wsp:Policy></sp:AlgorithmSuite>
+      <sp:Layout><wsp:Policy><sp:` + layout + `/></wsp:Policy></sp:Layout>
+      <sp:IncludeTimestamp/>
+    </wsp:Policy></sp:AsymmetricBinding>
+    <sp:SignedParts><sp:Body/></sp:SignedParts>
+  </wsp:Policy>
+  <wsdl:types>`
+		w = strings.Replace(w, "<wsdl:types>", policy, 1)
+		return strings.Replace(w, `<wsdl:binding name="AccountsSoap11" type="a:Accounts">`,
+			`<wsdl:binding name="AccountsSoap11" type="a:Accounts"><wsp:PolicyReference xmlns:wsp="http://www.w3.org/ns/ws-policy" URI="#Signed"/>`, 1)
+	}
+}
+
+// timestamped is a SOAP 1.1 GetBalance with a fresh Timestamp and no
+// signature.
+func timestamped() string {
+	now := time.Now().UTC()
+	return `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header>` +
+		`<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">` +
+		`<wsu:Timestamp><wsu:Created>` + now.Format("2006-01-02T15:04:05Z") + `</wsu:Created><wsu:Expires>` + now.Add(time.Minute).Format("2006-01-02T15:04:05Z") + `</wsu:Expires></wsu:Timestamp>` +
+		`</wsse:Security></soap:Header><soap:Body>` + getBalance + `</soap:Body></soap:Envelope>`
+}
+
+// The WS-SecurityPolicy of the WSDL is enforced on top of the service's
+// <security>: here <security> asks only for a Timestamp, the policy for a
+// signature over Body and Timestamp in a given layout.
+func TestWSDLSecurityPolicyEnforced(t *testing.T) {
+	e := contractEnvOpts(t, contractOptions{security: `<security trust="internal" require="timestamp"/>`, edit: accountsPolicy("Strict")})
+	resp, body := e.postAction(t, contractPath, "1.1", "urn:gatehouse:demo:accounts:GetBalance", signedRequest(t, e.dir))
+	if resp.StatusCode != 200 {
+		t.Fatalf("a signed request: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.postAction(t, contractPath, "1.1", "urn:gatehouse:demo:accounts:GetBalance", timestamped())
+	if resp.StatusCode != 500 || !strings.Contains(body, invalidSecurity) {
+		t.Fatalf("an unsigned request: %d %s", resp.StatusCode, body)
+	}
+	if rec := e.record(t, resp.Header.Get("X-Correlation-ID")); !strings.Contains(rec.Reason, "no signature over the Body") {
+		t.Errorf("audit reason %q", rec.Reason)
+	}
+	// The SOAP 1.2 port has no policy: the service's <security> alone.
+	resp, body = e.postAction(t, contractPath, "1.2", "urn:gatehouse:demo:accounts:GetBalance", strings.Replace(timestamped(), "http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope", 1))
+	if resp.StatusCode != 200 {
+		t.Errorf("SOAP 1.2, no policy: %d %s", resp.StatusCode, body)
+	}
+
+	// Gatehouse's signer writes the Timestamp first: LaxTsLast refuses it.
+	e = contractEnvOpts(t, contractOptions{security: `<security trust="internal" require="timestamp"/>`, edit: accountsPolicy("LaxTsLast")})
+	resp, body = e.postAction(t, contractPath, "1.1", "urn:gatehouse:demo:accounts:GetBalance", signedRequest(t, e.dir))
+	if resp.StatusCode != 500 || !strings.Contains(body, invalidSecurity) {
+		t.Fatalf("LaxTsLast, Timestamp first: %d %s", resp.StatusCode, body)
+	}
+	if rec := e.record(t, resp.Header.Get("X-Correlation-ID")); !strings.Contains(rec.Reason, "LaxTsLast") {
+		t.Errorf("audit reason %q", rec.Reason)
 	}
 }

@@ -84,6 +84,9 @@ func wsdlCmd(args []string, stdout, stderr io.Writer) int {
 			for i := range op.Faults {
 				fmt.Fprintf(stdout, "    fault   %s\n", messages(&op.Faults[i]))
 			}
+			if op.Policy != nil {
+				fmt.Fprintf(stdout, "    policy  %s (%s:%d)\n", op.Policy, filepath.Base(op.Policy.File), op.Policy.Line)
+			}
 		}
 	}
 	svcName := strings.ToLower(c0.Service.Local)
