@@ -138,6 +138,14 @@ var realWSDLs = []realWSDL{
 		request: `<p:PbmRetrieveServiceContent xmlns:p="urn:pbm"><p:_this type="PbmServiceInstance">ServiceInstance</p:_this></p:PbmRetrieveServiceContent>`,
 		wrong:   `<p:PbmRetrieveServiceContent xmlns:p="urn:pbm"><p:this type="PbmServiceInstance">ServiceInstance</p:this></p:PbmRetrieveServiceContent>`,
 	},
+	{
+		// PBM 6.5: its schemas import urn:vim25 from three files each,
+		// which libxml2 alone reads only the first of (schemas.bundle).
+		name: "python3-oslo.vmware PBM 6.5", files: "python3-oslo.vmware/usr/lib/python3/dist-packages/oslo_vmware/wsdl/6.5", wsdl: "pbmService.wsdl",
+		port: "PbmPort", action: "urn:pbm/6.5",
+		request: `<p:PbmQueryReplicationGroups xmlns:p="urn:pbm"><p:_this type="PbmReplicationManager">ReplicationManager</p:_this></p:PbmQueryReplicationGroups>`,
+		wrong:   `<p:PbmQueryReplicationGroups xmlns:p="urn:pbm"><p:_this>ReplicationManager</p:_this><p:_this>x</p:_this></p:PbmQueryReplicationGroups>`,
+	},
 }
 
 // TestRealWorldWSDLs configures a service from each WSDL, sends it a

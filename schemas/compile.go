@@ -120,6 +120,16 @@ func CompileSchemas(files []string, inline []InlineSchema, opts CompileOptions) 
 	if err := r.allow(opts.AllowedDirs...); err != nil {
 		return nil, fmt.Errorf("schemas: compile %s: %w", name, err)
 	}
+	roots := map[string][]byte{}
+	for _, in := range inline {
+		roots[in.URL()] = in.Data
+	}
+	for _, f := range files {
+		if data, err := readSchemaFile(f); err == nil {
+			roots[fileURL(filepath.Clean(f))] = data
+		}
+	}
+	r.bundle(roots)
 	var docs []*schemaDoc
 	// The inline schemas first: their namespaces are known before any
 	// document that imports them by namespace alone is inspected.

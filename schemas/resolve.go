@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"unsafe"
 )
@@ -32,9 +34,12 @@ type resolver struct {
 	allowed   []string          // absolute, clean, symlinks resolved
 	generated map[string][]byte // generated:/… documents and inline schemas
 	inlineNS  map[string]string // namespace → URL of the first inline schema of it
-	docs      map[string]*schemaDoc
-	refusals  []refusal
-	cmem      []unsafe.Pointer // C copies handed to libxml2; freed after compilation
+	// bundles are the namespaces imported from several locations, each
+	// with the generated schema that includes all of them (see bundle).
+	bundles  map[string]string
+	docs     map[string]*schemaDoc
+	refusals []refusal
+	cmem     []unsafe.Pointer // C copies handed to libxml2; freed after compilation
 }
 
 // schemaDoc is a schema document ready for libxml2: checked, and with
@@ -61,7 +66,7 @@ type source struct {
 }
 
 func newResolver() *resolver {
-	return &resolver{generated: map[string][]byte{}, inlineNS: map[string]string{}, docs: map[string]*schemaDoc{}}
+	return &resolver{generated: map[string][]byte{}, inlineNS: map[string]string{}, bundles: map[string]string{}, docs: map[string]*schemaDoc{}}
 }
 
 // allow adds directories whose files (and subdirectories) may be loaded.
@@ -293,6 +298,12 @@ func (r *resolver) inspect(data []byte, docURL string) (*schemaDoc, error) {
 		}
 		if _, err := r.locate(abs); err != nil {
 			r.refuse(refusal{from: docURL, line: ref.line, location: ref.location, resolved: abs, reason: err.Error()})
+			continue
+		}
+		if b, ok := r.bundles[ref.namespace]; ok && ref.kind == "import" && ref.locEnd > ref.locStart {
+			patched = append(patched, data[last:ref.locStart]...)
+			patched = append(patched, escapeAttr(b)...)
+			last = ref.locEnd
 		}
 	}
 	if patched != nil {
@@ -309,6 +320,9 @@ type schemaRef struct {
 	hasLocation bool
 	line        int
 	nameEnd     int // byte offset just after the element name in its start tag
+	// locStart and locEnd are the byte range of the schemaLocation value
+	// (between its quotes), when there is one.
+	locStart, locEnd int
 }
 
 const utf8BOM = "\xef\xbb\xbf"
@@ -394,6 +408,12 @@ func scanSchema(data []byte) (tns string, refs []schemaRef, err error) {
 					}
 				}
 				ref.nameEnd = skip + nameEnd(body, start)
+				if ref.hasLocation {
+					end := int(d.InputOffset()) // just after the start tag
+					if m := locationAttr.FindSubmatchIndex(body[start:end]); m != nil {
+						ref.locStart, ref.locEnd = skip+start+m[4], skip+start+m[5]
+					}
+				}
 				refs = append(refs, ref)
 			}
 			if err := d.Skip(); err != nil {
@@ -407,6 +427,109 @@ func scanSchema(data []byte) (tns string, refs []schemaRef, err error) {
 			return tns, refs, nil // the root ends
 		}
 	}
+}
+
+// locationAttr finds the (unprefixed) schemaLocation attribute of a start
+// tag and its value.
+var locationAttr = regexp.MustCompile(`[\s]schemaLocation\s*=\s*(["'])([^"']*)["']`)
+
+// bundle finds, before libxml2 reads anything, every namespace that the
+// documents reachable from roots import from more than one location, and
+// generates for each a schema of that namespace including every one of
+// them; inspect then points each of those imports at it. libxml2 reads
+// only the first location it meets for a namespace and skips the others
+// ("skipping import of schema located at … for the namespace …, since the
+// namespace was already imported"), so types defined in the other
+// documents would not resolve, where XSD 1.0 processors such as Xerces
+// read them all (vendor WSDLs, VMware's among them, rely on that).
+func (r *resolver) bundle(roots map[string][]byte) {
+	const maxDocs = 256
+	seen := map[string]bool{}
+	var queue []string
+	for u := range roots {
+		queue = append(queue, u)
+	}
+	slices.Sort(queue)
+	var namespaces []string
+	locations := map[string][]string{}
+	for i := 0; i < len(queue) && i < maxDocs; i++ {
+		docURL := queue[i]
+		if seen[docURL] {
+			continue
+		}
+		seen[docURL] = true
+		data, ok := roots[docURL]
+		if !ok {
+			data, ok = r.raw(docURL)
+			if !ok {
+				continue // inspect reports it where it is referenced
+			}
+		}
+		_, refs, err := scanSchema(data)
+		if err != nil {
+			continue
+		}
+		base, _ := url.Parse(docURL)
+		for _, ref := range refs {
+			if !ref.hasLocation {
+				continue
+			}
+			abs := ref.location
+			if u, err := url.Parse(ref.location); err == nil && base != nil {
+				abs = base.ResolveReference(u).String()
+			}
+			src, err := r.locate(abs)
+			if err != nil {
+				continue
+			}
+			canonical := src.url()
+			queue = append(queue, canonical)
+			if ref.kind != "import" {
+				continue
+			}
+			if _, ok := locations[ref.namespace]; !ok {
+				namespaces = append(namespaces, ref.namespace)
+			}
+			if !slices.Contains(locations[ref.namespace], canonical) {
+				locations[ref.namespace] = append(locations[ref.namespace], canonical)
+			}
+		}
+	}
+	for i, ns := range namespaces {
+		if urls := locations[ns]; len(urls) > 1 && ns != "" {
+			b := fmt.Sprintf("%s:/bundle-%d.xsd", generatedScheme, i)
+			r.generated[b] = includeAll(ns, urls)
+			r.bundles[ns] = b
+		}
+	}
+}
+
+// url is the canonical URL of the document at src (as fetch names it).
+func (src source) url() string {
+	switch src.kind {
+	case embeddedScheme:
+		return embeddedScheme + ":/" + src.key
+	case generatedScheme:
+		return src.key
+	}
+	return fileURL(src.key)
+}
+
+// raw reads the document at a canonical URL without inspecting it.
+func (r *resolver) raw(docURL string) ([]byte, bool) {
+	src, err := r.locate(docURL)
+	if err != nil {
+		return nil, false
+	}
+	switch src.kind {
+	case embeddedScheme:
+		return embedded(src.key)
+	case generatedScheme:
+		data, ok := r.generated[src.key]
+		return data, ok
+	}
+	data, err := readSchemaFile(src.real)
+	return data, err == nil
 }
 
 // nameEnd returns the offset just after the element name of the start tag
