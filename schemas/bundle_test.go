@@ -45,7 +45,7 @@ func TestImportOneNamespaceFromSeveralLocations(t *testing.T) {
 		t.Errorf("a valid document refused: %v", err)
 	}
 	for _, doc := range []string{
-		`<Order xmlns="urn:test:main"><id>42</id><state>open</state></Order>`,     // the first location's type
+		`<Order xmlns="urn:test:main"><id>42</id><state>open</state></Order>`,   // the first location's type
 		`<Order xmlns="urn:test:main"><id>0042</id><state>ajar</state></Order>`, // the second location's type
 	} {
 		if err := set.Validate([]byte(doc)); err == nil {
