@@ -306,3 +306,70 @@ func TestWSDLSecurityPolicyEnforced(t *testing.T) {
 		t.Errorf("audit reason %q", rec.Reason)
 	}
 }
+
+// calcWSDL has an rpc/literal operation (typed parts in a wrapper) and a
+// document/literal bare one (two body elements) in one SOAP 1.1 binding.
+const calcWSDL = `<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
+    xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:c="urn:test:calc" targetNamespace="urn:test:calc">
+  <types><xsd:schema targetNamespace="urn:test:calc" elementFormDefault="qualified">
+    <xsd:element name="Key" type="xsd:string"/><xsd:element name="Region" type="xsd:string"/><xsd:element name="Answer" type="xsd:int"/>
+  </xsd:schema></types>
+  <message name="AddIn"><part name="a" type="xsd:int"/><part name="b" type="xsd:int"/></message>
+  <message name="AddOut"><part name="sum" type="xsd:int"/></message>
+  <message name="LookupIn"><part name="key" element="c:Key"/><part name="region" element="c:Region"/></message>
+  <message name="LookupOut"><part name="answer" element="c:Answer"/></message>
+  <portType name="Calc">
+    <operation name="Add"><input message="c:AddIn"/><output message="c:AddOut"/></operation>
+    <operation name="Lookup"><input message="c:LookupIn"/><output message="c:LookupOut"/></operation>
+  </portType>
+  <binding name="CalcSoap" type="c:Calc">
+    <soap:binding style="rpc" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <operation name="Add"><soap:operation soapAction="urn:test:calc#Add"/>
+      <input><soap:body use="literal" namespace="urn:test:calc:rpc"/></input><output><soap:body use="literal" namespace="urn:test:calc:rpc"/></output></operation>
+    <operation name="Lookup"><soap:operation soapAction="urn:test:calc#Lookup" style="document"/>
+      <input><soap:body use="literal"/></input><output><soap:body use="literal"/></output></operation>
+  </binding>
+  <service name="Calc"><port name="CalcPort" binding="c:CalcSoap"><soap:address location="http://calc.internal/"/></port></service>
+</definitions>`
+
+// rpc/literal and document/literal bare operations through the gateway:
+// the wrapper and its parts, the bare elements in order, and the answers
+// (validateResponses) are held to the WSDL.
+func TestWSDLRPCAndBare(t *testing.T) {
+	var answer atomic.Value
+	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		_, _ = w.Write([]byte(envelope11(answer.Load().(string))))
+	})
+	e := contractEnvOpts(t, contractOptions{attrs: ` validateResponses="true"`, backend: backend, edit: func(string) string { return calcWSDL }})
+	const rpcOK = `<sum>5</sum>`
+	for _, tc := range []struct {
+		name, action, body, answer string
+		status                     int
+		reason                     string
+	}{
+		{"rpc", "urn:test:calc#Add", `<r:Add xmlns:r="urn:test:calc:rpc"><a>2</a><b>3</b></r:Add>`, `<r:AddResponse xmlns:r="urn:test:calc:rpc">` + rpcOK + `</r:AddResponse>`, 200, ""},
+		{"rpc, a part of the wrong type", "urn:test:calc#Add", `<r:Add xmlns:r="urn:test:calc:rpc"><a>two</a><b>3</b></r:Add>`, "", 500, "not a valid value"},
+		{"rpc, a part missing", "urn:test:calc#Add", `<r:Add xmlns:r="urn:test:calc:rpc"><a>2</a></r:Add>`, "", 500, "Missing child element"},
+		{"rpc, a qualified part", "urn:test:calc#Add", `<r:Add xmlns:r="urn:test:calc:rpc"><r:a>2</r:a><b>3</b></r:Add>`, "", 500, "not expected"},
+		{"rpc, answer of the wrong type", "urn:test:calc#Add", `<r:Add xmlns:r="urn:test:calc:rpc"><a>2</a><b>3</b></r:Add>`, `<r:AddResponse xmlns:r="urn:test:calc:rpc"><sum>five</sum></r:AddResponse>`, 502, "not a valid value"},
+		{"bare", "urn:test:calc#Lookup", `<c:Key xmlns:c="urn:test:calc">k</c:Key><c:Region xmlns:c="urn:test:calc">eu</c:Region>`, `<c:Answer xmlns:c="urn:test:calc">42</c:Answer>`, 200, ""},
+		{"bare, an element missing", "urn:test:calc#Lookup", `<c:Key xmlns:c="urn:test:calc">k</c:Key>`, "", 500, "takes body elements"},
+		{"bare, out of order", "", `<c:Region xmlns:c="urn:test:calc">eu</c:Region><c:Key xmlns:c="urn:test:calc">k</c:Key>`, "", 500, "is not the input of an operation"},
+		{"bare, the rpc operation's action", "urn:test:calc#Add", `<c:Key xmlns:c="urn:test:calc">k</c:Key><c:Region xmlns:c="urn:test:calc">eu</c:Region>`, "", 500, "is not the action of an operation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			answer.Store(tc.answer)
+			resp, body := e.postAction(t, contractPath, "1.1", tc.action, envelope11(tc.body))
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if tc.reason == "" {
+				return
+			}
+			if rec := e.record(t, resp.Header.Get("X-Correlation-ID")); !strings.Contains(rec.Reason, tc.reason) {
+				t.Errorf("audit reason %q, want …%s…", rec.Reason, tc.reason)
+			}
+		})
+	}
+}
