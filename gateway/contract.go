@@ -125,6 +125,9 @@ func (g *Gateway) checkResponse(svc *service, op *wsdl.Operation, env *soap.Enve
 			if !declared {
 				return invalid(fmt.Errorf("operation %s: fault detail {%s}%s is not a fault the operation declares", op.Name, n.Space, n.Local))
 			}
+			if err := svc.payload.Validate(standalone(d)); err != nil {
+				return invalid(fmt.Errorf("operation %s: fault detail {%s}%s: %w", op.Name, n.Space, n.Local, redactValues(err)))
+			}
 		}
 		return nil
 	}
@@ -142,4 +145,37 @@ func (g *Gateway) checkResponse(svc *service, op *wsdl.Operation, env *soap.Enve
 		return invalid(fmt.Errorf("operation %s: %w", op.Name, redactValues(err)))
 	}
 	return nil
+}
+
+// standalone serializes el as a document of its own, with the namespace
+// declarations it inherits, so that it can be validated on its own.
+func standalone(el *etree.Element) []byte {
+	c := el.Copy()
+	declared := map[string]bool{}
+	for _, a := range c.Attr {
+		if a.Space == "xmlns" {
+			declared[a.Key] = true
+		} else if a.Space == "" && a.Key == "xmlns" {
+			declared[""] = true
+		}
+	}
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			prefix, ok := "", false
+			switch {
+			case a.Space == "xmlns":
+				prefix, ok = a.Key, true
+			case a.Space == "" && a.Key == "xmlns":
+				ok = true
+			}
+			if ok && !declared[prefix] {
+				declared[prefix] = true
+				c.Attr = append(c.Attr, a)
+			}
+		}
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(c)
+	b, _ := doc.WriteToBytes()
+	return b
 }

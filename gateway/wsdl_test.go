@@ -211,7 +211,7 @@ func TestWSDLResponsesValidated(t *testing.T) {
 		}
 		_, _ = w.Write([]byte(body))
 	})
-	e := contractEnvWith(t, ` validateResponses="true"`, backend)
+	e := contractEnvOpts(t, contractOptions{attrs: ` validateResponses="true"`, backend: backend, edit: withRefusedFault})
 	const getBalance = `<a:GetBalance xmlns:a="urn:gatehouse:demo:accounts"><a:AccountId>4711</a:AccountId></a:GetBalance>`
 	for _, tc := range []struct {
 		name, answer string
@@ -222,6 +222,8 @@ func TestWSDLResponsesValidated(t *testing.T) {
 		{"another operation's output", envelope11(`<a:TransferResponse xmlns:a="urn:gatehouse:demo:accounts"><a:Status>done</a:Status><a:Reference>r-1</a:Reference></a:TransferResponse>`), 502, "answers with body elements"},
 		{"the output, invalid", envelope11(`<a:GetBalanceResponse xmlns:a="urn:gatehouse:demo:accounts"><a:AccountId>4711</a:AccountId><a:Balance>1.00</a:Balance><a:Currency>euro</a:Currency></a:GetBalanceResponse>`), 502, "Currency"},
 		{"a fault without detail", envelope11(`<soap:Fault><faultcode>soap:Server</faultcode><faultstring>down</faultstring></soap:Fault>`), 500, ""},
+		{"a fault with a declared detail", envelope11(`<soap:Fault><faultcode>soap:Server</faultcode><faultstring>x</faultstring><detail><f:Refused xmlns:f="urn:test:faults"><f:Code>LIMIT</f:Code></f:Refused></detail></soap:Fault>`), 500, ""},
+		{"a declared detail, invalid", envelope11(`<soap:Fault><faultcode>soap:Server</faultcode><faultstring>x</faultstring><detail><f:Refused xmlns:f="urn:test:faults"><f:Reason>stack trace</f:Reason></f:Refused></detail></soap:Fault>`), 502, "fault detail"},
 		{"a fault with an undeclared detail", envelope11(`<soap:Fault><faultcode>soap:Server</faultcode><faultstring>x</faultstring><detail><x:Leak xmlns:x="urn:x">stack trace</x:Leak></detail></soap:Fault>`), 502, "is not a fault the operation declares"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -372,4 +374,15 @@ func TestWSDLRPCAndBare(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withRefusedFault declares a fault {urn:test:faults}Refused (a Code
+// element) on GetBalance in the demo WSDL.
+func withRefusedFault(w string) string {
+	r := strings.NewReplacer(
+		`</wsdl:types>`, `<xs:schema targetNamespace="urn:test:faults" elementFormDefault="qualified"><xs:element name="Refused"><xs:complexType><xs:sequence><xs:element name="Code" type="xs:string"/></xs:sequence></xs:complexType></xs:element></xs:schema></wsdl:types>
+  <wsdl:message name="RefusedFault"><wsdl:part name="detail" element="f:Refused" xmlns:f="urn:test:faults"/></wsdl:message>`,
+		`<wsdl:operation name="GetBalance"><wsdl:input message="a:GetBalanceIn"/><wsdl:output message="a:GetBalanceOut"/></wsdl:operation>`,
+		`<wsdl:operation name="GetBalance"><wsdl:input message="a:GetBalanceIn"/><wsdl:output message="a:GetBalanceOut"/><wsdl:fault name="Refused" message="a:RefusedFault"/></wsdl:operation>`)
+	return r.Replace(w)
 }
