@@ -288,7 +288,19 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	if r.ContentLength > max {
 		return nil, tooLarge(fmt.Errorf("content-length %d exceeds %d", r.ContentLength, max))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	limited := http.MaxBytesReader(w, r.Body, max)
+	var body []byte
+	var err error
+	if n := r.ContentLength; n > 0 {
+		// net/http ends the body after Content-Length bytes: one
+		// allocation of the right size instead of ReadAll's doubling.
+		body = make([]byte, n)
+		var got int
+		got, err = io.ReadFull(limited, body)
+		body = body[:got]
+	} else {
+		body, err = io.ReadAll(limited)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -1,12 +1,14 @@
 package soap
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/beevik/etree"
@@ -34,6 +36,8 @@ type Envelope struct {
 	Addressing Addressing
 
 	ids map[string]*etree.Element
+	// size is the length of the message parsed, a hint for Bytes.
+	size int
 }
 
 // ElementByID returns the element carrying the ID-like attribute (wsu:Id, Id,
@@ -70,10 +74,27 @@ func (e *Envelope) Operation() QName {
 	return QName{Space: p.NamespaceURI(), Local: p.Tag}
 }
 
-// Bytes serializes the envelope as it is now (after any edits).
+// Bytes serializes the envelope as it is now (after any edits): the
+// bytes etree's Document.WriteToBytes writes, into a buffer sized from the
+// message parsed and through a pooled bufio.Writer (etree allocates a new
+// 4 KB one per call and grows its buffer from nothing).
 func (e *Envelope) Bytes() ([]byte, error) {
-	return e.Doc.WriteToBytes()
+	buf := bytes.NewBuffer(make([]byte, 0, e.size+e.size/4+512))
+	w := bufioPool.Get().(*bufio.Writer)
+	w.Reset(buf)
+	for _, c := range e.Doc.Child {
+		c.WriteTo(w, &e.Doc.WriteSettings)
+	}
+	err := w.Flush()
+	w.Reset(nil)
+	bufioPool.Put(w)
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
+
+var bufioPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
 
 // IsIDAttribute reports whether an attribute with this expanded name is
 // ID-like: wsu:Id, xml:id, or the unqualified Id, ID and AssertionID used by
@@ -117,6 +138,7 @@ func Parse(data []byte, lim Limits) (*Envelope, error) {
 	if err := env.readAddressing(); err != nil {
 		return nil, err
 	}
+	env.size = len(data)
 	return env, nil
 }
 
@@ -624,7 +646,7 @@ func Text(el *etree.Element) (string, error) {
 // verified. The copy has no ID index (it is not parsed input).
 func (e *Envelope) Copy() *Envelope {
 	doc := e.Doc.Copy()
-	cp := &Envelope{Version: e.Version, Doc: doc, Root: doc.Root(), Addressing: e.Addressing}
+	cp := &Envelope{Version: e.Version, Doc: doc, Root: doc.Root(), Addressing: e.Addressing, size: e.size}
 	cp.Addressing.Elements = nil
 	for _, c := range cp.Root.ChildElements() {
 		if c.NamespaceURI() != e.Version.Namespace() {

@@ -1,6 +1,7 @@
 package soap
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -263,6 +264,34 @@ func TestActionMatches(t *testing.T) {
 	} {
 		if got := ActionMatches(action, op); got != want {
 			t.Errorf("ActionMatches(%q) = %v, want %v", action, got, want)
+		}
+	}
+}
+
+// Bytes writes what etree's WriteToBytes writes, before and after edits.
+func TestBytesMatchesEtree(t *testing.T) {
+	for _, msg := range []string{
+		`<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header><h:A xmlns:h="urn:h" v="1&amp;2">x &lt; y</h:A></soap:Header><soap:Body><b:Op xmlns:b="urn:b">text<b:c/></b:Op></soap:Body></soap:Envelope>`,
+		`<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body>` + strings.Repeat(`<x:e xmlns:x="urn:x" a="'q'">&#233;</x:e>`, 500) + `</env:Body></env:Envelope>`,
+	} {
+		env, err := Parse([]byte(msg), DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := 0; round < 2; round++ {
+			got, err := env.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := env.Doc.WriteToBytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("round %d:\n got %s\nwant %s", round, got, want)
+			}
+			env.EnsureHeader().CreateElement("h:Added").CreateAttr("xmlns:h", "urn:added")
+			env = env.Copy()
 		}
 	}
 }
