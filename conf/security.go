@@ -1,6 +1,9 @@
 package conf
 
 import (
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/xml"
 	"fmt"
 	"net/url"
@@ -60,8 +63,42 @@ type Security struct {
 	// without Transforms, Timestamps in a UTC offset other than "Z".
 	InsecureAllowNonBSP bool
 
+	// DecryptionKeys are the key pairs consumers encrypt to (XML
+	// Encryption key transport, RSA-OAEP); several during a rotation.
+	DecryptionKeys []DecryptionKey
+	// EncryptedParts must each have been encrypted (Body or {ns}Header):
+	// the element the service gets is the one decrypted.
+	EncryptedParts []SignedPart
+	// InsecureAllowCBC admits AES-CBC content encryption (a warning).
+	InsecureAllowCBC bool
+
 	// rawSignedParts are the signedParts tokens, parsed by the checks.
-	rawSignedParts []string
+	rawSignedParts    []string
+	rawEncryptedParts []string
+}
+
+// DecryptionKey is one of the gateway's decryption key pairs.
+type DecryptionKey struct {
+	Pos
+	Certificate string `xml:"certificate,attr"`
+	Key         string `xml:"key,attr"`
+
+	pair *tls.Certificate
+}
+
+// KeyPair returns the loaded certificate and RSA key. Never log them.
+func (k *DecryptionKey) KeyPair() (*x509.Certificate, *rsa.PrivateKey) {
+	if k.pair == nil {
+		return nil, nil
+	}
+	key, _ := k.pair.PrivateKey.(*rsa.PrivateKey)
+	return k.pair.Leaf, key
+}
+
+func (k *DecryptionKey) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain DecryptionKey
+	*k = DecryptionKey{Pos: Pos{Line: startLine(d)}}
+	return d.DecodeElement((*plain)(k), &start)
 }
 
 // Requires reports whether the policy requires what (RequireTimestamp,
@@ -109,15 +146,18 @@ func parseSignedPart(tok string) (SignedPart, error) {
 
 func (s *Security) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	var raw struct {
-		Trust             string `xml:"trust,attr"`
-		Require           string `xml:"require,attr"`
-		SignedParts       string `xml:"signedParts,attr"`
-		Actor             string `xml:"actor,attr"`
-		MaxSkew           string `xml:"maxSkew,attr"`
-		MaxAge            string `xml:"maxAge,attr"`
-		InsecureAllowSHA1 bool   `xml:"insecureAllowSHA1,attr"`
-		InsecureNoTS      bool   `xml:"insecureNoTimestamp,attr"`
-		InsecureNonBSP    bool   `xml:"insecureAllowNonBSP,attr"`
+		Trust             string          `xml:"trust,attr"`
+		Require           string          `xml:"require,attr"`
+		SignedParts       string          `xml:"signedParts,attr"`
+		Actor             string          `xml:"actor,attr"`
+		MaxSkew           string          `xml:"maxSkew,attr"`
+		MaxAge            string          `xml:"maxAge,attr"`
+		InsecureAllowSHA1 bool            `xml:"insecureAllowSHA1,attr"`
+		InsecureNoTS      bool            `xml:"insecureNoTimestamp,attr"`
+		InsecureNonBSP    bool            `xml:"insecureAllowNonBSP,attr"`
+		InsecureCBC       bool            `xml:"insecureAllowCBC,attr"`
+		EncryptedParts    string          `xml:"encryptedParts,attr"`
+		DecryptionKeys    []DecryptionKey `xml:"decryptionKey"`
 	}
 	*s = Security{Pos: Pos{Line: startLine(d)}, MaxSkew: DefaultMaxSkew, MaxAge: DefaultMaxAge}
 	if err := d.DecodeElement(&raw, &start); err != nil {
@@ -130,6 +170,11 @@ func (s *Security) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	s.InsecureAllowSHA1 = raw.InsecureAllowSHA1
 	s.InsecureNoTimestamp = raw.InsecureNoTS
 	s.InsecureAllowNonBSP = raw.InsecureNonBSP
+	s.InsecureAllowCBC = raw.InsecureCBC
+	if raw.EncryptedParts != "" {
+		s.rawEncryptedParts = strings.Fields(raw.EncryptedParts)
+	}
+	s.DecryptionKeys = raw.DecryptionKeys
 	return firstErr(
 		parseDuration(&s.MaxSkew, raw.MaxSkew, s.Line, "maxSkew"),
 		parseDuration(&s.MaxAge, raw.MaxAge, s.Line, "maxAge"),
@@ -192,6 +237,8 @@ func (c *checker) checkSecurity(cfg *Config, s *Security, el string) {
 	}
 	s.SignedParts = parts
 
+	c.checkDecryption(s, el)
+
 	if s.Actor != "" {
 		if u, err := url.Parse(s.Actor); err != nil || !u.IsAbs() {
 			c.errorf(s.Pos, el, "actor %q is not an absolute URI", s.Actor)
@@ -249,4 +296,43 @@ func isNameStartChar(r rune) bool {
 func isNameChar(r rune) bool {
 	return isNameStartChar(r) || r == '-' || r == '.' || '0' <= r && r <= '9' || r == 0xB7 ||
 		0x300 <= r && r <= 0x36F || r == 0x203F || r == 0x2040
+}
+
+// checkDecryption loads the decryption key pairs (RSA, key matching its
+// certificate) and checks encryptedParts.
+func (c *checker) checkDecryption(s *Security, el string) {
+	for i := range s.DecryptionKeys {
+		k := &s.DecryptionKeys[i]
+		k.Certificate, k.Key = c.resolve(k.Certificate), c.resolve(k.Key)
+		pair, ok := c.keyPair(k.Pos, el+"/decryptionKey", k.Certificate, k.Key)
+		if !ok {
+			continue
+		}
+		if _, isRSA := pair.PrivateKey.(*rsa.PrivateKey); !isRSA {
+			c.errorf(k.Pos, el+"/decryptionKey", "key %s is not an RSA key: XML Encryption key transport is RSA-OAEP", k.Key)
+			continue
+		}
+		k.pair = &pair
+	}
+	var parts []SignedPart
+	for _, tok := range s.rawEncryptedParts {
+		p, err := parseSignedPart(tok)
+		switch {
+		case err != nil:
+			c.errorf(s.Pos, el, "encryptedParts: %v", strings.TrimPrefix(err.Error(), "signedParts: "))
+		case p.Kind == PartTimestamp:
+			c.errorf(s.Pos, el, "encryptedParts: the Timestamp is not encrypted (list Body or {namespace}Header)")
+		case slices.Contains(parts, p):
+			c.errorf(s.Pos, el, "encryptedParts lists %s twice", p)
+		default:
+			parts = append(parts, p)
+		}
+	}
+	s.EncryptedParts = parts
+	if len(parts) > 0 && len(s.DecryptionKeys) == 0 {
+		c.errorf(s.Pos, el, "encryptedParts needs at least one decryptionKey")
+	}
+	if s.InsecureAllowCBC {
+		c.warnf(s.Pos, el, `insecureAllowCBC="true": AES-CBC content encryption is accepted; padding oracle attacks on XML Encryption recover CBC plaintext`)
+	}
 }

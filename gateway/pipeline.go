@@ -134,6 +134,12 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return &soap.Fault{Code: soap.VersionMismatch, Public: "envelope version does not match the content type",
 			Err: fmt.Errorf("content type says SOAP %v, envelope is SOAP %v", binding.Version, env.Version)}
 	}
+	// 5b. XML Encryption: what consumers encrypted is decrypted into the
+	// tree before anything reads it (sign-then-encrypt: the signature is
+	// verified over the plaintext); every failure is one FailedCheck.
+	if err := decryptMessage(svc, env); err != nil {
+		return err
+	}
 	tx.rec.Operation = env.Operation().String()
 	if id := env.Addressing.MessageID; id != "" {
 		tx.rec.MessageID = safeID(id)

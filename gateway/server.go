@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/schemas/wsdl"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
+	"github.com/gatehouse/gatehouse/soap/xmlenc"
 )
 
 // Options are what the caller of New supplies besides the configuration.
@@ -95,6 +96,10 @@ type service struct {
 	// contracts are the service's WSDL ports by SOAP version, nil when it
 	// has no WSDL; publicURL the address its published copy names (empty:
 	// endpoints[0]).
+	// decrypter decrypts what consumers encrypted (nil: the service has
+	// no decryption key); encryptedParts must have arrived encrypted.
+	decrypter         *xmlenc.Decrypter
+	encryptedParts    []conf.SignedPart
 	contracts         map[soap.Version]*wsdl.Contract
 	publicURL         string
 	validateResponses bool
@@ -261,6 +266,14 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		if sc.Security != nil {
 			s.actor = sc.Security.Actor
 			s.verifier = newVerifier(cfg, sc.Security, users, g.now)
+			if len(sc.Security.DecryptionKeys) > 0 {
+				d := &xmlenc.Decrypter{AllowCBC: sc.Security.InsecureAllowCBC, Limits: s.limits}
+				for i := range sc.Security.DecryptionKeys {
+					cert, key := sc.Security.DecryptionKeys[i].KeyPair()
+					d.Keys = append(d.Keys, xmlenc.KeyPair{Certificate: cert, Key: key})
+				}
+				s.decrypter, s.encryptedParts = d, sc.Security.EncryptedParts
+			}
 		}
 		if sc.SAML != nil {
 			s.saml, s.samlRequired = newSAMLVerifier(cfg, sc.SAML, s.endpoints, g.now), sc.SAML.Required
