@@ -232,6 +232,15 @@ func (g *Gateway) admit(ctx context.Context, tx *transaction, w http.ResponseWri
 					fmt.Errorf("replay: %s already seen", req.Keys[i].Kind))
 			}
 		}
+	case store.Recovered:
+		for i, stale := range d.Stale {
+			if stale {
+				g.metrics.recoveryRefusals.WithLabelValues(req.Keys[i].Kind).Inc()
+				return soap.SecurityFault(soap.FaultMessageExpired, "message expired",
+					fmt.Errorf("%s: the message's freshness began before the shared store's data (%s): it may have been accepted before the store lost it",
+						req.Keys[i].Kind, d.Began.UTC().Format(time.RFC3339)))
+			}
+		}
 	case store.TokenCancelled:
 		for i, c := range d.Cancelled {
 			if c {

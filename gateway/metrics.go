@@ -19,10 +19,14 @@ type metrics struct {
 	authFailures *prometheus.CounterVec
 	lockouts     prometheus.Counter
 	replays      *prometheus.CounterVec
-	decisions    *prometheus.CounterVec
-	throttled    *prometheus.CounterVec
-	breakerState *prometheus.GaugeVec
-	backendBusy  *prometheus.GaugeVec
+	// epochChanges and recoveryRefusals: the shared store lost its data
+	// (store/epoch.go), and the requests refused for it.
+	epochChanges     prometheus.Counter
+	recoveryRefusals *prometheus.CounterVec
+	decisions        *prometheus.CounterVec
+	throttled        *prometheus.CounterVec
+	breakerState     *prometheus.GaugeVec
+	backendBusy      *prometheus.GaugeVec
 	// assertionCache counts the SAML assertion cache lookups by service
 	// and result (hit, miss).
 	assertionCache *prometheus.CounterVec
@@ -100,6 +104,14 @@ func newMetrics() *metrics {
 			Name: "gatehouse_replays_total",
 			Help: "Requests refused as replays, by kind of replayed value (nonce, sig, msgid).",
 		}, []string{"kind"}),
+		epochChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_store_epoch_changes_total",
+			Help: "Times this instance found that the shared store's data began anew (Redis restarted without persistence, failed over to a replica without the data, flushed): replay keys were lost, and messages whose freshness began before are refused.",
+		}),
+		recoveryRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_store_recovery_refusals_total",
+			Help: "Requests refused with wsse:MessageExpired because their freshness (Timestamp, UsernameToken Created, assertion IssueInstant) began before the shared store's current data, by kind of replay value.",
+		}, []string{"kind"}),
 		composites: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gatehouse_composite_duration_seconds",
 			Help:    "Time a composite run took, compensations included, by composite and outcome (ok, fault, deadline: the run's deadline ran out).",
@@ -120,7 +132,7 @@ func newMetrics() *metrics {
 		}, []string{"composite", "step", "outcome"}),
 	}
 	m.reg.MustRegister(m.requests, m.faults, m.latency, m.backend, m.auditErrors, m.inFlight, m.certNotAfter,
-		m.authFailures, m.lockouts, m.replays, m.decisions, m.throttled, m.breakerState, m.backendBusy, m.assertionCache,
+		m.authFailures, m.lockouts, m.replays, m.epochChanges, m.recoveryRefusals, m.decisions, m.throttled, m.breakerState, m.backendBusy, m.assertionCache,
 		m.composites, m.compositeSteps, m.compositeStepFailures, m.compensations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

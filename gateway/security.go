@@ -19,7 +19,7 @@ import (
 
 // newStore opens the shared store the configuration names, or an in-memory
 // one that serves this instance only.
-func newStore(cfg *conf.Config, log *slog.Logger, clock func() time.Time) (store.Store, error) {
+func newStore(cfg *conf.Config, log *slog.Logger, clock func() time.Time, m *metrics) (store.Store, error) {
 	l := cfg.Lockout
 	policy := store.LockoutPolicy{Threshold: l.Threshold, Window: l.Window, BaseBackoff: l.BaseBackoff, MaxBackoff: l.MaxBackoff,
 		CallerThreshold: l.CallerThreshold, CallerBackoff: l.CallerBackoff}
@@ -31,11 +31,25 @@ func newStore(cfg *conf.Config, log *slog.Logger, clock func() time.Time) (store
 	s, err := store.NewRedis(store.RedisOptions{
 		Addrs: r.Addresses, MasterName: r.MasterName, Username: r.Username, Password: r.Password(),
 		DB: r.DB, Prefix: r.Prefix, Timeout: r.Timeout,
+		OnEpochChange: func(c store.EpochChange) {
+			m.epochChanges.Inc()
+			log.Error("the shared store lost its data: its epoch changed, so replay keys recorded before may be gone; messages whose freshness began before it are refused (MessageExpired) until they expire",
+				"began", c.Began.UTC().Format(time.RFC3339), "old", c.Old, "new", c.New)
+		},
 	}, policy)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: store: %w", err)
 	}
 	log.Info("shared store: redis", "addresses", r.Addresses, "sentinel", r.MasterName != "", "prefix", r.Prefix)
+	go func() {
+		// In the background: a Redis that is down at start is the
+		// readiness check's concern, not a reason to wait here. The ping
+		// reads the store's epoch: this instance watches it from now on.
+		_ = s.Ping(context.Background())
+		for _, w := range s.PersistenceWarnings(context.Background()) {
+			log.Warn("shared store: "+w, "addresses", r.Addresses)
+		}
+	}()
 	return s, nil
 }
 
@@ -120,7 +134,7 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, w http.Resp
 	}
 	id.addSecurity(v)
 	if mid := env.Addressing.MessageID; mid != "" {
-		id.ReplayKeys = append(id.ReplayKeys, vr.MessageIDKey(tx.caller.ID, mid))
+		id.ReplayKeys = append(id.ReplayKeys, vr.MessageIDKey(v, tx.caller.ID, mid))
 	}
 	if svc.saml != nil && (len(v.Assertions) > 0 || svc.samlRequired) {
 		p, key, err := svc.saml.Verify(samlsts.Message{Envelope: env, Security: v, Caller: tx.caller.ID, CallerCert: tx.caller.Certificate})

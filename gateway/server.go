@@ -187,7 +187,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	if err != nil {
 		return g.fail(err)
 	}
-	if g.store, err = newStore(cfg, g.log, g.now); err != nil {
+	if g.store, err = newStore(cfg, g.log, g.now, g.metrics); err != nil {
 		return g.fail(err)
 	}
 	// The Redis stream sink needs the store's client.

@@ -60,7 +60,7 @@ func (v *Verifier) verifyAssertion11(el *etree.Element) (*Assertion, error) {
 	}
 	a := &Assertion{Element: verified}
 	p := &a.Principal
-	p.Issuer, p.AssertionID = claimed, id
+	p.Issuer, p.AssertionID, p.IssueInstant = claimed, id, issued
 	if err := v.checkConditions11(verified, a, now); err != nil {
 		return nil, err
 	}

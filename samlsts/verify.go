@@ -47,6 +47,9 @@ type Principal struct {
 	Chain        []string
 	Confirmation string // the subject confirmation method that was satisfied
 	NotOnOrAfter time.Time
+	// IssueInstant is when the assertion was issued: when a one-time
+	// assertion's freshness began (its replay key's Since).
+	IssueInstant time.Time
 }
 
 // Assertion is a verified assertion: the element goxmldsig re-read from the
@@ -193,7 +196,7 @@ func (v *Verifier) Verify(m Message) (*Principal, *wssec.ReplayKey, error) {
 		var key *wssec.ReplayKey
 		if c.Method == CMBearer || a.OneTimeUse {
 			ttl := p.NotOnOrAfter.Add(v.skew()).Sub(v.Clock())
-			key = &wssec.ReplayKey{Kind: "assertion", Value: []byte(p.Issuer + "\x00" + p.AssertionID), TTL: max(ttl, time.Second)}
+			key = &wssec.ReplayKey{Kind: "assertion", Value: []byte(p.Issuer + "\x00" + p.AssertionID), TTL: max(ttl, time.Second), Since: p.IssueInstant}
 		}
 		return &p, key, nil
 	}
@@ -528,7 +531,7 @@ func (v *Verifier) current(va *verifiedAssertion, now time.Time) (*Assertion, er
 	}
 	a := &Assertion{Element: va.element, Principal: va.principal, OneTimeUse: va.oneTimeUse}
 	p := &a.Principal
-	p.NotOnOrAfter = va.notOnOrAfter
+	p.NotOnOrAfter, p.IssueInstant = va.notOnOrAfter, va.issueInstant
 	p.Chain = slices.Clone(p.Chain)
 	p.Attributes = make(map[string][]string, len(va.principal.Attributes))
 	for name, vals := range va.principal.Attributes {

@@ -15,6 +15,9 @@ import (
 //     as throttle's Redis or memory limiter). Refused: CallerLimited.
 //  2. The Attempt's user must not be locked out, its caller not throttled
 //     (read only, as Check). Refused: LockedOut.
+//     Then no key of Keys may have a freshness that began before the store's
+//     current data (see epoch.go): the store cannot know whether it was seen.
+//     Refused: Recovered.
 //  3. No key of Keys may have been seen before, and none may appear twice in
 //     Keys (read only). Refused: Replayed.
 //  4. No token of Tokens may be cancelled (read only). Refused: TokenCancelled.
@@ -44,6 +47,9 @@ const (
 	Replayed
 	TokenCancelled
 	SubjectLimited
+	// Recovered comes between LockedOut and Replayed in the order of the
+	// steps; it is last here so that the values of the others stay.
+	Recovered
 )
 
 func (r Refusal) String() string {
@@ -60,6 +66,8 @@ func (r Refusal) String() string {
 		return "token cancelled"
 	case SubjectLimited:
 		return "subject rate limited"
+	case Recovered:
+		return "freshness began before the store's data"
 	}
 	return fmt.Sprintf("refusal(%d)", int(r))
 }
@@ -77,6 +85,10 @@ type Decision struct {
 	Seen []bool
 	// Cancelled is set when TokenCancelled: per token, whether it was cancelled.
 	Cancelled []bool
+	// Stale and Began are set when Recovered: per key, whether its
+	// freshness began before Began, when the store's current data began.
+	Stale []bool
+	Began time.Time
 }
 
 // validateRequest rejects programming errors, as Admit and Allow do.

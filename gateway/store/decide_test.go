@@ -43,6 +43,28 @@ func wantDecision(t *testing.T, s Store, req Request, want Refusal) Decision {
 
 // runDecideConformance is the Decide part of the suite every Store must pass.
 func runDecideConformance(t *testing.T, newStore func(t *testing.T, p LockoutPolicy) Store) {
+	t.Run("a freshness that began before the store's data is refused", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, fastPolicy)
+		now := clockFor(s).Now()
+		old := nonce("before")
+		old.Since = now.Add(-time.Hour)
+		bare := ReplayKey{Kind: "msgid", Value: []byte("no freshness of its own"), TTL: time.Minute}
+		d := wantDecision(t, s, Request{Keys: []ReplayKey{old, bare}}, Recovered)
+		if fmt.Sprint(d.Stale) != "[true true]" || d.Began.IsZero() || !d.Began.After(old.Since) {
+			t.Errorf("stale %v, began %v", d.Stale, d.Began)
+		}
+		// Nothing was recorded: the same values with a later freshness pass.
+		old.Since, bare.Since = now.Add(2*time.Second), time.Time{}
+		wantDecision(t, s, Request{Keys: []ReplayKey{old, bare}}, Admitted)
+		// A request that states no freshness at all is not refused for it.
+		wantDecision(t, s, Request{Keys: []ReplayKey{nonce("none")}}, Admitted)
+		// The caller's charge and the lockout come first, as before a replay.
+		stale := nonce("stale")
+		stale.Since = now.Add(-time.Hour)
+		wantDecision(t, s, Request{CallerRate: take("caller:recovered", onePerMinute), Keys: []ReplayKey{stale}}, Recovered)
+		wantDecision(t, s, Request{CallerRate: take("caller:recovered", onePerMinute)}, CallerLimited)
+	})
 	t.Run("admits once, then a replay", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, fastPolicy)

@@ -28,6 +28,9 @@ type Memory struct {
 	policyErr error
 	clock     func() time.Time
 	max       int
+	// began is when the store's data began, its construction: a gateway
+	// restarted with the memory store forgot every replay key (see epoch.go).
+	began time.Time
 	// limiter keeps the rate budgets Decide charges; it bounds itself (see
 	// throttle.NewMemoryLimiter).
 	limiter throttle.Limiter
@@ -86,6 +89,7 @@ func NewMemoryLimit(policy LockoutPolicy, clock func() time.Time, maxEntries int
 		policy:    policy,
 		policyErr: policy.Validate(),
 		clock:     clock,
+		began:     clock(),
 		max:       max(maxEntries, 1),
 		limiter:   throttle.NewMemoryLimiter(clock, 0),
 		entries:   make(map[memKey]*memEntry),
@@ -206,6 +210,9 @@ func (m *Memory) Decide(ctx context.Context, req Request) (Decision, error) {
 	}
 	if st.Locked() || st.Throttled() {
 		return Decision{Refusal: LockedOut, Standing: st}, nil
+	}
+	if stale, any := staleKeys(req.Keys, m.began); any {
+		return Decision{Refusal: Recovered, Stale: stale, Began: m.began}, nil
 	}
 	seen, replayed := repeatsEarlier(mk)
 	added := 0

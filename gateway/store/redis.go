@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,6 +41,9 @@ type RedisOptions struct {
 	Timeout time.Duration
 	// PoolSize is the connection pool size per node; zero keeps the go-redis default.
 	PoolSize int
+	// OnEpochChange, if set, is called when a round trip finds that the
+	// store's data began anew (see epoch.go): to log it and count it.
+	OnEpochChange func(EpochChange)
 }
 
 // Redis is the Store shared by all gateway instances, kept in Redis.
@@ -47,6 +52,10 @@ type Redis struct {
 	prefix  string
 	timeout time.Duration
 	policy  LockoutPolicy
+	epoch   epoch
+	cluster, sentinel bool
+	// infoRefused warns once that INFO is refused.
+	infoRefused sync.Once
 }
 
 var _ Store = (*Redis)(nil)
@@ -106,6 +115,8 @@ func NewRedis(opts RedisOptions, policy LockoutPolicy) (*Redis, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	r := &Redis{prefix: prefix, timeout: timeout, policy: policy, cluster: opts.MasterName == "" && len(opts.Addrs) > 1, sentinel: opts.MasterName != ""}
+	r.epoch.started, r.epoch.onChange = time.Now(), opts.OnEpochChange
 	client := redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:      opts.Addrs,
 		MasterName: opts.MasterName,
@@ -136,9 +147,76 @@ func NewRedis(opts RedisOptions, policy LockoutPolicy) (*Redis, error) {
 		// CLIENT MAINT_NOTIFICATIONS is a Redis Enterprise/Cloud handshake; plain
 		// servers reject it.
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		// Every new connection dates the server's last start and reads its
+		// replication ID (see epoch.go).
+		OnConnect: func(ctx context.Context, cn *redis.Conn) error { return r.onConnect(ctx, cn) },
 	})
-	return &Redis{client: client, prefix: prefix, timeout: timeout, policy: policy}, nil
+	r.client = client
+	return r, nil
 }
+
+// onConnect reads a new connection's INFO for the epoch. A server that
+// refuses INFO (an ACL) is not watched this way; the epoch key still is.
+func (r *Redis) onConnect(ctx context.Context, cn *redis.Conn) error {
+	info, err := cn.Info(ctx, "server", "replication").Result()
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		r.infoRefused.Do(func() {
+			slog.Warn("redis refuses INFO: a restart that loses recent replay keys is detected only when it loses the epoch key too", "err", err, "component", "redis")
+		})
+		return nil
+	}
+	uptime, replID, role := infoFields(info)
+	if r.cluster || role != "master" {
+		replID = ""
+	}
+	if uptime < 0 {
+		return nil
+	}
+	if r.epoch.server(time.Now(), uptime, replID) {
+		// Another master: every instance should refuse what this one
+		// refuses, also one that starts later and never saw the old master.
+		if err := cn.Eval(ctx, bumpEpochLua, []string{r.epochKey()}, rand.Text()).Err(); err != nil && ctx.Err() != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// infoFields reads uptime_in_seconds (-1 when absent), master_replid and
+// role from INFO.
+func infoFields(info string) (uptime time.Duration, replID, role string) {
+	uptime = -1
+	for line := range strings.Lines(info) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "uptime_in_seconds":
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+				uptime = time.Duration(n) * time.Second
+			}
+		case "master_replid":
+			replID = v
+		case "role":
+			role = v
+		}
+	}
+	return uptime, replID, role
+}
+
+// bumpEpochLua writes a new epoch: KEYS: epoch; ARGV: generation.
+const bumpEpochLua = `redis.replicate_commands()
+local t = redis.call('TIME')
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. t[1])
+return 1
+`
+
+// epochKey names the store's epoch (see epoch.go).
+func (r *Redis) epochKey() string { return r.prefix + "epoch" }
 
 // Remember implements Store with one pipeline of SET key 1 NX PX ttl.
 func (r *Redis) Remember(ctx context.Context, keys []ReplayKey) ([]bool, error) {
@@ -255,13 +333,45 @@ func failResult(cmd *redis.Cmd) (locked bool, remaining time.Duration, err error
 }
 
 // Ping implements Store.
+// It reads the store's epoch (see epoch.go): a gateway that pings at
+// start watches the store from then on.
 func (r *Redis) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	if err := r.client.Ping(ctx).Err(); err != nil {
+	known, _ := r.epoch.load()
+	found, err := r.client.Eval(ctx, epochOnlyLua, []string{r.epochKey()}, rand.Text()).Text()
+	if err == nil {
+		_, err = r.epoch.observe(known, found)
+	}
+	if err != nil {
 		return fmt.Errorf("store: redis: ping: %w", err)
 	}
 	return nil
+}
+
+// PersistenceWarnings reads the server's persistence settings (CONFIG
+// GET) and says what in them can lose replay keys: Gatehouse then refuses
+// the messages it can no longer tell apart (see epoch.go), which is safe
+// but disturbs the consumers whose messages were in flight. A server that
+// refuses CONFIG (a managed Redis) gets one line saying so.
+func (r *Redis) PersistenceWarnings(ctx context.Context) []string {
+	ctx, cancel := context.WithTimeout(ctx, max(r.timeout, time.Second))
+	defer cancel()
+	cfg, err := r.client.ConfigGet(ctx, "*").Result()
+	if err != nil {
+		return []string{"cannot read the Redis persistence settings (" + err.Error() + "): make sure it runs with appendonly yes and appendfsync everysec or always"}
+	}
+	var w []string
+	switch {
+	case cfg["appendonly"] != "yes":
+		w = append(w, "Redis runs without an append-only file (appendonly "+cfg["appendonly"]+"): a restart loses every replay key written since the last snapshot, and the messages of that time are then refused; set appendonly yes with appendfsync everysec or always")
+	case cfg["appendfsync"] == "no":
+		w = append(w, "Redis fsyncs its append-only file when the kernel does (appendfsync no): a crash can lose seconds of replay keys; set appendfsync everysec or always")
+	}
+	if !r.cluster && cfg["min-replicas-to-write"] == "0" && r.sentinel {
+		w = append(w, "Redis accepts writes with no replica in sync (min-replicas-to-write 0): a failover can lose the latest replay keys; set min-replicas-to-write 1 and min-replicas-max-lag")
+	}
+	return w
 }
 
 // Close implements Store.

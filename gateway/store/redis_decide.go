@@ -48,17 +48,23 @@ end
 
 // decideLua runs the steps of Request in one script (standalone and Sentinel, where
 // one script may touch any key).
-// KEYS: [caller rate], lock keys..., replay keys..., token keys..., [subject rate].
+// KEYS: [caller rate], lock keys..., replay keys..., token keys..., [subject rate],
+// epoch.
 // ARGV: has caller (0|1), locks n, replay keys n, tokens n, has subject (0|1),
-// repeated within the request (0|1), [caller burst, rate, period],
-// [subject burst, rate, period], replay TTL ms...
-// Returns {0} admitted, {1, wait µs} caller limited, {2, lock ms...} locked out,
-// {3, seen 0|1...} replayed, {4, cancelled 0|1...} token cancelled,
-// {5, wait µs} subject limited. All checks come before the first write of steps 2–6,
-// and a script runs alone, so a refusal writes nothing but the caller's charge.
-const decideLua = gcraLua + `
+// repeated within the request (0|1), the epoch the caller knows, a new
+// generation, [caller burst, rate, period], [subject burst, rate, period],
+// replay TTL ms...
+// Returns {6, epoch} when the epoch is not the one the caller knows (written
+// first when missing; nothing else is done), {0} admitted, {1, wait µs} caller
+// limited, {2, lock ms...} locked out, {3, seen 0|1...} replayed,
+// {4, cancelled 0|1...} token cancelled, {5, wait µs} subject limited. All checks
+// come before the first write of steps 2–6, and a script runs alone, so a refusal
+// writes nothing but the caller's charge.
+const decideLua = gcraLua + epochLua + `
+local ep = epoch(KEYS[#KEYS], ARGV[8])
+if ep ~= ARGV[7] then return {6, ep} end
 local hasCaller, nl, nk, nt, hasSubject = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local k, a = 1, 7
+local k, a = 1, 9
 if hasCaller == 1 then
   local wait = gcra(KEYS[1], tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
   if wait > 0 then return {1, wait} end
@@ -101,6 +107,26 @@ return {0}
 `
 
 var decideScript = redis.NewScript(decideLua)
+
+// epochLua is epoch(key, generation): the store's epoch, written as
+// "<generation> <Redis TIME seconds>" when missing (see epoch.go).
+const epochLua = `
+local function epoch(key, gen)
+  local ep = redis.call('GET', key)
+  if not ep then
+    local t = redis.call('TIME')
+    ep = gen .. ' ' .. t[1]
+    redis.call('SET', key, ep)
+  end
+  return ep
+end
+`
+
+// epochOnlyLua reads (or writes) the epoch alone: KEYS: epoch; ARGV:
+// generation. Cluster, where it is one command of the first pipeline.
+const epochOnlyLua = `redis.replicate_commands()` + epochLua + `
+return epoch(KEYS[1], ARGV[1])
+`
 
 // rateLua charges one budget: KEYS: rate key; ARGV: burst, rate, period seconds.
 // Returns 0 when charged, else the wait in µs. Cluster only (one key, one slot).
@@ -201,9 +227,52 @@ func (r *Redis) Decide(ctx context.Context, req Request) (Decision, error) {
 }
 
 func (r *Redis) decideScript(ctx context.Context, req Request, n decideNames) (Decision, error) {
-	keys := make([]string, 0, 2+len(n.locks)+len(n.replay)+len(n.tokens))
-	args := make([]any, 0, 12+len(n.replay))
-	args = append(args, flag(req.CallerRate != nil), len(n.locks), len(n.replay), len(n.tokens), flag(req.SubjectRate != nil), flag(n.anyRepeated))
+	// An epoch this instance did not know refuses nothing yet: the script did
+	// nothing, and the request is decided again knowing it (at most twice: a
+	// store that changes its epoch at every round trip is an error).
+	for range 3 {
+		known, began := r.epoch.load()
+		full := req
+		var stale []bool
+		if known != "" {
+			var any bool
+			if stale, any = staleKeys(req.Keys, began); any {
+				// Steps 1 and 2 still run: the caller's charge and the lockout
+				// come first.
+				full = Request{CallerRate: req.CallerRate, Attempt: req.Attempt}
+			} else {
+				stale = nil
+			}
+		}
+		fn := n
+		if stale != nil {
+			fn = r.names(full)
+		}
+		d, found, err := r.runDecide(ctx, full, fn, known)
+		if err != nil {
+			return Decision{}, err
+		}
+		if found != "" {
+			if _, err := r.epoch.observe(known, found); err != nil {
+				return Decision{}, err
+			}
+			continue
+		}
+		if stale != nil && d.Refusal == Admitted {
+			return Decision{Refusal: Recovered, Stale: stale, Began: began}, nil
+		}
+		return d, nil
+	}
+	return Decision{}, errors.New("the store's epoch keeps changing")
+}
+
+// runDecide runs decideLua once; found is the store's epoch when it is not
+// known (and then the Decision is empty).
+func (r *Redis) runDecide(ctx context.Context, req Request, n decideNames, known string) (d Decision, found string, err error) {
+	keys := make([]string, 0, 3+len(n.locks)+len(n.replay)+len(n.tokens))
+	args := make([]any, 0, 14+len(n.replay))
+	args = append(args, flag(req.CallerRate != nil), len(n.locks), len(n.replay), len(n.tokens), flag(req.SubjectRate != nil), flag(n.anyRepeated),
+		known, rand.Text())
 	if req.CallerRate != nil {
 		keys = append(keys, n.caller)
 		args = append(args, limitArgs(req.CallerRate.Limit)...)
@@ -215,13 +284,33 @@ func (r *Redis) decideScript(ctx context.Context, req Request, n decideNames) (D
 		keys = append(keys, n.subject)
 		args = append(args, limitArgs(req.SubjectRate.Limit)...)
 	}
+	keys = append(keys, r.epochKey())
 	for _, ms := range n.ttl {
 		args = append(args, ms)
 	}
-	vals, err := decideScript.Run(ctx, r.client, keys, args...).Int64Slice()
+	reply, err := decideScript.Run(ctx, r.client, keys, args...).Slice()
 	if err != nil {
-		return Decision{}, err
+		return Decision{}, "", err
 	}
+	if len(reply) == 2 && reply[0] == int64(6) {
+		if ep, ok := reply[1].(string); ok {
+			return Decision{}, ep, nil
+		}
+	}
+	vals := make([]int64, len(reply))
+	for i, v := range reply {
+		x, ok := v.(int64)
+		if !ok {
+			return Decision{}, "", fmt.Errorf("unexpected script reply %v", reply)
+		}
+		vals[i] = x
+	}
+	d, err = r.decision(n, vals)
+	return d, "", err
+}
+
+// decision reads decideLua's reply.
+func (r *Redis) decision(n decideNames, vals []int64) (Decision, error) {
 	if len(vals) == 0 {
 		return Decision{}, errors.New("empty script reply")
 	}
@@ -310,7 +399,9 @@ func flag(b bool) int {
 // towards refusing. A subject charged in 2 stays charged when a concurrent
 // request's SET won: also towards refusing.
 func (r *Redis) decideCluster(ctx context.Context, req Request, n decideNames) (Decision, error) {
+	known, _ := r.epoch.load()
 	pipe := r.client.Pipeline()
+	epochCmd := pipe.Eval(ctx, epochOnlyLua, []string{r.epochKey()}, rand.Text())
 	var callerCmd *redis.Cmd
 	if req.CallerRate != nil {
 		callerCmd = pipe.EvalSha(ctx, rateScript.Hash(), []string{n.caller}, limitArgs(req.CallerRate.Limit)...)
@@ -351,6 +442,20 @@ func (r *Redis) decideCluster(ctx context.Context, req Request, n decideNames) (
 	}
 	if locked {
 		return r.lockedOut(n, ms), nil
+	}
+	// The epoch was read in the same pipeline: a new one is taken at once
+	// (Cluster decides in several round trips and is not atomic anyway).
+	found, err := epochCmd.Text()
+	if err != nil {
+		return Decision{}, err
+	}
+	if _, err := r.epoch.observe(known, found); err != nil {
+		return Decision{}, err
+	}
+	if _, began := r.epoch.load(); began.IsZero() {
+		return Decision{}, errors.New("no epoch")
+	} else if stale, any := staleKeys(req.Keys, began); any {
+		return Decision{Refusal: Recovered, Stale: stale, Began: began}, nil
 	}
 	ex := make([]int64, len(exists))
 	refused := n.anyRepeated

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -248,4 +249,137 @@ func BenchmarkRedisRequest(b *testing.B) {
 	b.ReportMetric(float64(seq.Nanoseconds())/float64(b.N), "seq-ns/op")
 	b.ReportMetric(float64(dec.Nanoseconds())/float64(b.N), "decide-ns/op")
 	b.ReportMetric(float64(dec)/float64(seq), "x-sequence")
+}
+
+// TestRedisEpochRefusesAfterDataLoss: a Redis that loses its data (FLUSHALL
+// here, a restart without persistence in the binary's test) forgets the
+// replay keys; the next round trip finds the epoch gone, writes a new one,
+// and every value whose freshness began before it is refused — by the
+// instance that saw the change and by one that starts afterwards — while
+// what is fresher is admitted.
+func TestRedisEpochRefusesAfterDataLoss(t *testing.T) {
+	srv := redistest.Start(t) // private: the test flushes it
+	var changes []EpochChange
+	a := newTestRedis(t, RedisOptions{Addrs: []string{srv.Addr}, OnEpochChange: func(c EpochChange) { changes = append(changes, c) }}, fastPolicy)
+	signed := time.Now()
+	key := ReplayKey{Kind: "sig", Value: []byte("accepted before the loss"), TTL: time.Minute, Since: signed}
+	wantDecision(t, a, Request{Keys: []ReplayKey{key}}, Admitted)
+	wantDecision(t, a, Request{Keys: []ReplayKey{key}}, Replayed)
+	if len(changes) != 0 {
+		t.Fatalf("epoch changes before the loss: %+v", changes)
+	}
+
+	time.Sleep(time.Until(signed.Truncate(time.Second).Add(time.Second))) // the loss comes a second later
+	must(t, srv.Admin().FlushAll(context.Background()).Err())
+	d := wantDecision(t, a, Request{Keys: []ReplayKey{key}}, Recovered)
+	if len(changes) != 1 || changes[0].Began.Unix() <= signed.Unix() || d.Began != changes[0].Began {
+		t.Fatalf("changes %+v, decision %+v", changes, d)
+	}
+	b := newTestRedis(t, RedisOptions{Addrs: []string{srv.Addr}}, fastPolicy)
+	wantDecision(t, b, Request{Keys: []ReplayKey{key}}, Recovered)
+
+	fresh := ReplayKey{Kind: "sig", Value: []byte("after"), TTL: time.Minute, Since: changes[0].Began.Add(time.Second)}
+	wantDecision(t, b, Request{Keys: []ReplayKey{fresh}}, Admitted)
+	wantDecision(t, a, Request{Keys: []ReplayKey{fresh}}, Replayed)
+	if len(changes) != 1 {
+		t.Errorf("epoch changes: %+v", changes)
+	}
+}
+
+// TestRedisClusterEpoch: the same on Cluster, where the epoch is read in the
+// first pipeline.
+func TestRedisClusterEpoch(t *testing.T) {
+	srv := redistest.StartCluster(t)
+	s := newTestRedis(t, RedisOptions{Addrs: srv.ClusterAddrs()}, fastPolicy)
+	signed := time.Now()
+	key := ReplayKey{Kind: "sig", Value: []byte("cluster"), TTL: time.Minute, Since: signed}
+	wantDecision(t, s, Request{Keys: []ReplayKey{key}}, Admitted)
+	time.Sleep(time.Until(signed.Truncate(time.Second).Add(time.Second)))
+	must(t, srv.Admin().FlushAll(context.Background()).Err())
+	wantDecision(t, s, Request{Keys: []ReplayKey{key}}, Recovered)
+}
+
+// TestRedisRestartFromSnapshotRefusesLostKeys: a Redis that persists by
+// snapshots restarts from its last one, which holds the epoch but not the
+// replay key written after it. The epoch key alone would not show the
+// loss; the new connection's INFO does (the server's uptime, and here
+// also its new replication ID: TestEpochServer takes them one by one).
+func TestRedisRestartFromSnapshotRefusesLostKeys(t *testing.T) {
+	srv := redistest.Start(t) // private: the test restarts it
+	var changes []EpochChange
+	s := newTestRedis(t, RedisOptions{Addrs: []string{srv.Addr}, OnEpochChange: func(c EpochChange) { changes = append(changes, c) }}, fastPolicy)
+	signed := time.Now()
+	saved := ReplayKey{Kind: "sig", Value: []byte("in the snapshot"), TTL: time.Minute, Since: signed}
+	lost := ReplayKey{Kind: "sig", Value: []byte("after the snapshot"), TTL: time.Minute, Since: signed}
+	wantDecision(t, s, Request{Keys: []ReplayKey{saved}}, Admitted)
+	must(t, srv.Admin().Save(context.Background()).Err())
+	wantDecision(t, s, Request{Keys: []ReplayKey{lost}}, Admitted)
+
+	time.Sleep(time.Until(signed.Truncate(time.Second).Add(time.Second)))
+	srv.Stop()
+	srv.Restart()
+	admin := srv.Admin()
+	if n, err := admin.Exists(context.Background(), s.epochKey(), replayKeyName(s.prefix, saved.Kind, saved.Value)).Result(); err != nil || n != 2 {
+		t.Fatalf("the snapshot did not keep the epoch and the saved key: %d %v", n, err)
+	}
+	d := wantDecision(t, s, Request{Keys: []ReplayKey{lost}}, Recovered)
+	if len(changes) == 0 || !strings.Contains(changes[0].Why, "Redis") || d.Began.Unix() <= signed.Unix() {
+		t.Errorf("changes %+v, decision %+v", changes, d)
+	}
+	fresh := ReplayKey{Kind: "sig", Value: []byte("after the restart"), TTL: time.Minute, Since: time.Now().Add(time.Second)}
+	wantDecision(t, s, Request{Keys: []ReplayKey{fresh}}, Admitted)
+}
+
+func TestInfoFields(t *testing.T) {
+	up, id, role := infoFields("# Server\r\nredis_version:7.0.15\r\nrun_id:abc\r\nuptime_in_seconds:42\r\n\r\n# Replication\r\nrole:master\r\nmaster_replid:0123abcd\r\n")
+	if up != 42*time.Second || id != "0123abcd" || role != "master" {
+		t.Errorf("infoFields = %v %q %q", up, id, role)
+	}
+	if up, _, _ := infoFields("# Server\r\n"); up != -1 {
+		t.Errorf("uptime without the field = %v, want -1", up)
+	}
+}
+
+// TestEpochServer: what a new connection's INFO tells the epoch.
+func TestEpochServer(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	var changes []EpochChange
+	e := &epoch{started: t0, onChange: func(c EpochChange) { changes = append(changes, c) }}
+	if e.observe("", "g1 1799990000"); len(changes) != 0 {
+		t.Fatalf("first epoch reported: %+v", changes)
+	}
+	// A server up for a day: the data began with the epoch, written
+	// after that start.
+	if e.server(t0.Add(time.Minute), 24*time.Hour, "r1") || len(changes) != 0 {
+		t.Fatalf("first connection: %+v", changes)
+	}
+	if _, began := e.load(); !began.Equal(time.Unix(1_799_990_000, 0)) {
+		t.Errorf("began %v", began)
+	}
+	// Another connection a little later: the whole-second uptime moves
+	// its start by less than the jitter.
+	if e.server(t0.Add(time.Minute+1500*time.Millisecond), 24*time.Hour, "r1") || len(changes) != 0 {
+		t.Fatalf("same server: %+v", changes)
+	}
+	// The server restarted (from its snapshot: the same replication ID).
+	restart := t0.Add(2 * time.Minute)
+	if e.server(restart.Add(3*time.Second), 3*time.Second, "r1") || len(changes) != 1 || !strings.Contains(changes[0].Why, "restarted") {
+		t.Fatalf("restart: %+v", changes)
+	}
+	if _, began := e.load(); !began.Equal(restart) {
+		t.Errorf("began %v after the restart at %v", began, restart)
+	}
+	// A failover to a replica up for days: a new replication ID, dated
+	// when it is seen; the caller writes a new epoch.
+	seen := t0.Add(5 * time.Minute)
+	if !e.server(seen, 72*time.Hour, "r2") || len(changes) != 2 || !strings.Contains(changes[1].Why, "replication ID") {
+		t.Fatalf("failover: %+v", changes)
+	}
+	if _, began := e.load(); !began.Equal(seen) {
+		t.Errorf("began %v after the failover seen at %v", began, seen)
+	}
+	// Cluster watches no replication ID.
+	if e.server(seen.Add(time.Second), 72*time.Hour, "") || len(changes) != 2 {
+		t.Errorf("no replication ID: %+v", changes)
+	}
 }

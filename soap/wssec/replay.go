@@ -5,7 +5,12 @@ package wssec
 // Timestamp or UsernameToken this verifier accepts stays fresh (maximum age
 // and skew either way), so that the key always has a positive lifetime, also
 // for a verifier with no policy of its own (the STS's, a SAML-only service's).
-func (vr *Verifier) MessageIDKey(sender, id string) ReplayKey {
+// Its freshness began with the message's Timestamp, when v has one.
+func (vr *Verifier) MessageIDKey(v *Verified, sender, id string) ReplayKey {
 	p := vr.Policy
-	return ReplayKey{Kind: "msgid", Value: []byte(sender + "\x00" + id), TTL: p.maxAge() + 2*p.skew()}
+	k := ReplayKey{Kind: "msgid", Value: []byte(sender + "\x00" + id), TTL: p.maxAge() + 2*p.skew()}
+	if v != nil && v.Timestamp != nil {
+		k.Since = v.Timestamp.Created
+	}
+	return k
 }

@@ -354,7 +354,7 @@ func (vr *Verifier) checkUsernameToken(el *etree.Element, now time.Time) (*Usern
 	if nonce != nil {
 		v := make([]byte, 0, len(name)+1+len(nonce))
 		v = append(append(append(v, name...), 0), nonce...)
-		keys = append(keys, ReplayKey{Kind: "nonce", Value: v, TTL: vr.Policy.maxAge() + 2*vr.Policy.skew()})
+		keys = append(keys, ReplayKey{Kind: "nonce", Value: v, TTL: vr.Policy.maxAge() + 2*vr.Policy.skew(), Since: ut.Created})
 	}
 	return ut, keys, nil
 }

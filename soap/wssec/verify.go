@@ -178,6 +178,13 @@ type ReplayKey struct {
 	Kind  string // "nonce", "sig", "msgid"
 	Value []byte
 	TTL   time.Duration
+	// Since is when the value's freshness began, the earliest it could
+	// have been accepted: the Created of the Timestamp or UsernameToken
+	// that bounds it, the IssueInstant of an assertion. Zero when the
+	// message states none: then it could have been accepted at any time
+	// within TTL. A store that lost its data refuses a value whose
+	// freshness began before the loss (store.Recovered).
+	Since time.Time
 }
 
 // Fault helpers: public texts stay generic; the reason is internal.
@@ -336,7 +343,11 @@ func (vr *Verifier) readHeader(v *Verified, sec *etree.Element, now time.Time) e
 			s.Timestamp = v.Timestamp
 		}
 		v.Signatures = append(v.Signatures, s)
-		v.ReplayKeys = append(v.ReplayKeys, ReplayKey{Kind: "sig", Value: s.Digest[:], TTL: vr.signatureTTL(s.Timestamp, now)})
+		key := ReplayKey{Kind: "sig", Value: s.Digest[:], TTL: vr.signatureTTL(s.Timestamp, now)}
+		if s.Timestamp != nil {
+			key.Since = s.Timestamp.Created
+		}
+		v.ReplayKeys = append(v.ReplayKeys, key)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509/pkix"
@@ -21,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/internal/demo"
 	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
+	"github.com/gatehouse/gatehouse/gateway/internal/redistest"
 	"github.com/gatehouse/gatehouse/soap"
 )
 
@@ -83,7 +85,7 @@ type consumer struct {
 	client            *http.Client
 }
 
-func startReplayDemo(t *testing.T) *replayDemo {
+func startReplayDemo(t *testing.T, extra ...string) *replayDemo {
 	t.Helper()
 	d := &replayDemo{t: t, python: debianPython(t), signTool: filepath.Join("testdata", "wss_replay.py")}
 	bin := buildBinary(t)
@@ -95,6 +97,7 @@ func startReplayDemo(t *testing.T) *replayDemo {
 	var admin string
 	d.edge, admin = freeAddr(t), freeAddr(t)
 	replace := append(slices.Clone(signedServiceReplacements), "</gatehouse>", signedService(srv.URL+signedPath))
+	replace = append(replace, extra...)
 	cfg := writeDemo(t, d.dir, srv.URL+"/accounts", d.edge, admin, replace...)
 	certB, keyB := issueConsumer(t, d.pki, "branch-app", consumerBSPIFFEID)
 	d.consumerA = consumer{filepath.Join(d.pki, demopki.ConsumerCert), filepath.Join(d.pki, demopki.ConsumerKey), mtlsClient(t, d.pki)}
@@ -383,5 +386,43 @@ func TestBinaryReplayControls(t *testing.T) {
 		if r.Outcome != audit.OutcomeFault || !strings.Contains(r.Reason, c.reason) || r.Caller != c.caller {
 			t.Errorf("audit of %s: outcome %q, reason %q, caller %q; want a fault, a reason with %q, caller %s", c.what, r.Outcome, r.Reason, r.Caller, c.reason, c.caller)
 		}
+	}
+}
+
+// TestBinaryReplayAfterRedisRestart (issue 18, item 1): the gateways share
+// a Redis without persistence; a signed request is accepted, Redis restarts
+// and has forgotten its replay key, and the same request, its Timestamp
+// still fresh, is refused with MessageExpired (the store's data began after
+// its freshness), while a request signed after the restart is served. The
+// backend sees each accepted request once.
+func TestBinaryReplayAfterRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	d := startReplayDemo(t, "</audit>", `</audit>
+  <store><redis addresses="`+srv.Addr+`" prefix="replay-restart:" timeout="1s"/></store>`)
+	msg, _ := d.signAsA("R1")
+	acceptedForA(t, "consumer A's request", d.post(d.consumerA, msg))
+	securityFault(t, "A's request again", d.post(d.consumerA, msg), "InvalidSecurity")
+
+	// The restart comes in a later second than the Timestamp's Created.
+	time.Sleep(time.Second)
+	srv.Stop()
+	srv.Restart()
+	if n, err := srv.Admin().DBSize(context.Background()).Result(); err != nil || n != 0 {
+		t.Fatalf("Redis after the restart holds %d keys (%v): the test needs it empty", n, err)
+	}
+	again := d.post(d.consumerA, msg)
+	securityFault(t, "A's request after Redis lost its replay key", again, "MessageExpired")
+	fresh, _ := d.signAsA("R2")
+	acceptedForA(t, "a request signed after the restart", d.post(d.consumerA, fresh))
+	if n := d.backendCalls(); n != 2 {
+		t.Errorf("backend calls = %d, want 2", n)
+	}
+	recs := d.stopAndAudit()
+	stderr := d.proc.stderr.String()
+	if r := recs[again.correlationID]; r.FaultCode != "MessageExpired" || !strings.Contains(r.Reason, "before the shared store's data") {
+		t.Errorf("audit of the refused request: %s %q", r.FaultCode, r.Reason)
+	}
+	if !strings.Contains(stderr, "the shared store lost its data") {
+		t.Errorf("no log line says the store lost its data:\n%s", stderr)
 	}
 }
