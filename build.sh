@@ -182,7 +182,8 @@ run_demo() {
 	DEMO_PIDS=($!)
 	trap 'kill "${DEMO_PIDS[@]}" 2>/dev/null || true' EXIT
 	# The second Gatehouse: the enforcement point in front of the demo mainframe.
-	bin/gatehouse serve -config "$demo/enforcement.xml" 2>"$demo/run/enforcement.log" &
+	# No load balancer in front of the demo: no shutdown delay (-shutdown-delay).
+	bin/gatehouse serve -config "$demo/enforcement.xml" -shutdown-delay 0 2>"$demo/run/enforcement.log" &
 	DEMO_PIDS+=($!)
 	for _ in $(seq 1 100); do
 		curl -fs http://127.0.0.1:9091/readyz >/dev/null 2>&1 && break
@@ -223,7 +224,7 @@ Audit records: stdout and $demo/run/audit.log (edge), $demo/run/enforcement-audi
 Stop with Ctrl-C.
 
 EOF
-	bin/gatehouse serve -config "$demo/gatehouse.xml"
+	bin/gatehouse serve -config "$demo/gatehouse.xml" -shutdown-delay 0
 }
 
 bench() {

@@ -149,6 +149,9 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 		if err != nil {
 			f := soap.AsFault(err)
 			rec.Outcome, rec.Status, rec.FaultCode, rec.Reason, rec.Durable = audit.OutcomeFault, f.HTTPStatus(v), f.CodeName(v), f.Reason(), true
+			if aborted(ctx) {
+				markAborted(rec) // cancelled at the drain deadline
+			}
 		}
 		_ = g.audit.Write(rec)
 	}()

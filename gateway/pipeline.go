@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/gateway/audit"
@@ -31,7 +34,9 @@ import (
 //
 // serve lists the stages; each returns a *soap.Fault (or an error that
 // becomes a Receiver fault). The audit record is filled along the way and
-// written by handle's defer whatever happened.
+// written by handle's defer whatever happened; at shutdown, a request still
+// running after the drain is cancelled and recorded as aborted
+// (shutdown.go), once.
 
 // transaction is one request's state: what the audit record needs and what
 // the fault writer needs to answer in the right SOAP version.
@@ -52,12 +57,26 @@ type transaction struct {
 	// attempt names whom the request's authentication counts against (the
 	// lockout subjects), nil for a service without WS-Security.
 	attempt *store.Attempt
+
+	// ctx is the request's context; cancel cancels it, with errShutdown
+	// when the drain deadline passes (shutdown.go).
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	// closing is the gateway's: responses close their connection.
+	closing *atomic.Bool
+	// recorded is claimed by whoever writes the transaction's one audit
+	// record: finish, or Shutdown for a transaction that outlived the drain.
+	recorded atomic.Bool
+	done     chan struct{} // closed when finish is done
+	// known is rec as of the last checkpoint, for Shutdown; under mu.
+	mu    sync.Mutex
+	known audit.Record
 }
 
 // handle answers one request routed to svc (nil when no route matched: the
 // caller passes the fault to answer with).
 func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, l *listener, svc *service, routeErr *soap.Fault) {
-	tx := g.begin(r, l)
+	tx, r := g.begin(r, l, svc)
 	defer g.finish(tx)
 	w.Header().Set(headerCorrelationID, tx.rec.CorrelationID)
 
@@ -65,9 +84,17 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, l *listener, sv
 		g.writeFault(tx, w, routeErr)
 		return
 	}
-	tx.rec.Service = svc.name
+	if aborted(r.Context()) { // read after the drain deadline
+		g.writeFault(tx, w, shutdownFault(errors.New("the request arrived after the drain deadline")))
+		return
+	}
 	if err := g.serve(tx, w, r, svc); err != nil {
-		g.writeFault(tx, w, g.settleCaller(r.Context(), tx, w, svc, err))
+		if aborted(r.Context()) {
+			err = shutdownFault(err) // nothing more is asked of the store
+		} else {
+			err = g.settleCaller(r.Context(), tx, w, svc, err)
+		}
+		g.writeFault(tx, w, err)
 	}
 }
 
@@ -193,6 +220,7 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	if err := env.CheckMustUnderstand(svc.actor, wssec.Understood); err != nil {
 		return err
 	}
+	tx.checkpoint()
 
 	// 11. Authentication: WS-Security (lockout first), then SAML, into the
 	// one Identity every later stage reads; then one replay check for
@@ -226,6 +254,7 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	if err := g.authorize(tx, areq); err != nil {
 		return err
 	}
+	tx.checkpoint()
 
 	// 14. A composite runs its definition; each of its calls is a hop
 	// authorized on its own (hopInvoker).
@@ -242,6 +271,7 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	}
 
 	// 16. Proxy to the backend and answer with its response.
+	tx.checkpoint()
 	callStart := g.now()
 	var resp *backendResponse
 	err = svc.guard.call(r.Context(), func() (int, error) {
@@ -339,6 +369,9 @@ func (g *Gateway) writeFault(tx *transaction, w http.ResponseWriter, err error) 
 // write sends the response in SOAP version v and notes its status and size
 // in the audit record.
 func (tx *transaction) write(w http.ResponseWriter, v soap.Version, status int, body []byte) {
+	if tx.closing.Load() {
+		w.Header().Set("Connection", "close") // shutting down (BeginShutdown)
+	}
 	w.Header().Set("Content-Type", v.ContentType())
 	w.WriteHeader(status)
 	n, _ := w.Write(body)
@@ -361,9 +394,12 @@ func safeID(id string) string {
 	return id
 }
 
-// begin opens the transaction: time, correlation id, listener, remote.
-func (g *Gateway) begin(r *http.Request, l *listener) *transaction {
+// begin opens the transaction: time, correlation id, listener, remote,
+// service (svc nil: no route); it returns r with the transaction's context,
+// which shutdown may cancel.
+func (g *Gateway) begin(r *http.Request, l *listener, svc *service) (*transaction, *http.Request) {
 	g.metrics.inFlight.Inc()
+	ctx, cancel := context.WithCancelCause(r.Context())
 	tx := &transaction{
 		start: g.now(),
 		rec: audit.Record{
@@ -371,6 +407,7 @@ func (g *Gateway) begin(r *http.Request, l *listener) *transaction {
 			Listener:      l.name,
 			Remote:        r.RemoteAddr,
 		},
+		ctx: ctx, cancel: cancel, closing: &g.closing, done: make(chan struct{}),
 	}
 	// A correlation id from upstream (another Gatehouse, a consumer that
 	// keeps its own) is kept, so that one id follows the whole chain.
@@ -383,11 +420,18 @@ func (g *Gateway) begin(r *http.Request, l *listener) *transaction {
 	}
 	tx.caller, tx.callerErr = callerFromTLS(r.TLS)
 	tx.rec.Caller = tx.caller.ID
-	return tx
+	if svc != nil {
+		tx.rec.Service = svc.name
+	}
+	tx.checkpoint()
+	g.track(tx)
+	return tx, r.WithContext(ctx)
 }
 
-// finish writes the audit record and the metrics; it runs for every request.
+// finish writes the audit record and the metrics; it runs for every request,
+// and writes nothing when Shutdown has recorded the transaction already.
 func (g *Gateway) finish(tx *transaction) {
+	defer g.untrack(tx)
 	g.metrics.inFlight.Dec()
 	d := g.now().Sub(tx.start)
 	tx.rec.Time = tx.start.UTC()
@@ -395,6 +439,14 @@ func (g *Gateway) finish(tx *transaction) {
 	if tx.rec.Outcome == "" {
 		tx.rec.Outcome = audit.OutcomeFault
 		tx.rec.Reason = strings.TrimSpace(tx.rec.Reason + " (no outcome recorded)")
+	}
+	// A request that did not make it before the drain deadline was aborted
+	// (one that did keeps its outcome).
+	if tx.rec.Outcome != audit.OutcomeOK && aborted(tx.ctx) {
+		markAborted(&tx.rec)
+	}
+	if !tx.recorded.CompareAndSwap(false, true) {
+		return // it outlived the drain: Shutdown recorded it
 	}
 	svc := tx.rec.Service
 	if svc == "" {
@@ -405,8 +457,8 @@ func (g *Gateway) finish(tx *transaction) {
 		g.metrics.faults.WithLabelValues(svc, tx.rec.FaultCode).Inc()
 	}
 	g.metrics.latency.WithLabelValues(svc).Observe(d.Seconds())
-	// A refusal is on disk before the handler returns; other records are
-	// synced in batches.
-	tx.rec.Durable = tx.rec.Outcome == audit.OutcomeFault
+	// A refusal (or an abort) is on disk before the handler returns; other
+	// records are synced in batches.
+	tx.rec.Durable = tx.rec.Outcome != audit.OutcomeOK
 	_ = g.audit.Write(&tx.rec) // failures are counted through audit.Log.OnError
 }

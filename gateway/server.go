@@ -65,8 +65,11 @@ type Gateway struct {
 	admin           *http.Server
 	adminLn         net.Listener
 	ready           atomic.Bool
-	serveErr        chan error
-	wg              sync.WaitGroup
+	// closing is set by BeginShutdown: responses close their connections.
+	closing  atomic.Bool
+	drain    drain // the transactions in flight (shutdown.go)
+	serveErr chan error
+	wg       sync.WaitGroup
 }
 
 // listener is one compiled SOAP listener with its routing table.
@@ -133,6 +136,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		now:      opts.Clock,
 		metrics:  newMetrics(),
 		serveErr: make(chan error, 8),
+		drain:    drain{txs: map[*transaction]struct{}{}},
 	}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -460,6 +464,11 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 	}()
+	if l.gw.closing.Load() {
+		// Shutting down: the client reconnects, after the load balancer
+		// took this instance out.
+		w.Header().Set("Connection", "close")
+	}
 	if l.metadataPath != "" && r.URL.Path == l.metadataPath && r.Method == http.MethodGet {
 		w.Header().Set("Content-Type", "application/samlmetadata+xml")
 		_, _ = w.Write(l.metadata)
@@ -564,37 +573,6 @@ func (g *Gateway) AdminAddr() net.Addr {
 	return g.adminLn.Addr()
 }
 
-// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
-// then closes the audit sinks and the compiled schemas.
-func (g *Gateway) Shutdown(ctx context.Context) error {
-	g.ready.Store(false)
-	var errs []error
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for _, l := range g.listeners {
-		if l.server == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := l.server.Shutdown(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("listener %s: %w", l.name, err))
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if g.admin != nil {
-		errs = append(errs, g.admin.Shutdown(ctx))
-	}
-	g.wg.Wait()
-	errs = append(errs, g.audit.Close(), g.store.Close())
-	g.closeSchemas()
-	return errors.Join(errs...)
-}
-
 // adminHandler serves /healthz (the process is alive), /readyz (the
 // configuration is loaded, the listeners serve, the store answers),
 // /metrics, and POST /explain (replay an authorization decision).
@@ -608,7 +586,11 @@ func (g *Gateway) adminHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !g.ready.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("not ready\n"))
+			if g.closing.Load() {
+				_, _ = w.Write([]byte("not ready: shutting down\n"))
+			} else {
+				_, _ = w.Write([]byte("not ready\n"))
+			}
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)

@@ -59,6 +59,10 @@ type Record struct {
 const (
 	OutcomeOK    = "ok"    // the backend answered and the answer was returned
 	OutcomeFault = "fault" // the gateway refused or failed the request
+	// OutcomeAborted: the gateway gave the request up because it was
+	// shutting down (the drain deadline passed); Reason starts with
+	// "aborted: shutdown". The backend may have received the call.
+	OutcomeAborted = "aborted"
 )
 
 // Sink receives encoded records, one JSON object per call, newline included.

@@ -48,11 +48,11 @@ type RedisOptions struct {
 
 // Redis is the Store shared by all gateway instances, kept in Redis.
 type Redis struct {
-	client  redis.UniversalClient
-	prefix  string
-	timeout time.Duration
-	policy  LockoutPolicy
-	epoch   epoch
+	client            redis.UniversalClient
+	prefix            string
+	timeout           time.Duration
+	policy            LockoutPolicy
+	epoch             epoch
 	cluster, sentinel bool
 	// infoRefused warns once that INFO is refused.
 	infoRefused sync.Once

@@ -242,7 +242,7 @@ func (b *benchEnv) startChild(bin, p string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "serve", "-config", path)
+	cmd := exec.Command(bin, "serve", "-config", path, "-shutdown-delay", "0")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		log.Close()

@@ -1,6 +1,6 @@
 // Command gatehouse runs the Gatehouse SOAP security gateway.
 //
-//	gatehouse serve -config FILE      start serving (SIGTERM drains, then exits; SIGHUP reloads mapping tables)
+//	gatehouse serve -config FILE      start serving (SIGTERM: not ready, delay, drain, exit; SIGHUP reloads mapping tables)
 //	gatehouse check-config FILE       validate a configuration and exit
 //	gatehouse token …                 get a SAML token from a running STS
 //	gatehouse call …                  call a service with a token, optionally signed
@@ -31,7 +31,7 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  gatehouse serve -config FILE [-drain 30s]
+  gatehouse serve -config FILE [-drain 30s] [-shutdown-delay 5s]
   gatehouse check-config FILE
   gatehouse token -sts URL -audience URI [-user NAME -password-file FILE] [-keytype bearer|publickey]
   gatehouse call -url URL -file REQUEST.xml [-token TOKEN.xml] [-sign] [-soap 1.1|1.2]
@@ -99,12 +99,17 @@ func serve(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration file")
-	drain := fs.Duration("drain", 30*time.Second, "how long SIGTERM waits for in-flight requests")
+	drain := fs.Duration("drain", 30*time.Second, "how long SIGTERM waits for in-flight requests once the listeners closed; those still running are aborted and audited")
+	delay := fs.Duration("shutdown-delay", 5*time.Second, "after SIGTERM, how long /readyz answers 503 while the listeners still serve (0: close at once)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *path == "" {
 		fmt.Fprintln(stderr, "gatehouse serve: -config is required")
+		return 2
+	}
+	if *drain < 0 || *delay < 0 {
+		fmt.Fprintln(stderr, "gatehouse serve: -drain and -shutdown-delay may not be negative")
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -127,10 +132,38 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	log.Info("gatehouse started", "config", cfg.Path, "summary", cfg.Summary())
 
-	sig := make(chan os.Signal, 1)
+	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	code := 0
-wait:
+	if !waitForStop(log, g, sig, nil) {
+		code = 1
+	} else if *delay > 0 {
+		// Phase 1: not ready, still serving, so that load balancers take
+		// the instance out before its listeners close; responses carry
+		// Connection: close. A second SIGTERM or SIGINT ends the delay.
+		g.BeginShutdown()
+		log.Info("shutdown: not ready, still serving", "delay", delay.String())
+		if !waitForStop(log, g, sig, time.After(*delay)) {
+			code = 1
+		}
+	}
+	// Phase 2: stop accepting, drain; past -drain, in-flight requests are
+	// aborted (each audited once), then the audit sinks are flushed.
+	log.Info("shutdown: listeners closing, draining in-flight requests", "timeout", drain.String())
+	ctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Error("shutdown", "err", err)
+		code = 1
+	}
+	log.Info("stopped")
+	return code
+}
+
+// waitForStop serves SIGHUP (reloading the credential mapping tables) until
+// SIGTERM or SIGINT arrives or until is ready (nil: never); it returns false
+// when a listener failed instead.
+func waitForStop(log *slog.Logger, g *gateway.Gateway, sig <-chan os.Signal, until <-chan time.Time) bool {
 	for {
 		select {
 		case s := <-sig:
@@ -143,20 +176,17 @@ wait:
 				}
 				continue
 			}
-			log.Info("draining", "signal", s.String(), "timeout", drain.String())
-			break wait
+			if until == nil {
+				log.Info("shutdown: signal received", "signal", s.String())
+			} else {
+				log.Info("shutdown: signal received again, delay ended early", "signal", s.String())
+			}
+			return true
+		case <-until:
+			return true
 		case err := <-g.Errors():
 			log.Error("listener failed", "err", err)
-			code = 1
-			break wait
+			return false
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *drain)
-	defer cancel()
-	if err := g.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		log.Error("shutdown", "err", err)
-		code = 1
-	}
-	log.Info("stopped")
-	return code
 }

@@ -283,11 +283,12 @@ type running struct {
 }
 
 // serveDemo starts the binary on cfgPath and waits until /readyz answers;
-// the process is killed at the end of the test if still running.
+// the process is killed at the end of the test if still running. SIGTERM
+// stops it without a shutdown delay unless args set one.
 func serveDemo(t *testing.T, bin, cfgPath, admin string, args ...string) *running {
 	t.Helper()
 	r := &running{done: make(chan error, 1), stderr: &bytes.Buffer{}}
-	r.cmd = exec.Command(bin, append([]string{"serve", "-config", cfgPath}, args...)...)
+	r.cmd = exec.Command(bin, append([]string{"serve", "-config", cfgPath, "-shutdown-delay", "0"}, args...)...)
 	r.cmd.Stderr = r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
