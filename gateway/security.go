@@ -28,9 +28,11 @@ func newStore(cfg *conf.Config, log *slog.Logger, clock func() time.Time, m *met
 		return store.NewMemory(policy, clock), nil
 	}
 	r := cfg.Store.Redis
+	pool := redisPoolSize(cfg)
 	s, err := store.NewRedis(store.RedisOptions{
 		Addrs: r.Addresses, MasterName: r.MasterName, Username: r.Username, Password: r.Password(),
 		DB: r.DB, Prefix: r.Prefix, Timeout: r.Timeout,
+		PoolSize: pool, MinIdleConns: pool / 2,
 		OnEpochChange: func(c store.EpochChange) {
 			m.epochChanges.Inc()
 			log.Error("the shared store lost its data: its epoch changed, so replay keys recorded before may be gone; messages whose freshness began before it are refused (MessageExpired) until they expire",
@@ -51,6 +53,19 @@ func newStore(cfg *conf.Config, log *slog.Logger, clock func() time.Time, m *met
 		}
 	}()
 	return s, nil
+}
+
+// redisPoolSize sizes the Redis pool from the concurrency the services
+// allow: a request holds a connection for one round trip (about a tenth
+// of a millisecond), so a quarter of the backends' bulkheads, at least
+// go-redis's default (10 per CPU), at most 256. Half of it is dialled at
+// start (MinIdleConns), so that a burst at start does not queue on dials.
+func redisPoolSize(cfg *conf.Config) int {
+	total := 0
+	for _, s := range cfg.Services {
+		total += s.Backend.MaxConcurrent
+	}
+	return min(max(total/4, 10*runtime.GOMAXPROCS(0)), 256)
 }
 
 // newUsers compiles the UsernameToken user store.

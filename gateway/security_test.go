@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -332,5 +334,29 @@ func TestSignedOutbound(t *testing.T) {
 	}
 	if strings.Contains(string(accounts.LastRequest()), "teller-app") {
 		t.Error("the client's certificate reached the backend")
+	}
+}
+
+// TestRedisPoolWarmAtStart (issue 18, item 5): the gateway dials half of
+// its Redis pool at start, so that a burst right after it does not wait on
+// dials (which made spurious 503s in the first 80 ms).
+func TestRedisPoolWarmAtStart(t *testing.T) {
+	srv := redistest.Start(t)
+	newEnv(t, envOptions{store: redisStore(srv, "gh-warm-test:"), trust: trustInternal, security: signingPolicy})
+	want := 10 * runtime.GOMAXPROCS(0) / 2 // the test's services allow little concurrency: the floor
+	deadline := time.Now().Add(5 * time.Second)
+	admin := srv.Admin()
+	for {
+		list, err := admin.ClientList(context.Background()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every connection but the admin's own is the gateway's.
+		if n := strings.Count(list, "\n") - 1; n >= want {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%d gateway connections to Redis after start, want at least %d:\n%s", n, want, list)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

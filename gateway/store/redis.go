@@ -41,6 +41,9 @@ type RedisOptions struct {
 	Timeout time.Duration
 	// PoolSize is the connection pool size per node; zero keeps the go-redis default.
 	PoolSize int
+	// MinIdleConns are dialled at start and kept, so that a burst at start
+	// does not wait for dials (capped at PoolSize).
+	MinIdleConns int
 	// OnEpochChange, if set, is called when a round trip finds that the
 	// store's data began anew (see epoch.go): to log it and count it.
 	OnEpochChange func(EpochChange)
@@ -118,14 +121,15 @@ func NewRedis(opts RedisOptions, policy LockoutPolicy) (*Redis, error) {
 	r := &Redis{prefix: prefix, timeout: timeout, policy: policy, cluster: opts.MasterName == "" && len(opts.Addrs) > 1, sentinel: opts.MasterName != ""}
 	r.epoch.started, r.epoch.onChange = time.Now(), opts.OnEpochChange
 	client := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:      opts.Addrs,
-		MasterName: opts.MasterName,
-		Username:   opts.Username,
-		Password:   opts.Password,
-		DB:         opts.DB,
-		TLSConfig:  opts.TLS,
-		PoolSize:   opts.PoolSize,
-		ClientName: "gatehouse",
+		Addrs:        opts.Addrs,
+		MasterName:   opts.MasterName,
+		Username:     opts.Username,
+		Password:     opts.Password,
+		DB:           opts.DB,
+		TLSConfig:    opts.TLS,
+		PoolSize:     opts.PoolSize,
+		MinIdleConns: opts.MinIdleConns,
+		ClientName:   "gatehouse",
 
 		// Deadlines come from the per-operation context; the socket timeouts only
 		// back it up.
