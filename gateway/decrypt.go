@@ -1,28 +1,61 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/beevik/etree"
 
 	"github.com/gatehouse/gatehouse/conf"
 	"github.com/gatehouse/gatehouse/soap"
+	"github.com/gatehouse/gatehouse/soap/wssec"
+	"github.com/gatehouse/gatehouse/soap/xmlenc"
 )
 
-// decryptMessage decrypts the encrypted parts of a request for a service
-// with decryption keys, and holds it to the service's encryptedParts: the
-// Body content and each listed header block present must be ones that
-// arrived encrypted (by identity: the element the service gets is the one
+// decrypt decrypts the encrypted parts of a request for a service with
+// decryption keys, and holds it to the service's encryptedParts: the Body
+// content and each listed header block present must be ones that arrived
+// encrypted (by identity: the element the service gets is the one
 // decrypted). A service without keys refuses encrypted content outright
 // (nothing it cannot read passes to the backend).
-func decryptMessage(svc *service, env *soap.Envelope) error {
+//
+// The Security header is processed in its order (WSS 1.1 section 5: each
+// step prepends its element, the last applied comes first): when a
+// signature comes before the first EncryptedKey or ReferenceList, the
+// message was encrypted, then signed, and the signature is verified over
+// the encrypted form before anything is decrypted — with the lockout and
+// failure counting of authenticate, which then uses this verification —
+// and every encrypted part must be covered by the Body's signer: an
+// encrypted part it did not sign would come out of decryption unsigned.
+// Otherwise (signed, then encrypted; or a layout that names no key in the
+// header) the message is decrypted first and the signature verified over
+// the plaintext.
+func (g *Gateway) decrypt(ctx context.Context, tx *transaction, w http.ResponseWriter, svc *service, env *soap.Envelope) error {
 	if svc.decrypter == nil {
 		if encrypted(env) {
 			return soap.SecurityFault(soap.FaultFailedCheck, "security error in the message", fmt.Errorf("the message is encrypted and service %s has no decryption key", svc.name))
 		}
 		return nil
 	}
-	res, err := svc.decrypter.Decrypt(env, securityHeader(env, svc.actor))
+	sec := securityHeader(env, svc.actor)
+	tx.decrypted = xmlenc.HeaderElements(sec)
+	if vr := svc.verifier; vr != nil && signedAfterEncryption(sec) {
+		subjects := lockoutSubjects(tx, env, vr.Policy.Actor)
+		tx.attempt = &subjects
+		if err := g.shedLockout(svc, subjects); err != nil {
+			return err
+		}
+		v, err := vr.VerifyDecrypted(env, tx.decrypted)
+		if err == nil {
+			err = encryptedPartsSigned(env, v)
+		}
+		if err != nil {
+			return g.authFailed(ctx, tx, w, svc, subjects, err, true)
+		}
+		tx.verified = v
+	}
+	res, err := svc.decrypter.Decrypt(env, sec)
 	if err != nil {
 		return err
 	}
@@ -45,6 +78,56 @@ func decryptMessage(svc *service, env *soap.Envelope) error {
 				if h.Tag == p.Local && h.NamespaceURI() == p.Namespace && !containsElement(res.Headers, h) {
 					return fail("encryptedParts: header %s did not arrive encrypted", p)
 				}
+			}
+		}
+	}
+	return nil
+}
+
+// signedAfterEncryption reports whether a ds:Signature comes before the
+// first EncryptedKey or ReferenceList of the Security header.
+func signedAfterEncryption(sec *etree.Element) bool {
+	if sec == nil {
+		return false
+	}
+	signed := false
+	for _, c := range sec.ChildElements() {
+		switch ns := c.NamespaceURI(); {
+		case ns == wssec.NSDSig && c.Tag == "Signature":
+			signed = true
+		case ns == xmlenc.NSXENC && (c.Tag == "EncryptedKey" || c.Tag == "ReferenceList"):
+			return signed
+		}
+	}
+	return false
+}
+
+// encryptedPartsSigned checks, for a message encrypted and then signed,
+// that the Body's signer covers each encrypted part: the Body (or the
+// EncryptedData in it) and each EncryptedHeader (or its EncryptedData).
+func encryptedPartsSigned(env *soap.Envelope, v *wssec.Verified) error {
+	covers := func(els ...*etree.Element) bool {
+		for _, el := range els {
+			if v.Signer != nil && v.Signer.Covers(el) {
+				return true
+			}
+		}
+		return false
+	}
+	unsigned := func(what string) error {
+		return soap.SecurityFault(soap.FaultInvalidSecurity, "security error in the message",
+			fmt.Errorf("encrypted, then signed: %s is not covered by the Body's signature", what))
+	}
+	for _, c := range env.Body.ChildElements() {
+		if c.Tag == "EncryptedData" && c.NamespaceURI() == xmlenc.NSXENC && !covers(env.Body, c) {
+			return unsigned("the encrypted Body content")
+		}
+	}
+	for _, h := range env.HeaderBlocks() {
+		if h.Tag == "EncryptedHeader" && h.NamespaceURI() == xmlenc.NSWSSE11 {
+			inner := h.SelectElement("EncryptedData")
+			if !covers(h) && (inner == nil || !covers(inner)) {
+				return unsigned("an EncryptedHeader")
 			}
 		}
 	}

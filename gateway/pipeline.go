@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/beevik/etree"
+
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/store"
 	"github.com/gatehouse/gatehouse/gateway/throttle"
@@ -57,6 +59,11 @@ type transaction struct {
 	// attempt names whom the request's authentication counts against (the
 	// lockout subjects), nil for a service without WS-Security.
 	attempt *store.Attempt
+	// decrypted are the Security header's XML Encryption elements the
+	// decryption processes; verified is the Security header's verification
+	// when it came before the decryption (encrypted, then signed).
+	decrypted []*etree.Element
+	verified  *wssec.Verified
 
 	// ctx is the request's context; cancel cancels it, with errShutdown
 	// when the drain deadline passes (shutdown.go).
@@ -164,7 +171,7 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	// 5b. XML Encryption: what consumers encrypted is decrypted into the
 	// tree before anything reads it (sign-then-encrypt: the signature is
 	// verified over the plaintext); every failure is one FailedCheck.
-	if err := decryptMessage(svc, env); err != nil {
+	if err := g.decrypt(r.Context(), tx, w, svc, env); err != nil {
 		return err
 	}
 	tx.rec.Operation = env.Operation().String()

@@ -137,15 +137,20 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, w http.Resp
 	if vr == nil {
 		return id, checkSecurityPolicy(tx.op, env, nil) // mTLS alone, if the WSDL's policy asks for no more
 	}
-	subjects := lockoutSubjects(tx, env, vr.Policy.Actor)
-	tx.attempt = &subjects
-	if err := g.shedLockout(svc, subjects); err != nil {
-		return nil, err
-	}
-
-	v, err := vr.Verify(env)
-	if err != nil {
-		return nil, g.authFailed(ctx, tx, w, svc, subjects, err, true)
+	var subjects store.Attempt
+	v := tx.verified // encrypted, then signed: verified before the decryption
+	if v != nil {
+		subjects = *tx.attempt
+	} else {
+		subjects = lockoutSubjects(tx, env, vr.Policy.Actor)
+		tx.attempt = &subjects
+		if err := g.shedLockout(svc, subjects); err != nil {
+			return nil, err
+		}
+		var err error
+		if v, err = vr.VerifyDecrypted(env, tx.decrypted); err != nil {
+			return nil, g.authFailed(ctx, tx, w, svc, subjects, err, true)
+		}
 	}
 	id.addSecurity(v)
 	if mid := env.Addressing.MessageID; mid != "" {

@@ -152,7 +152,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	// blocks Gatehouse processes, so that their content (laxly reached
 	// from the envelope's open Header) is validated too, xsi:type values
 	// included.
-	headers := []string{schemas.WSSecext10, schemas.WSUtility10, schemas.WSSecext11, schemas.XMLDSig,
+	headers := []string{schemas.WSSecext10, schemas.WSUtility10, schemas.WSSecext11, schemas.XMLDSig, schemas.XMLEnc11,
 		schemas.SAML20, schemas.SAMLDelegation, schemas.SAML11, schemas.WSAddressing}
 	g.envelopeSchema = map[soap.Version]*schemas.Set{}
 	for v, name := range map[soap.Version]string{soap.V11: schemas.SOAP11Envelope, soap.V12: schemas.SOAP12Envelope} {

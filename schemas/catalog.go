@@ -17,6 +17,7 @@ const (
 	XML            = "xml.xsd"
 	XMLDSig        = "xmldsig-core-schema.xsd"
 	XMLEnc         = "xenc-schema.xsd"
+	XMLEnc11       = "xenc-schema-11.xsd"
 	SAML20         = "saml-schema-assertion-2.0.xsd"
 	SAML11         = "cs-sstc-schema-assertion-1.1.xsd"
 	SAMLDelegation = "sstc-saml-delegation.xsd"
@@ -65,6 +66,9 @@ func catalogURL(location string) (string, bool) {
 	case "http://www.w3.org/TR/2002/REC-xmlenc-core-20021210/xenc-schema.xsd",
 		"http://www.w3.org/TR/xmlenc-core/xenc-schema.xsd":
 		return XMLEnc, true
+	case "http://www.w3.org/TR/2013/REC-xmlenc-core1-20130411/xenc-schema-11.xsd",
+		"http://www.w3.org/TR/xmlenc-core1/xenc-schema-11.xsd":
+		return XMLEnc11, true
 	case "http://docs.oasis-open.org/security/saml/v2.0/saml-schema-assertion-2.0.xsd":
 		return SAML20, true
 	case "http://docs.oasis-open.org/security/saml/Post2.0/sstc-saml-delegation.xsd":
@@ -101,6 +105,8 @@ func catalogNamespace(ns string) (string, bool) {
 		return XMLDSig, true
 	case "http://www.w3.org/2001/04/xmlenc#":
 		return XMLEnc, true
+	case "http://www.w3.org/2009/xmlenc11#":
+		return XMLEnc11, true
 	case "urn:oasis:names:tc:SAML:2.0:assertion":
 		return SAML20, true
 	case "urn:oasis:names:tc:SAML:1.0:assertion":

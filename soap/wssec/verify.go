@@ -120,6 +120,9 @@ type Verified struct {
 	Signer *Signature
 
 	signed map[*etree.Element]*Signature
+	// processed are the Security header's XML Encryption elements the
+	// caller decrypts (VerifyDecrypted).
+	processed []*etree.Element
 	// holderKeys are the keys TokenKeys returned, by assertion.
 	holderKeys map[*etree.Element]*x509.Certificate
 }
@@ -266,8 +269,17 @@ func Username(env *soap.Envelope, actor string) string {
 
 // Verify checks the Security header of env against the verifier's policy.
 func (vr *Verifier) Verify(env *soap.Envelope) (*Verified, error) {
+	return vr.VerifyDecrypted(env, nil)
+}
+
+// VerifyDecrypted is Verify of a message whose XML Encryption the caller
+// processes (package xmlenc): the xenc:EncryptedKey and xenc:ReferenceList
+// children of the Security header in processed are taken as understood
+// instead of refused. The caller must have decrypted them, or decrypt them
+// after (encrypt-then-sign), and refuse the message if that fails.
+func (vr *Verifier) VerifyDecrypted(env *soap.Envelope, processed []*etree.Element) (*Verified, error) {
 	now := vr.Clock()
-	v := &Verified{Envelope: env, signed: map[*etree.Element]*Signature{}}
+	v := &Verified{Envelope: env, signed: map[*etree.Element]*Signature{}, processed: processed}
 	p := vr.Policy
 	sec, err := FindSecurity(env, p.Actor)
 	if err != nil {
@@ -325,8 +337,10 @@ func (vr *Verifier) readHeader(v *Verified, sec *etree.Element, now time.Time) e
 				return invalid("unexpected SAML element %s in Security", c.Tag)
 			}
 			v.Assertions = append(v.Assertions, c)
+		case ns == NSXEnc && (c.Tag == "EncryptedKey" || c.Tag == "ReferenceList") && slices.Contains(v.processed, c):
+			// Decrypted by the caller (VerifyDecrypted).
 		case ns == NSXEnc || (ns == soap.NSWSSE1 && c.Tag == "EncryptedHeader"):
-			return unsupportedAlgorithm("XML Encryption (%s) is not supported", c.Tag)
+			return unsupportedAlgorithm("XML Encryption (%s) is not supported here", c.Tag)
 		default:
 			return invalid("unexpected element {%s}%s in Security", ns, c.Tag)
 		}

@@ -438,3 +438,34 @@ func finishSignature(t *testing.T, kp keyPair, env *soap.Envelope, sec, si *etre
 	r.CreateAttr("ValueType", valueTypeX509v3)
 	return serialize(t, env)
 }
+
+// TestVerifyDecrypted: an EncryptedKey or ReferenceList in the Security
+// header is refused unless the caller says it processes that very element
+// (package xmlenc decrypts it); another element of the same name is not
+// covered by the caller's word.
+func TestVerifyDecrypted(t *testing.T) {
+	p := newPKI(t)
+	env := parse(t, signed(t, p.rsa, soap.V11, 0, true))
+	sec, err := FindSecurity(env, "")
+	if err != nil || sec == nil {
+		t.Fatal(sec, err)
+	}
+	ek := sec.CreateElement("xenc:EncryptedKey")
+	ek.CreateAttr("xmlns:xenc", NSXEnc)
+	rl := sec.CreateElement("xenc:ReferenceList")
+	rl.CreateAttr("xmlns:xenc", NSXEnc)
+	vr := verifier(p, strictPolicy())
+	if _, err := vr.Verify(env); err == nil || !strings.Contains(soap.AsFault(err).Reason(), "XML Encryption (EncryptedKey)") {
+		t.Errorf("Verify = %v, want the EncryptedKey refused", err)
+	}
+	if _, err := vr.VerifyDecrypted(env, []*etree.Element{ek}); err == nil || !strings.Contains(soap.AsFault(err).Reason(), "XML Encryption (ReferenceList)") {
+		t.Errorf("VerifyDecrypted(EncryptedKey) = %v, want the ReferenceList refused", err)
+	}
+	if _, err := vr.VerifyDecrypted(env, []*etree.Element{ek, rl}); err != nil {
+		t.Errorf("VerifyDecrypted(both) = %v", err)
+	}
+	other := ek.Copy()
+	if _, err := vr.VerifyDecrypted(env, []*etree.Element{other, rl}); err == nil {
+		t.Error("an element equal to the EncryptedKey but not it was taken for it")
+	}
+}

@@ -84,6 +84,42 @@ type Decrypted struct {
 	Elements []*etree.Element
 	Body     bool
 	Headers  []*etree.Element
+	// Processed are the Security header's EncryptedKey and ReferenceList
+	// elements, all used here (HeaderElements).
+	Processed []*etree.Element
+}
+
+// HeaderElements are the XML Encryption elements of the Security header
+// sec that Decrypt processes: its EncryptedKey and ReferenceList children.
+func HeaderElements(sec *etree.Element) []*etree.Element {
+	if sec == nil {
+		return nil
+	}
+	var out []*etree.Element
+	for _, c := range sec.ChildElements() {
+		if isXENC(c, "EncryptedKey") || isXENC(c, "ReferenceList") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// dataReferences are the URIs (without "#") of a ReferenceList's
+// DataReference children; any other child is an error (a KeyReference
+// names no data, and Gatehouse decrypts no EncryptedKey by reference).
+func dataReferences(rl *etree.Element) ([]string, error) {
+	var refs []string
+	for _, r := range rl.ChildElements() {
+		uri := r.SelectAttrValue("URI", "")
+		if r.NamespaceURI() != NSXENC || r.Tag != "DataReference" || !strings.HasPrefix(uri, "#") || len(uri) < 2 {
+			return nil, fail("ReferenceList holds %s %q: only DataReference to a fragment is understood", r.Tag, uri)
+		}
+		refs = append(refs, uri[1:])
+	}
+	if len(refs) == 0 {
+		return nil, fail("an empty ReferenceList")
+	}
+	return refs, nil
 }
 
 // fail is the one public answer to every decryption failure.
@@ -124,15 +160,16 @@ func (d *Decrypter) Decrypt(env *soap.Envelope, sec *etree.Element) (*Decrypted,
 			targets = append(targets, h)
 		}
 	}
-	var keys []*etree.Element
-	if sec != nil {
-		for _, c := range sec.ChildElements() {
-			if isXENC(c, "EncryptedKey") {
-				keys = append(keys, c)
-			}
+	processed := HeaderElements(sec)
+	var keys, lists []*etree.Element
+	for _, c := range processed {
+		if c.Tag == "EncryptedKey" {
+			keys = append(keys, c)
+		} else {
+			lists = append(lists, c)
 		}
 	}
-	if len(targets) == 0 && len(keys) == 0 {
+	if len(targets) == 0 && len(processed) == 0 {
 		return &Decrypted{}, nil
 	}
 	if len(keys) > maxKeys {
@@ -146,13 +183,28 @@ func (d *Decrypter) Decrypt(env *soap.Envelope, sec *etree.Element) (*Decrypted,
 	}
 	byID := map[string]*contentKey{}  // EncryptedKey Id → its key
 	byRef := map[string]*contentKey{} // EncryptedData Id → the key its ReferenceList names
+	// A ReferenceList of its own in the Security header names EncryptedData
+	// whose keys their KeyInfo gives; each must be decrypted here.
+	listed := map[string]bool{}
+	for _, rl := range lists {
+		refs, err := dataReferences(rl)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range refs {
+			if listed[ref] {
+				return nil, fail("EncryptedData #%s is referenced twice", ref)
+			}
+			listed[ref] = true
+		}
+	}
 	for _, ek := range keys {
 		ck := d.transport(env, sec, ek)
 		if id := idOf(ek); id != "" {
 			byID[id] = ck
 		}
 		for _, ref := range ck.refs {
-			if _, dup := byRef[ref]; dup {
+			if _, dup := byRef[ref]; dup || listed[ref] {
 				return nil, fail("EncryptedData #%s is referenced twice", ref)
 			}
 			byRef[ref] = ck
@@ -230,6 +282,12 @@ func (d *Decrypter) Decrypt(env *soap.Envelope, sec *etree.Element) (*Decrypted,
 			return nil, fail("the ReferenceList names #%s, which is no encrypted Body child or header of the message", ref)
 		}
 	}
+	for ref := range listed {
+		if !doneIDs[ref] {
+			return nil, fail("the ReferenceList names #%s, which is no encrypted Body child or header of the message", ref)
+		}
+	}
+	res.Processed = processed
 	return res, nil
 }
 
@@ -259,11 +317,7 @@ func isXENC(el *etree.Element, local string) bool {
 func (d *Decrypter) transport(env *soap.Envelope, sec, ek *etree.Element) *contentKey {
 	ck := &contentKey{}
 	if rl := child(ek, NSXENC, "ReferenceList"); rl != nil {
-		for _, r := range rl.ChildElements() {
-			if r.NamespaceURI() == NSXENC && r.Tag == "DataReference" {
-				ck.refs = append(ck.refs, strings.TrimPrefix(r.SelectAttrValue("URI", ""), "#"))
-			}
-		}
+		ck.refs, ck.err = dataReferences(rl)
 	}
 	key, err := d.unwrap(env, sec, ek)
 	if err != nil {

@@ -166,6 +166,10 @@ func TestDecryptRefusals(t *testing.T) {
 		{"encrypted to another key", strings.Replace(seal(t, sealed{to: other.Certificate}), base64.StdEncoding.EncodeToString(other.Certificate.SubjectKeyId), base64.StdEncoding.EncodeToString(cert.SubjectKeyId), 1), "key transport"},
 		{"content key of the wrong size", seal(t, sealed{cek: make([]byte, 16), dataAlg: AlgAES256GCM, to: cert}), "content key has 16 bytes"},
 		{"a plaintext ID shadowing another", seal(t, sealed{plaintext: `<a:X xmlns:a="urn:a" Id="EK1"/>`, to: cert}), "repeats the ID"},
+		{"a ReferenceList of the header naming nothing decrypted", withHeaderList(t, seal(t, sealed{to: cert}), `<xenc:DataReference URI="#ED7"/>`), "#ED7"},
+		{"a ReferenceList of the header naming the data the key's names", withHeaderList(t, seal(t, sealed{to: cert}), `<xenc:DataReference URI="#ED1"/>`), "referenced twice"},
+		{"a ReferenceList of the header with a KeyReference", withHeaderList(t, seal(t, sealed{to: cert}), `<xenc:KeyReference URI="#EK1"/>`), "only DataReference"},
+		{"an empty ReferenceList in the header", withHeaderList(t, seal(t, sealed{to: cert}), ``), "empty ReferenceList"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := decrypt(t, d, tc.msg)
@@ -177,6 +181,31 @@ func TestDecryptRefusals(t *testing.T) {
 				t.Errorf("reason %q, want …%s…", f.Reason(), tc.reason)
 			}
 		})
+	}
+}
+
+// withHeaderList adds a ReferenceList with refs to msg's Security header.
+func withHeaderList(t *testing.T, msg, refs string) string {
+	t.Helper()
+	i := strings.Index(msg, "<xenc:EncryptedKey")
+	if i < 0 {
+		t.Fatalf("no EncryptedKey in %s", msg)
+	}
+	return msg[:i] + `<xenc:ReferenceList xmlns:xenc="` + NSXENC + `">` + refs + `</xenc:ReferenceList>` + msg[i:]
+}
+
+// TestDecryptReportsProcessed: the header's EncryptedKey and a
+// ReferenceList of its own (naming data whose KeyInfo holds its key) are
+// what Decrypt processed, for the signature verification to accept them.
+func TestDecryptReportsProcessed(t *testing.T) {
+	kp := testKeyPair(t, "gateway")
+	d := &Decrypter{Keys: []KeyPair{kp}, Limits: soap.DefaultLimits()}
+	_, res, err := decrypt(t, d, seal(t, sealed{to: kp.Certificate}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Processed) != 1 || res.Processed[0].Tag != "EncryptedKey" || res.Processed[0].Parent() == nil {
+		t.Errorf("processed %v", res.Processed)
 	}
 }
 
