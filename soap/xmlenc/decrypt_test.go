@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,12 @@ import (
 
 func testKeyPair(t testing.TB, cn string) KeyPair {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	return testKeyPairBits(t, cn, 2048)
+}
+
+func testKeyPairBits(t testing.TB, cn string, bits int) KeyPair {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, bits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +52,10 @@ type sealed struct {
 	plaintext       string // default: the GetBalance payload
 	refs            []string
 	truncateTag     bool
-	to              *x509.Certificate
+	// corruptKey flips a bit of the wrapped key (the key transport
+	// fails); corruptData one of the ciphertext (the tag check fails).
+	corruptKey, corruptData bool
+	to                      *x509.Certificate
 }
 
 const payload = `<a:GetBalance xmlns:a="urn:gatehouse:demo:accounts"><a:AccountId>4711</a:AccountId></a:GetBalance>`
@@ -80,6 +89,9 @@ func seal(t testing.TB, s sealed) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.corruptKey {
+		wrapped[len(wrapped)/2] ^= 0x10
+	}
 	block, _ := aes.NewCipher(s.cek)
 	var ct []byte
 	if strings.HasSuffix(s.dataAlg, "gcm") {
@@ -99,6 +111,9 @@ func seal(t testing.TB, s sealed) string {
 		ct = make([]byte, len(plain))
 		cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, plain)
 		ct = append(iv, ct...)
+	}
+	if s.corruptData {
+		ct[len(ct)/2] ^= 0x10
 	}
 	var refs strings.Builder
 	for _, r := range s.refs {
@@ -181,6 +196,61 @@ func TestDecryptRefusals(t *testing.T) {
 				t.Errorf("reason %q, want …%s…", f.Reason(), tc.reason)
 			}
 		})
+	}
+}
+
+// TestNoTimingOracle: a key transport that fails (what a Bleichenbacher
+// or Manger attacker probes) goes on with a random content key and fails
+// at the content's tag, as a message with a good key and changed content
+// does: the two take the same time (with 2 MB of content, whose
+// decryption is a fifth of the whole, a shortcut past it shows). Measured, not assumed: many trials of
+// each, interleaved so that the machine's drift hits both alike, their
+// distributions compared (medians within 10%, interquartile ranges
+// overlapping). Absolute times are not checked.
+func TestNoTimingOracle(t *testing.T) {
+	// RSA-1024 (fast) so that the content's decryption is a good part of
+	// the whole: a shortcut past it would show.
+	kp := testKeyPairBits(t, "gateway", 1024)
+	d := &Decrypter{Keys: []KeyPair{kp}, Limits: soap.DefaultLimits()}
+	const trials = 60
+	// Content large enough (2 MB, parsed with limits to match) that
+	// skipping its decryption would show.
+	big := `<a:Statement xmlns:a="urn:gatehouse:demo:accounts">` + strings.Repeat(`<a:Entry>2026-12-07 1234.56 EUR transfer</a:Entry>`, 40000) + `</a:Statement>`
+	limits := soap.DefaultLimits()
+	limits.MaxBytes, limits.MaxTextBytes = 8<<20, 4<<20
+	classes := []sealed{{corruptKey: true, plaintext: big, to: kp.Certificate}, {corruptData: true, plaintext: big, to: kp.Certificate}}
+	names := []string{"key transport fails", "content tag fails"}
+	times := make([][]time.Duration, len(classes))
+	for i := range trials {
+		for j := range classes {
+			c := (i + j) % len(classes) // alternate which class goes first
+			env, err := soap.Parse([]byte(seal(t, classes[c])), limits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec := env.HeaderBlocks()[0]
+			start := time.Now()
+			_, err = d.Decrypt(env, sec)
+			times[c] = append(times[c], time.Since(start))
+			var f *soap.Fault
+			if !errors.As(err, &f) || f.Subcode != soap.FaultFailedCheck || !strings.Contains(f.Reason(), "content decryption") && !strings.Contains(f.Reason(), "key transport") {
+				t.Fatalf("%s: %v", names[c], err)
+			}
+		}
+	}
+	q := func(ds []time.Duration, p float64) time.Duration {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return s[int(p*float64(len(s)-1))]
+	}
+	a, b := times[0], times[1]
+	ma, mb := q(a, 0.5), q(b, 0.5)
+	t.Logf("median %s: %v, %s: %v; quartiles %v–%v and %v–%v", names[0], ma, names[1], mb, q(a, 0.25), q(a, 0.75), q(b, 0.25), q(b, 0.75))
+	if r := float64(max(ma, mb)) / float64(min(ma, mb)); r > 1.10 {
+		t.Errorf("medians differ by a factor of %.2f", r)
+	}
+	if q(a, 0.25) > q(b, 0.75) || q(b, 0.25) > q(a, 0.75) {
+		t.Error("the interquartile ranges do not overlap")
 	}
 }
 
