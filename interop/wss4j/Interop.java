@@ -1,6 +1,6 @@
 // Apache WSS4J 1.6 (Debian libwss4j-java) against Gatehouse, driven by the
-// Go tests in interop/ (wss4j_test.go, wss4j_xmlenc_test.go), which compile
-// this file with javac.
+// Go tests in interop/ (wss4j_test.go, wss4j_xmlenc_test.go,
+// wss4j_outbound_enc_test.go), which compile this file with javac.
 //
 //   java Interop sign FORM KEY.der CERT.der IN.xml OUT.xml
 //       signs the SOAP envelope IN.xml as WSS4J's WSSecSignature and
@@ -44,6 +44,23 @@
 //                                (WSS4J's "Timestamp Encrypt Signature")
 //       A BinarySecurityToken WSS4J names with a wsu:Id that is no xs:ID
 //       is renamed (fixBSTIds).
+//   java Interop decrypt KEY.der CERT.der IN.xml OUT.xml [OPTION...]
+//       processes the Security header of IN.xml with WSSecurityEngine as a
+//       CXF or Axis2 service does, the decryption crypto a Merlin whose
+//       keystore holds KEY.der (PKCS#8 RSA) with CERT.der, its password
+//       given by the CallbackHandler; writes the document WSS4J leaves (the
+//       decrypted message) to OUT.xml and prints one line per decrypted
+//       part, "decrypted {ns}local", and "transport ALGORITHM" per
+//       EncryptedKey. Exits 1 with "refused: " and the reason when WSS4J
+//       refuses the message or has decrypted nothing.
+//       OPTIONs:
+//         trust=CA.der  verify signatures against CA.der (the signature
+//                       crypto's trust store), and require one: prints
+//                       "signed {ns}local" per signed element and
+//                       "signer DN". Without it a signature is refused.
+//         no-bsp        WSSConfig.setWsiBSPCompliant(false): WSS4J 1.6
+//                       then no longer limits key transport to BSP 1.1's
+//                       rsa-1_5 and rsa-oaep-mgf1p (for xenc11 rsa-oaep)
 import java.io.ByteArrayInputStream;
 import java.io.File;
 import java.io.FileOutputStream;
@@ -119,9 +136,23 @@ public class Interop {
                 }
             }
             encrypt(args[1], args[2], args[3], args[4], args[5], args[6], signKey, signCert, headerNS, headerLocal, embed, thenSign);
+        } else if (args.length >= 5 && args[0].equals("decrypt")) {
+            String trust = null;
+            boolean bsp = true;
+            for (int i = 5; i < args.length; i++) {
+                if (args[i].startsWith("trust=") && args[i].length() > 6) {
+                    trust = args[i].substring(6);
+                } else if (args[i].equals("no-bsp")) {
+                    bsp = false;
+                } else {
+                    throw new IllegalArgumentException("unknown option " + args[i]);
+                }
+            }
+            decrypt(args[1], args[2], args[3], args[4], trust, bsp);
         } else {
             System.err.println("usage: Interop sign FORM KEY.der CERT.der IN.xml OUT.xml | verify CA.der IN.xml"
-                + " | encrypt KEYID TRANSPORT CONTENT CERT IN.xml OUT.xml [sign=KEY.der,CERT.der] [header={NS}LOCAL] [embed] [then-sign]");
+                + " | encrypt KEYID TRANSPORT CONTENT CERT IN.xml OUT.xml [sign=KEY.der,CERT.der] [header={NS}LOCAL] [embed] [then-sign]"
+                + " | decrypt KEY.der CERT.der IN.xml OUT.xml [trust=CA.der] [no-bsp]");
             System.exit(2);
         }
     }
@@ -377,6 +408,97 @@ public class Interop {
             }
         }
         cv.setTextContent(Base64.encode(c.doFinal(key)));
+    }
+
+    // decrypt has WSSecurityEngine process the Security header of in with
+    // the key of keyFile and certFile as its decryption crypto, and with
+    // caFile (if not null) as the trust store of its signature crypto.
+    static void decrypt(String keyFile, String certFile, String in, String out, String caFile, boolean bsp) throws Exception {
+        PrivateKey key = KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(Files.readAllBytes(new File(keyFile).toPath())));
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        ks.setKeyEntry(ALIAS, key, PASSWORD.toCharArray(), new Certificate[] {certificate(certFile)});
+        Merlin decCrypto = new Merlin();
+        decCrypto.setKeyStore(ks);
+        // Signatures are checked against the CA only: the decryption
+        // keystore is no trust anchor.
+        Merlin sigCrypto = null;
+        if (caFile != null) {
+            KeyStore trust = KeyStore.getInstance("PKCS12");
+            trust.load(null, null);
+            trust.setCertificateEntry("ca", certificate(caFile));
+            sigCrypto = new Merlin();
+            sigCrypto.setTrustStore(trust);
+        }
+        // The key's password, for the decryption key only.
+        CallbackHandler passwords = (Callback[] callbacks) -> {
+            for (Callback c : callbacks) {
+                if (c instanceof WSPasswordCallback) {
+                    WSPasswordCallback pc = (WSPasswordCallback) c;
+                    if (pc.getUsage() != WSPasswordCallback.DECRYPT || !ALIAS.equals(pc.getIdentifier())) {
+                        throw new SecurityException("no password for " + pc.getIdentifier() + " (usage " + pc.getUsage() + ")");
+                    }
+                    pc.setPassword(PASSWORD);
+                }
+            }
+        };
+        WSSConfig config = WSSConfig.getNewInstance();
+        config.setWsiBSPCompliant(bsp);
+        WSSecurityEngine engine = new WSSecurityEngine();
+        engine.setWssConfig(config);
+
+        Document doc = parse(in);
+        List<WSSecurityEngineResult> results;
+        try {
+            results = engine.processSecurityHeader(doc, null, passwords, sigCrypto, decCrypto);
+        } catch (Exception e) {
+            System.err.println("refused: " + e);
+            for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+                System.err.println("  caused by: " + c);
+            }
+            System.exit(1);
+            return;
+        }
+        if (results == null) {
+            System.err.println("refused: no Security header");
+            System.exit(1);
+        }
+        boolean decrypted = false, signed = false;
+        for (WSSecurityEngineResult r : results) {
+            int action = (Integer) r.get(WSSecurityEngineResult.TAG_ACTION);
+            @SuppressWarnings("unchecked")
+            List<WSDataRef> refs = (List<WSDataRef>) r.get(WSSecurityEngineResult.TAG_DATA_REF_URIS);
+            if (action == WSConstants.ENCR) {
+                Object transport = r.get(WSSecurityEngineResult.TAG_ENCRYPTED_KEY_TRANSPORT_METHOD);
+                if (transport != null) {
+                    System.out.println("transport " + transport);
+                }
+                if (refs != null) {
+                    for (WSDataRef ref : refs) {
+                        decrypted = true;
+                        System.out.println("decrypted {" + ref.getName().getNamespaceURI() + "}" + ref.getName().getLocalPart() + " " + ref.getAlgorithm());
+                    }
+                }
+            } else if (action == WSConstants.SIGN) {
+                signed = true;
+                for (WSDataRef ref : refs) {
+                    System.out.println("signed {" + ref.getName().getNamespaceURI() + "}" + ref.getName().getLocalPart());
+                }
+                X509Certificate c = (X509Certificate) r.get(WSSecurityEngineResult.TAG_X509_CERTIFICATE);
+                System.out.println("signer " + c.getSubjectX500Principal().getName());
+            } else if (action == WSConstants.TS) {
+                System.out.println("timestamp");
+            }
+        }
+        write(doc, out);
+        if (!decrypted) {
+            System.err.println("refused: nothing decrypted");
+            System.exit(1);
+        }
+        if (caFile != null && !signed) {
+            System.err.println("refused: no signature");
+            System.exit(1);
+        }
     }
 
     static void verify(String caFile, String in) throws Exception {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/gatehouse/gatehouse/internal/dn"
 	"github.com/gatehouse/gatehouse/soap"
 )
 
@@ -132,7 +133,13 @@ func (e *Encrypter) Encrypt(env *soap.Envelope) error {
 	} else {
 		xd := str.CreateElement("ds:X509Data")
 		is := xd.CreateElement("ds:X509IssuerSerial")
-		is.CreateElement("ds:X509IssuerName").SetText(e.Recipient.Issuer.String())
+		// The issuer as encoded, in RFC 4514's order (Go's pkix.Name
+		// re-sorts its attributes, and receivers compare in order).
+		issuer := e.Recipient.Issuer.String()
+		if d, err := dn.FromDER(e.Recipient.RawIssuer); err == nil {
+			issuer = d.String()
+		}
+		is.CreateElement("ds:X509IssuerName").SetText(issuer)
 		is.CreateElement("ds:X509SerialNumber").SetText(e.Recipient.SerialNumber.String())
 	}
 	ek.CreateElement("xenc:CipherData").CreateElement("xenc:CipherValue").SetText(base64.StdEncoding.EncodeToString(wrapped))
