@@ -100,10 +100,20 @@
 //     rate and burst (default: rate) at least 1, 0 < per <= 366 days, at
 //     most one request per microsecond (per/rate), and a full burst earned
 //     back within 366 days (burst × per/rate).
+//   - listener/connections (Listener.Connections): max, perClient and
+//     pendingHandshakes 1 to 1000000, perClient and pendingHandshakes at
+//     most a written max; 0 < handshakeTimeout <= 1m (default 5s). Counts
+//     left out stay 0: the gateway derives max from the descriptor limit
+//     at start, and takes DefaultPerClient and DefaultPendingHandshakes,
+//     each at most max.
 //   - backend bulkhead and breaker (Backend.MaxConcurrent, Backend.Breaker;
 //     defaults filled in, so every backend has both): maxConcurrent 1 to
 //     100000 (default 64); breaker failures 1 to 1000 (default 5), openFor
-//     1s to 1h (default 30s), halfOpenRequests 1 to 100 (default 1).
+//     1s to 1h (default 30s), halfOpenRequests 1 to 100 (default 1),
+//     slowCall above 0 and below the backend's timeout (default half of
+//     it), failureRatio 1 to 100 percent (default 50), minCalls 1 to
+//     100000 (default 20); Window, not written, is the larger of 1m and
+//     twice the timeout.
 //   - audit (Config.Audit): file paths are unique, their directories
 //     exist, and none is named like a backup (PATH.N) of a file that
 //     rotates; maxBytes (rotation, at least 1 MiB) needs maxBackups of 1

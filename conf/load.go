@@ -216,6 +216,7 @@ func (c *checker) checkListeners(listeners []*Listener) {
 		c.checkDuration(t.Pos, el+"/timeouts", "read", t.Read)
 		c.checkDuration(t.Pos, el+"/timeouts", "write", t.Write)
 		c.checkDuration(t.Pos, el+"/timeouts", "idle", t.Idle)
+		c.checkConnections(&l.Connections, el+"/connections")
 	}
 }
 
@@ -676,7 +677,7 @@ func (c *checker) checkBackend(b *Backend, el string) {
 			b.signing = &cert
 		}
 	}
-	c.checkBreaker(&b.Breaker, el+"/breaker")
+	c.checkBreaker(&b.Breaker, b.Timeout, el+"/breaker")
 }
 
 // checkPlaintext refuses an http backend that would receive secrets: the

@@ -185,7 +185,8 @@ func TestLoadDefaults(t *testing.T) {
 		t.Errorf("soapVersions = %q", s.SOAPVersions)
 	}
 	// Every backend has a bulkhead and a breaker.
-	wantBreaker := Breaker{Failures: 5, OpenFor: 30 * time.Second, HalfOpenRequests: 1}
+	wantBreaker := Breaker{Failures: 5, OpenFor: 30 * time.Second, HalfOpenRequests: 1,
+		SlowCall: 5 * time.Second, FailureRatio: 50, MinCalls: 20, Window: time.Minute}
 	if s.Backend.MaxConcurrent != 64 || s.Backend.Breaker != wantBreaker {
 		t.Errorf("backend MaxConcurrent %d, Breaker %+v; want 64 and %+v", s.Backend.MaxConcurrent, s.Backend.Breaker, wantBreaker)
 	}

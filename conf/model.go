@@ -22,9 +22,14 @@ const SchemaName = "gatehouse-config.xsd"
 
 // Defaults for what a configuration may leave out.
 const (
-	DefaultAdminAddress     = "127.0.0.1:9090"
-	DefaultSOAPVersions     = "1.1 1.2"
-	DefaultConnectTimeout   = 2 * time.Second
+	DefaultAdminAddress   = "127.0.0.1:9090"
+	DefaultSOAPVersions   = "1.1 1.2"
+	DefaultConnectTimeout = 2 * time.Second
+	// DefaultBackendTimeout is well above a legacy backend's usual answer
+	// (tens to hundreds of milliseconds) and below a consumer's own
+	// timeout (commonly 30s or more), so that the consumer gets the
+	// gateway's fault rather than its own timeout. A hung backend opens
+	// the breaker after slowCall (half of it), not after it.
 	DefaultBackendTimeout   = 10 * time.Second
 	DefaultMaxResponseBytes = 4 << 20
 
@@ -89,6 +94,8 @@ type Listener struct {
 	Address  string      `xml:"address,attr"`
 	TLS      ListenerTLS `xml:"tls"`
 	Timeouts Timeouts    `xml:"timeouts"`
+	// Connections are the listener's connection limits (connections.go).
+	Connections Connections `xml:"connections"`
 
 	serverTLS *tls.Config
 }
@@ -366,7 +373,7 @@ func (l *Listener) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Read:       DefaultReadTimeout,
 		Write:      DefaultWriteTimeout,
 		Idle:       DefaultIdleTimeout,
-	}}
+	}, Connections: Connections{HandshakeTimeout: DefaultHandshakeTimeout}}
 	return d.DecodeElement((*plain)(l), &start)
 }
 
@@ -474,6 +481,7 @@ func (b *Backend) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Breaker          Breaker      `xml:"breaker"`
 	}
 	raw.Breaker = DefaultBreaker()
+	raw.Breaker.SlowCall = slowCallUnset // its default depends on the timeout
 	*b = Backend{
 		Pos:              Pos{Line: startLine(d)},
 		ConnectTimeout:   DefaultConnectTimeout,
@@ -495,10 +503,14 @@ func (b *Backend) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	if raw.MaxConcurrent != 0 { // the schema refuses maxConcurrent="0"
 		b.MaxConcurrent = raw.MaxConcurrent
 	}
-	return firstErr(
+	if err := firstErr(
 		parseDuration(&b.ConnectTimeout, raw.ConnectTimeout, b.Line, "connectTimeout"),
 		parseDuration(&b.Timeout, raw.Timeout, b.Line, "timeout"),
-	)
+	); err != nil {
+		return err
+	}
+	b.Breaker.timed(b.Timeout)
+	return nil
 }
 
 func (s *BackendSign) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
@@ -549,6 +561,7 @@ func (c *Config) setFile(file string) {
 		set(&l.Pos)
 		set(&l.TLS.Pos)
 		set(&l.Timeouts.Pos)
+		set(&l.Connections.Pos)
 	}
 	set(&c.Admin.Pos)
 	set(&c.Audit.Pos)

@@ -7,10 +7,24 @@ import (
 
 // Defaults for a backend's bulkhead and circuit breaker.
 const (
+	// DefaultMaxConcurrent carries about 640 calls a second at 100ms each
+	// (Little's law), while a hung backend ties up at most 64 requests, and
+	// as many connections, of the gateway until the breaker opens.
 	DefaultMaxConcurrent           = 64
 	DefaultBreakerFailures         = 5
 	DefaultBreakerOpenFor          = 30 * time.Second
 	DefaultBreakerHalfOpenRequests = 1
+	// DefaultBreakerFailureRatio (percent) and DefaultBreakerMinCalls: half
+	// of at least 20 calls that ended within the window failed (slow calls
+	// included) opens the breaker too, which catches a backend that fails
+	// or hangs on every other call (never five in a row).
+	DefaultBreakerFailureRatio = 50
+	DefaultBreakerMinCalls     = 20
+	// DefaultBreakerWindow is the shortest window the ratio is taken over;
+	// it is at least twice the backend's timeout, so that the outcome of
+	// every call, a timed-out one's included, lands in the window it began
+	// in.
+	DefaultBreakerWindow = time.Minute
 )
 
 // Bounds for rate limits, bulkheads and breakers.
@@ -30,6 +44,7 @@ const (
 	maxBreakerFailures         = 1000
 	maxBreakerHalfOpenRequests = 100
 	maxBreakerOpenFor          = time.Hour
+	maxBreakerMinCalls         = 100000
 	// Below a second the breaker closes again before a backend could
 	// recover, and so does not protect it.
 	minBreakerOpenFor = time.Second
@@ -55,16 +70,29 @@ type RateLimit struct {
 	Burst int // Rate unless written
 }
 
-// Breaker is a backend's circuit breaker: Failures failed calls in a row
-// open it for OpenFor, then HalfOpenRequests trial calls are let through;
-// that many successes close it, one failure opens it again. Load fills in
-// the defaults, so every backend has a breaker; Pos is zero when the
-// backend has no breaker element.
+// Breaker is a backend's circuit breaker: Failures failed calls in a row,
+// or FailureRatio percent of at least MinCalls calls that ended within
+// Window, open it for OpenFor; then HalfOpenRequests trial calls are let
+// through; that many successes close it, one failure opens it again. A
+// call fails when the backend cannot be reached, times out or answers
+// what is not a SOAP response, and when it is still running after
+// SlowCall: it counts as failed at that moment, so that a hung backend
+// opens the breaker long before its calls time out. Load fills in the
+// defaults, so every backend has a breaker; Pos is zero when the backend
+// has no breaker element.
 type Breaker struct {
 	Pos
 	Failures         uint32
 	OpenFor          time.Duration
 	HalfOpenRequests uint32
+	// SlowCall is half the backend's timeout unless written; it must be
+	// below the timeout.
+	SlowCall     time.Duration
+	FailureRatio uint32 // percent, 1 to 100
+	MinCalls     uint32
+	// Window is not written: the larger of DefaultBreakerWindow and twice
+	// the backend's timeout.
+	Window time.Duration
 }
 
 // DefaultBreaker returns the breaker settings that apply when a backend
@@ -74,7 +102,22 @@ func DefaultBreaker() Breaker {
 		Failures:         DefaultBreakerFailures,
 		OpenFor:          DefaultBreakerOpenFor,
 		HalfOpenRequests: DefaultBreakerHalfOpenRequests,
+		FailureRatio:     DefaultBreakerFailureRatio,
+		MinCalls:         DefaultBreakerMinCalls,
 	}
+}
+
+// slowCallUnset marks a SlowCall not written while the backend is decoded
+// (a written 0 is an error the checks report).
+const slowCallUnset = -1
+
+// timed fills in what the backend's timeout sets: the default SlowCall
+// and the Window.
+func (b *Breaker) timed(timeout time.Duration) {
+	if b.SlowCall == slowCallUnset {
+		b.SlowCall = timeout / 2
+	}
+	b.Window = max(DefaultBreakerWindow, 2*timeout)
 }
 
 func (r *RateLimits) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
@@ -106,18 +149,31 @@ func (b *Breaker) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		Failures         uint32 `xml:"failures,attr"`
 		OpenFor          string `xml:"openFor,attr"`
 		HalfOpenRequests uint32 `xml:"halfOpenRequests,attr"`
+		SlowCall         string `xml:"slowCall,attr"`
+		FailureRatio     uint32 `xml:"failureRatio,attr"`
+		MinCalls         uint32 `xml:"minCalls,attr"`
 	}
 	b.Line = startLine(d)
 	if err := d.DecodeElement(&raw, &start); err != nil {
 		return err
 	}
+	// The schema refuses 0 for each count.
 	if raw.Failures != 0 {
 		b.Failures = raw.Failures
 	}
 	if raw.HalfOpenRequests != 0 {
 		b.HalfOpenRequests = raw.HalfOpenRequests
 	}
-	return parseDuration(&b.OpenFor, raw.OpenFor, b.Line, "openFor")
+	if raw.FailureRatio != 0 {
+		b.FailureRatio = raw.FailureRatio
+	}
+	if raw.MinCalls != 0 {
+		b.MinCalls = raw.MinCalls
+	}
+	return firstErr(
+		parseDuration(&b.OpenFor, raw.OpenFor, b.Line, "openFor"),
+		parseDuration(&b.SlowCall, raw.SlowCall, b.Line, "slowCall"),
+	)
 }
 
 // Checks.
@@ -181,7 +237,8 @@ func (c *checker) checkBulkhead(b *Backend, el string) {
 	}
 }
 
-func (c *checker) checkBreaker(b *Breaker, el string) {
+// checkBreaker checks backend/breaker; timeout is the backend's.
+func (c *checker) checkBreaker(b *Breaker, timeout time.Duration, el string) {
 	for _, v := range []struct {
 		attr string
 		val  uint32
@@ -189,6 +246,8 @@ func (c *checker) checkBreaker(b *Breaker, el string) {
 	}{
 		{"failures", b.Failures, maxBreakerFailures},
 		{"halfOpenRequests", b.HalfOpenRequests, maxBreakerHalfOpenRequests},
+		{"failureRatio", b.FailureRatio, 100},
+		{"minCalls", b.MinCalls, maxBreakerMinCalls},
 	} {
 		switch {
 		case v.val < 1: // the schema refuses it
@@ -202,5 +261,13 @@ func (c *checker) checkBreaker(b *Breaker, el string) {
 		c.errorf(b.Pos, el, "openFor %s is below the minimum of %s", b.OpenFor, minBreakerOpenFor)
 	case b.OpenFor > maxBreakerOpenFor:
 		c.errorf(b.Pos, el, "openFor %s is above the maximum of %s", b.OpenFor, maxBreakerOpenFor)
+	}
+	switch {
+	case b.SlowCall <= 0:
+		c.errorf(b.Pos, el, "slowCall must be greater than 0")
+	case timeout > 0 && b.SlowCall >= timeout:
+		// A call that is never slow before it times out would make
+		// slowCall mean nothing.
+		c.errorf(b.Pos, el, "slowCall %s must be below the backend's timeout %s", b.SlowCall, timeout)
 	}
 }

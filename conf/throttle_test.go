@@ -32,9 +32,13 @@ func TestLoadValidThrottle(t *testing.T) {
 		maxConcurrent int
 		breaker       Breaker
 	}{
-		{"accounts", 16, Breaker{at(21), 3, time.Minute, 2}},
-		{"orders", DefaultMaxConcurrent, Breaker{at(27), DefaultBreakerFailures, 10 * time.Second, DefaultBreakerHalfOpenRequests}},
-		{"ledger", DefaultMaxConcurrent, DefaultBreaker()}, // no breaker element: zero Pos
+		{"accounts", 16, Breaker{Pos: at(21), Failures: 3, OpenFor: time.Minute, HalfOpenRequests: 2,
+			SlowCall: DefaultBackendTimeout / 2, FailureRatio: DefaultBreakerFailureRatio, MinCalls: DefaultBreakerMinCalls, Window: DefaultBreakerWindow}},
+		{"orders", DefaultMaxConcurrent, Breaker{Pos: at(27), Failures: DefaultBreakerFailures, OpenFor: 10 * time.Second, HalfOpenRequests: DefaultBreakerHalfOpenRequests,
+			SlowCall: 2 * time.Second, FailureRatio: 25, MinCalls: 40, Window: DefaultBreakerWindow}},
+		// No breaker element: zero Pos; a timeout of 1m: a 2m window.
+		{"ledger", DefaultMaxConcurrent, Breaker{Failures: DefaultBreakerFailures, OpenFor: DefaultBreakerOpenFor, HalfOpenRequests: DefaultBreakerHalfOpenRequests,
+			SlowCall: 30 * time.Second, FailureRatio: DefaultBreakerFailureRatio, MinCalls: DefaultBreakerMinCalls, Window: 2 * time.Minute}},
 	} {
 		var b *Backend
 		for _, s := range cfg.Services {

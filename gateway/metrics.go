@@ -27,6 +27,13 @@ type metrics struct {
 	throttled        *prometheus.CounterVec
 	breakerState     *prometheus.GaugeVec
 	backendBusy      *prometheus.GaugeVec
+	// slowCalls counts the backend calls the breaker counted as failed for
+	// running longer than breaker/@slowCall.
+	slowCalls *prometheus.CounterVec
+	// connections and connRefused are the listeners' connection limits
+	// (connlimit.go).
+	connections *prometheus.GaugeVec
+	connRefused *prometheus.CounterVec
 	// assertionCache counts the SAML assertion cache lookups by service
 	// and result (hit, miss).
 	assertionCache *prometheus.CounterVec
@@ -96,6 +103,18 @@ func newMetrics() *metrics {
 			Name: "gatehouse_backend_in_flight",
 			Help: "Calls inside each service backend's bulkhead.",
 		}, []string{"service"}),
+		slowCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_backend_slow_calls_total",
+			Help: "Backend calls still running after the breaker's slow-call threshold, counted as failures toward opening it, by service.",
+		}, []string{"service"}),
+		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gatehouse_connections",
+			Help: "Connections a SOAP listener holds, by listener and state (open: all of them, those in the TLS handshake included; handshaking: those still in the TLS handshake).",
+		}, []string{"listener", "state"}),
+		connRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_connections_refused_total",
+			Help: "Connections a SOAP listener closed at once for a limit (max_connections, per_client, pending_handshakes) or after its handshake timeout (handshake_timeout), by listener and reason.",
+		}, []string{"listener", "reason"}),
 		assertionCache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_saml_assertion_cache_lookups_total",
 			Help: "Lookups of holder-of-key and sender-vouches SAML assertions in the service's verified-assertion cache, by service and result (hit: the assertion's signature was not verified again; miss).",
@@ -132,7 +151,8 @@ func newMetrics() *metrics {
 		}, []string{"composite", "step", "outcome"}),
 	}
 	m.reg.MustRegister(m.requests, m.faults, m.latency, m.backend, m.auditErrors, m.inFlight, m.certNotAfter,
-		m.authFailures, m.lockouts, m.replays, m.epochChanges, m.recoveryRefusals, m.decisions, m.throttled, m.breakerState, m.backendBusy, m.assertionCache,
+		m.authFailures, m.lockouts, m.replays, m.epochChanges, m.recoveryRefusals, m.decisions, m.throttled, m.breakerState, m.backendBusy, m.slowCalls, m.assertionCache,
+		m.connections, m.connRefused,
 		m.composites, m.compositeSteps, m.compositeStepFailures, m.compensations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

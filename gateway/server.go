@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -523,10 +522,19 @@ func (g *Gateway) Start() error {
 	g.adminLn = adminLn
 	g.admin = &http.Server{Handler: g.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
 
+	// Each listener's connections are limited (connlimit.go); the limiter
+	// runs the TLS handshake under its timeout.
+	limits, warnings := resolveConnLimits(g.cfg, fileLimit())
+	for _, w := range warnings {
+		g.log.Warn(w)
+	}
 	for _, l := range g.listeners {
-		g.run(func() error { return l.server.Serve(tls.NewListener(l.ln, l.server.TLSConfig)) })
+		lim := limits[l.name]
+		cl := newConnLimiter(l.name, l.ln, l.server.TLSConfig, lim, g.log, g.metrics)
+		g.run(func() error { return l.server.Serve(cl) })
 		g.log.Info("listening", "listener", l.name, "address", l.ln.Addr().String(),
-			"services", slices.Sorted(maps.Keys(l.services)))
+			"services", slices.Sorted(maps.Keys(l.services)),
+			"maxConnections", lim.max, "perClient", lim.perClient, "pendingHandshakes", lim.handshakes, "handshakeTimeout", lim.handshakeTimeout.String())
 	}
 	g.run(func() error { return g.admin.Serve(g.adminLn) })
 	g.log.Info("admin listening", "address", g.adminLn.Addr().String())

@@ -53,10 +53,25 @@ type guard struct {
 	inFlight prometheus.Gauge
 }
 
+// newGuard builds a backend's bulkhead and breaker. The breaker counts a call
+// still running after breaker/@slowCall as failed (and counts it in
+// gatehouse_backend_slow_calls_total), so that a hung backend opens it after
+// a few slow calls rather than after as many timeouts.
 func (g *Gateway) newGuard(name string, b *conf.Backend) (*guard, error) {
+	bc := &b.Breaker
+	slow := g.metrics.slowCalls.WithLabelValues(name)
 	br, err := throttle.NewBreaker(name, throttle.BreakerSettings{
-		ConsecutiveFailures: b.Breaker.Failures, OpenFor: b.Breaker.OpenFor, HalfOpenRequests: b.Breaker.HalfOpenRequests,
-		OnStateChange: func(name, _, to string) { g.metrics.breakerState.WithLabelValues(name).Set(breakerValue(to)) },
+		ConsecutiveFailures: bc.Failures, OpenFor: bc.OpenFor, HalfOpenRequests: bc.HalfOpenRequests,
+		SlowCall: bc.SlowCall, FailureRatio: float64(bc.FailureRatio) / 100, MinCalls: bc.MinCalls, Window: bc.Window,
+		OnStateChange: func(name, from, to string) {
+			g.metrics.breakerState.WithLabelValues(name).Set(breakerValue(to))
+			if to == "open" {
+				g.log.Warn("circuit breaker open: calls to the backend are refused", "service", name, "from", from, "openFor", bc.OpenFor.String())
+			} else {
+				g.log.Info("circuit breaker "+to, "service", name, "from", from)
+			}
+		},
+		OnSlowCall: slow.Inc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: service %s: breaker: %w", name, err)
@@ -76,8 +91,13 @@ func breakerValue(state string) float64 {
 }
 
 // call runs fn inside the bulkhead and the breaker. A full bulkhead or an
-// open breaker is a Receiver fault with 503, at once, without calling.
+// open breaker is a Receiver fault with 503, at once, without calling. An
+// open breaker is asked first: while the bulkhead is full of calls to a hung
+// backend, the answer says that the backend is unavailable, not busy.
 func (gd *guard) call(ctx context.Context, fn func() (int, error)) error {
+	if gd.breaker.State() == "open" {
+		return breakerFault(throttle.ErrOpen)
+	}
 	release, err := gd.bulkhead.Acquire(ctx)
 	if err != nil {
 		return soap.ReceiverFault("backend busy", fmt.Errorf("bulkhead: %w", err)).WithStatus(http.StatusServiceUnavailable)
@@ -89,7 +109,11 @@ func (gd *guard) call(ctx context.Context, fn func() (int, error)) error {
 	}()
 	_, err = gd.breaker.Do(ctx, fn)
 	if errors.Is(err, throttle.ErrOpen) {
-		return soap.ReceiverFault("backend unavailable", fmt.Errorf("circuit open: %w", err)).WithStatus(http.StatusServiceUnavailable)
+		return breakerFault(err)
 	}
 	return err
+}
+
+func breakerFault(err error) error {
+	return soap.ReceiverFault("backend unavailable", fmt.Errorf("circuit open: %w", err)).WithStatus(http.StatusServiceUnavailable)
 }

@@ -224,3 +224,133 @@ func TestBreakerSettings(t *testing.T) {
 		t.Fatalf("Name = %q", b.Name())
 	}
 }
+
+// TestBreakerSlowCallsOpen is issue 18 item 6: calls to a hung backend count
+// as failed once they are SlowCall old, while they still run, so the breaker
+// opens after ConsecutiveFailures slow calls and later calls are refused at
+// once, long before the hung ones would time out.
+func TestBreakerSlowCallsOpen(t *testing.T) {
+	var tr transitions
+	var slow atomic.Int32
+	b, err := NewBreaker("hung", BreakerSettings{ConsecutiveFailures: 3, OpenFor: time.Hour, SlowCall: 50 * time.Millisecond,
+		Window: time.Minute, OnStateChange: tr.hook, OnSlowCall: func() { slow.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hung := make(chan struct{})
+	defer close(hung)
+	results := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := b.Do(context.Background(), func() (int, error) { <-hung; return 200, nil })
+			results <- err
+		}()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for b.State() != "open" {
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker %s 2s after 3 calls hung (slow-call threshold 50ms), want open", b.State())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	tr.want(t, "hung:closed->open")
+	if got := slow.Load(); got != 3 {
+		t.Errorf("OnSlowCall called %d times, want 3", got)
+	}
+	start := time.Now()
+	if _, called, err := call(t, b, 200, nil); !errors.Is(err, ErrOpen) || called {
+		t.Fatalf("after the slow calls: %v, called %v; want ErrOpen without calling", err, called)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("refusal took %s", d)
+	}
+	// The hung calls, once they end, change nothing: their outcome was counted.
+	hung <- struct{}{}
+	if err := <-results; err != nil {
+		t.Errorf("a slow call that succeeds returns its result: %v", err)
+	}
+	tr.want(t, "hung:closed->open")
+}
+
+// TestBreakerSlowCallEnded: a call that returns after SlowCall, before the
+// timer noticed, is a failure for the breaker and a success for its caller.
+func TestBreakerSlowCallEnded(t *testing.T) {
+	b, err := NewBreaker("slow", BreakerSettings{ConsecutiveFailures: 2, OpenFor: time.Hour, SlowCall: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		status, err := b.Do(context.Background(), func() (int, error) { time.Sleep(40 * time.Millisecond); return 200, nil })
+		if status != 200 || err != nil {
+			t.Fatalf("slow call = %d, %v; want its own result", status, err)
+		}
+	}
+	wantState(t, b, "open")
+
+	// Without SlowCall, time does not count.
+	b2, _ := NewBreaker("untimed", BreakerSettings{ConsecutiveFailures: 1, OpenFor: time.Hour})
+	b2.Do(context.Background(), func() (int, error) { time.Sleep(30 * time.Millisecond); return 200, nil })
+	wantState(t, b2, "closed")
+}
+
+// TestBreakerFailureRatio: failures that never come ConsecutiveFailures in a
+// row open the breaker by their share of the window's calls, once MinCalls
+// calls ended.
+func TestBreakerFailureRatio(t *testing.T) {
+	b, err := NewBreaker("flaky", BreakerSettings{ConsecutiveFailures: 3, OpenFor: time.Hour, FailureRatio: 0.5, MinCalls: 10, Window: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fail, succeed, fail, succeed …: 2 in a row at most.
+	for i := range 9 {
+		if i%2 == 0 {
+			call(t, b, 0, errBackend)
+		} else {
+			call(t, b, 200, nil)
+		}
+	}
+	wantState(t, b, "closed") // 9 calls, under MinCalls
+	call(t, b, 0, errBackend) // 10 calls, 6 failed
+	wantState(t, b, "open")
+
+	// Under the ratio it stays closed.
+	b2, _ := NewBreaker("mostly-ok", BreakerSettings{ConsecutiveFailures: 3, OpenFor: time.Hour, FailureRatio: 0.5, MinCalls: 10, Window: time.Minute})
+	for i := range 40 {
+		if i%3 == 0 {
+			call(t, b2, 0, errBackend)
+		} else {
+			call(t, b2, 200, nil)
+		}
+	}
+	wantState(t, b2, "closed")
+
+	// Failures older than the window are forgotten.
+	b3, _ := NewBreaker("old", BreakerSettings{ConsecutiveFailures: 100, OpenFor: time.Hour, FailureRatio: 0.5, MinCalls: 4, Window: 100 * time.Millisecond})
+	for range 3 {
+		call(t, b3, 0, errBackend)
+	}
+	time.Sleep(150 * time.Millisecond)
+	call(t, b3, 0, errBackend)
+	for range 3 {
+		call(t, b3, 200, nil)
+	}
+	wantState(t, b3, "closed") // 4 calls in the window, 1 failed; 4 of 7 overall
+	call(t, b3, 0, errBackend)
+	wantState(t, b3, "closed") // 5 in the window, 2 failed
+	call(t, b3, 0, errBackend) // 6 in the window, 3 failed
+	wantState(t, b3, "open")
+}
+
+func TestBreakerSettingsRatio(t *testing.T) {
+	for _, s := range []BreakerSettings{
+		{FailureRatio: 1.5, Window: time.Minute},
+		{FailureRatio: -0.1, Window: time.Minute},
+		{FailureRatio: 0.5}, // no window
+		{SlowCall: -time.Second},
+		{Window: -time.Second},
+	} {
+		if _, err := NewBreaker("bad", s); err == nil {
+			t.Errorf("NewBreaker(%+v): no error", s)
+		}
+	}
+}

@@ -49,5 +49,9 @@
 //   - A pipeline retried by go-redis after a lost reply may charge a key twice; that
 //     errs towards refusing.
 //   - The breaker does not read statuses: the caller turns what it counts as a backend
-//     failure into an error. Breaker and bulkhead state is per instance.
+//     failure into an error. It does read the clock: with a slow-call threshold, a call
+//     still running after it counts as failed at that moment, so that a hung backend opens
+//     the breaker without waiting for the calls' timeouts (which still bound how long the
+//     calls already in flight hold their bulkhead slots). Breaker and bulkhead state is
+//     per instance.
 package throttle
