@@ -141,10 +141,29 @@ realworld_wsdls() {
 	export GATEHOUSE_REALWORLD_WSDL=$dir
 }
 
+# promtool checks the alert rules and dashboard queries (conf/monitoring).
+# It is taken out of Debian's prometheus package without installing it (the
+# package would start a Prometheus on :9090, the demo's admin port).
+promtool_bin() {
+	command -v promtool >/dev/null && return
+	local dir=${GATEHOUSE_CACHE:-$HOME/.cache/gatehouse}/prometheus
+	if [[ ! -x $dir/usr/bin/promtool ]]; then
+		log "fetching prometheus (apt-get download: promtool for conf/monitoring)"
+		mkdir -p "$dir.deb"
+		if ! (cd "$dir.deb" && apt-get download -qq prometheus 2>/dev/null); then
+			[[ $(id -u) -eq 0 ]] && DEBIAN_FRONTEND=noninteractive apt-get update -qq
+			(cd "$dir.deb" && apt-get download -qq prometheus)
+		fi
+		rm -rf "$dir.tmp" && dpkg-deb -x "$dir.deb"/prometheus_*.deb "$dir.tmp" && rm -rf "$dir" && mv "$dir.tmp" "$dir"
+	fi
+	export PATH=$dir/usr/bin:$PATH
+}
+
 test_all() {
 	deps
 	node_interop
 	realworld_wsdls
+	promtool_bin
 	trap stop_redis EXIT
 	start_redis
 	export GATEHOUSE_TEST_REDIS_ADDR=$REDIS_ADDR
