@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"crypto"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/xml"
@@ -675,6 +676,27 @@ func (c *checker) checkBackend(b *Backend, el string) {
 		sg.Certificate, sg.Key = c.resolve(sg.Certificate), c.resolve(sg.Key)
 		if cert, ok := c.keyPair(sg.Pos, el+"/sign", sg.Certificate, sg.Key); ok {
 			b.signing = &cert
+		}
+	}
+	if e := b.Encrypt; e != nil {
+		e.Certificate = c.resolve(e.Certificate)
+		eel := el + "/encrypt"
+		data, err := readFile(e.Certificate)
+		var certs []*x509.Certificate
+		if err == nil {
+			certs, err = parseCertificates(data)
+		}
+		switch {
+		case err != nil:
+			c.errorf(e.Pos, eel, "certificate %s: %v", e.Certificate, err)
+		case len(certs) != 1:
+			c.errorf(e.Pos, eel, "certificate %s holds %d certificates: name the backend's one", e.Certificate, len(certs))
+		default:
+			if _, isRSA := certs[0].PublicKey.(*rsa.PublicKey); !isRSA {
+				c.errorf(e.Pos, eel, "certificate %s has a %T key: key transport is RSA-OAEP", e.Certificate, certs[0].PublicKey)
+			} else {
+				e.cert = certs[0]
+			}
 		}
 	}
 	c.checkBreaker(&b.Breaker, b.Timeout, el+"/breaker")

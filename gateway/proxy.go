@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/credmap"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
+	"github.com/gatehouse/gatehouse/soap/xmlenc"
 )
 
 const headerCorrelationID = "X-Correlation-ID"
@@ -29,14 +30,25 @@ type backend struct {
 	client      *http.Client
 	timeout     time.Duration
 	maxResponse int64
-	// signer signs outbound requests for backends that require it.
-	signer *wssec.Signer
+	// signer signs outbound requests for backends that require it;
+	// encrypter encrypts their Body content (encryptFirst: before the
+	// signature, else after it).
+	signer       *wssec.Signer
+	encrypter    *xmlenc.Encrypter
+	encryptFirst bool
 }
 
 func newBackend(b *conf.Backend, clock func() time.Time) *backend {
+	var enc *xmlenc.Encrypter
+	encryptFirst := false
+	if e := b.Encrypt; e != nil {
+		enc, encryptFirst = &xmlenc.Encrypter{Recipient: e.Recipient(), SHA256: e.SHA256}, e.EncryptBeforeSigning
+	}
 	return &backend{
-		signer: backendSigner(b, clock),
-		url:    b.URL.String(),
+		signer:       backendSigner(b, clock),
+		encrypter:    enc,
+		encryptFirst: encryptFirst,
+		url:          b.URL.String(),
 		client: &http.Client{
 			Transport: newBackendTransport(b),
 			// A redirect would send the request somewhere the configuration did not name.
@@ -224,6 +236,20 @@ func (b *backend) outboundEnvelope(out *outbound) ([]byte, error) {
 	if err := renderEnvelope(env, out.render, out.cred); err != nil {
 		return nil, fmt.Errorf("render credential: %w", err)
 	}
+	encrypt := func() error {
+		if b.encrypter == nil {
+			return nil
+		}
+		if err := b.encrypter.Encrypt(env); err != nil {
+			return fmt.Errorf("encrypt outbound request: %w", err)
+		}
+		return nil
+	}
+	if b.encryptFirst {
+		if err := encrypt(); err != nil {
+			return nil, err
+		}
+	}
 	if b.signer != nil {
 		s := *b.signer
 		s.Tokens, s.SignTokens = out.tokens, len(out.tokens) > 0
@@ -233,12 +259,28 @@ func (b *backend) outboundEnvelope(out *outbound) ([]byte, error) {
 	}
 	if b.signer == nil && len(out.tokens) > 0 {
 		env.EnsureHeader()
-		sec := etree.NewElement("wsse:Security")
-		sec.CreateAttr("xmlns:wsse", soap.NSWSSE)
+		var sec *etree.Element
+		for _, h := range env.HeaderBlocks() {
+			if h.Tag == "Security" && h.NamespaceURI() == soap.NSWSSE && env.TargetedAt(h, "") {
+				sec = h // the Encrypter's (encrypted first)
+				break
+			}
+		}
+		if sec == nil {
+			sec = etree.NewElement("wsse:Security")
+			sec.CreateAttr("xmlns:wsse", soap.NSWSSE)
+			env.Header.InsertChildAt(0, sec)
+		}
 		for _, t := range out.tokens {
 			sec.AddChild(t.Copy())
 		}
-		env.Header.InsertChildAt(0, sec)
+	}
+	if !b.encryptFirst {
+		// Signed (or carrying tokens), then encrypted: the EncryptedKey
+		// goes first in that Security header.
+		if err := encrypt(); err != nil {
+			return nil, err
+		}
 	}
 	return env.Bytes()
 }

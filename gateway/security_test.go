@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/internal/redistest"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
+	"github.com/gatehouse/gatehouse/soap/xmlenc"
 )
 
 const (
@@ -359,4 +361,115 @@ func TestRedisPoolWarmAtStart(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestEncryptedOutbound: a backend with <encrypt> gets its Body content
+// encrypted to its certificate, alone, signed then encrypted (the default)
+// and encrypted then signed (order="encrypt-then-sign"); the backend
+// decrypts with its key and verifies the gateway's signature in the order
+// the Security header says, and the content is the consumer's.
+func TestEncryptedOutbound(t *testing.T) {
+	for _, tc := range []struct {
+		name, backend string
+		signed        bool
+		encryptFirst  bool
+	}{
+		{"encrypted", `<encrypt certificate="pki/sts.crt"/>`, false, false},
+		{"signed, then encrypted", `<sign certificate="pki/server.crt" key="pki/server.key"/><encrypt certificate="pki/sts.crt"/>`, true, false},
+		{"encrypted, then signed", `<sign certificate="pki/server.crt" key="pki/server.key"/><encrypt certificate="pki/sts.crt" order="encrypt-then-sign"/>`, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen atomic.Value
+			var e *env
+			accounts := &demo.Accounts{}
+			e = newEnv(t, envOptions{
+				trust: trustInternal, security: signingPolicy, backendTLS: tc.backend,
+				backendHandler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					body, _ := io.ReadAll(r.Body)
+					seen.Store(checkEncryptedOutbound(e.dir, body, tc.signed, tc.encryptFirst))
+					plain, _ := seen.Load().(outboundSeen)
+					r.Body = io.NopCloser(bytes.NewReader(plain.body))
+					accounts.ServeHTTP(w, r)
+				}),
+			})
+			resp := e.post(t, accountsPath, signedRequest(t, e.dir), "1.1")
+			if body := readAll(t, resp); resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			got, _ := seen.Load().(outboundSeen)
+			if got.err != "" {
+				t.Fatal(got.err)
+			}
+			if !got.encrypted || !strings.Contains(string(got.body), "<a:AccountId>4711</a:AccountId>") {
+				t.Errorf("the backend got encrypted=%v, plaintext %s", got.encrypted, got.body)
+			}
+			if tc.signed && !strings.Contains(got.signer, "CN=gatehouse.") {
+				t.Errorf("signer %q, want the gateway's", got.signer)
+			}
+		})
+	}
+}
+
+type outboundSeen struct {
+	encrypted bool
+	signer    string
+	body      []byte // the decrypted message
+	err       string
+}
+
+// checkEncryptedOutbound is the backend's side: decrypt with the key of
+// sts.crt, verify the gateway's signature (over the ciphertext first when
+// encryptFirst, else over the plaintext).
+func checkEncryptedOutbound(dir string, body []byte, signed, encryptFirst bool) outboundSeen {
+	fail := func(err error) outboundSeen { return outboundSeen{err: err.Error(), body: body} }
+	env, err := soap.Parse(body, soap.DefaultLimits())
+	if err != nil {
+		return fail(err)
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "pki", demopki.STSCert), filepath.Join(dir, "pki", demopki.STSKey))
+	if err != nil {
+		return fail(err)
+	}
+	leaf, _ := x509.ParseCertificate(pair.Certificate[0])
+	d := &xmlenc.Decrypter{Keys: []xmlenc.KeyPair{{Certificate: leaf, Key: pair.PrivateKey.(*rsa.PrivateKey)}}, Limits: soap.DefaultLimits()}
+	sec, _ := wssec.FindSecurity(env, "")
+	ca, _ := os.ReadFile(filepath.Join(dir, "pki", demopki.CACert))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	vr := &wssec.Verifier{Trust: wssec.NewTrustStore(pool, nil), Clock: time.Now, Policy: wssec.Policy{
+		RequireTimestamp: true, RequireSignature: true, SignedParts: []wssec.Part{{Kind: wssec.PartBody}, {Kind: wssec.PartTimestamp}}}}
+	var out outboundSeen
+	verify := func() error {
+		if !signed {
+			return nil
+		}
+		v, err := vr.VerifyDecrypted(env, xmlenc.HeaderElements(sec))
+		if err == nil {
+			out.signer = v.Signer.Certificate.Subject.String()
+		}
+		return err
+	}
+	out.encrypted = len(env.Body.ChildElements()) == 1 && env.Body.ChildElements()[0].Tag == "EncryptedData"
+	if kids := sec.ChildElements(); signed && (kids[0].Tag == "EncryptedKey") == encryptFirst {
+		return fail(fmt.Errorf("the Security header begins with %s", kids[0].Tag))
+	}
+	if encryptFirst {
+		if err := verify(); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := d.Decrypt(env, sec); err != nil {
+		return fail(err)
+	}
+	if !encryptFirst {
+		if err := verify(); err != nil {
+			return fail(err)
+		}
+	}
+	env.RemoveSecurityHeaders("")
+	out.body, err = env.Bytes()
+	if err != nil {
+		return fail(err)
+	}
+	return out
 }

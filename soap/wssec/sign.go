@@ -54,24 +54,43 @@ func (s *Signer) Sign(env *soap.Envelope, headers ...*etree.Element) error {
 		}
 	}
 
-	sec := env.Header.CreateElement("wsse:Security")
-	sec.CreateAttr("xmlns:wsse", soap.NSWSSE)
-	sec.CreateAttr("xmlns:wsu", soap.NSWSU)
-	if envPrefix == "" {
-		// The envelope uses a default namespace; attributes need a prefix.
-		envPrefix = "soapenv"
-		sec.CreateAttr("xmlns:"+envPrefix, env.Version.Namespace())
+	// A Security header for the actor that the gateway began for this
+	// message (an xmlenc.Encrypter's, encrypted before signing) gets the
+	// signature's elements first: WSS 1.1 processes a header in order.
+	sec, before := s.ownSecurity(env), 0
+	if sec != nil {
+		before = len(sec.ChildElements())
+		if sec.SelectAttr("xmlns:wsu") == nil {
+			sec.CreateAttr("xmlns:wsu", soap.NSWSU)
+		}
+	} else {
+		sec = env.Header.CreateElement("wsse:Security")
+		sec.CreateAttr("xmlns:wsse", soap.NSWSSE)
+		sec.CreateAttr("xmlns:wsu", soap.NSWSU)
+		if envPrefix == "" {
+			// The envelope uses a default namespace; attributes need a prefix.
+			envPrefix = "soapenv"
+			sec.CreateAttr("xmlns:"+envPrefix, env.Version.Namespace())
+		}
+		mu, role := "1", "actor"
+		if env.Version == soap.V12 {
+			mu, role = "true", "role"
+		}
+		sec.CreateAttr(envPrefix+":mustUnderstand", mu)
+		if s.Actor != "" {
+			sec.CreateAttr(envPrefix+":"+role, s.Actor)
+		}
+		env.Header.RemoveChild(sec)
+		env.Header.InsertChildAt(0, sec)
 	}
-	mu, role := "1", "actor"
-	if env.Version == soap.V12 {
-		mu, role = "true", "role"
-	}
-	sec.CreateAttr(envPrefix+":mustUnderstand", mu)
-	if s.Actor != "" {
-		sec.CreateAttr(envPrefix+":"+role, s.Actor)
-	}
-	env.Header.RemoveChild(sec)
-	env.Header.InsertChildAt(0, sec)
+	defer func() {
+		// The new elements (appended) move before the ones there were.
+		kids := sec.ChildElements()
+		for i, el := range kids[before:] {
+			sec.RemoveChild(el)
+			sec.InsertChildAt(i, el)
+		}
+	}()
 
 	now := s.Clock().UTC()
 	ttl := s.TTL
@@ -135,6 +154,18 @@ func (s *Signer) Sign(env *soap.Envelope, headers ...*etree.Element) error {
 	r := str.CreateElement("wsse:Reference")
 	r.CreateAttr("URI", "#"+bstID)
 	r.CreateAttr("ValueType", valueTypeX509v3)
+	return nil
+}
+
+// ownSecurity is the Security header for s.Actor that holds only what the
+// gateway writes (its wsse prefix bound as the gateway binds it), nil when
+// there is none.
+func (s *Signer) ownSecurity(env *soap.Envelope) *etree.Element {
+	for _, h := range env.HeaderBlocks() {
+		if h.Tag == "Security" && h.Space == "wsse" && h.NamespaceURI() == soap.NSWSSE && h.SelectAttrValue("xmlns:wsse", "") == soap.NSWSSE && env.TargetedAt(h, s.Actor) {
+			return h
+		}
+	}
 	return nil
 }
 
