@@ -44,7 +44,10 @@ import (
 //
 // Times are compared in whole seconds, the precision xsd:dateTime values
 // are commonly written with: a value whose freshness began in the second
-// the store's data began is taken as after it.
+// the store's data began is taken as after it. So every loss is dated to
+// the end of the second it was seen in (the epoch's TIME plus one, a
+// restart's or failover's time rounded up): the values of that second,
+// fresh ones too, are refused, never one that may have been lost.
 //
 // A replay key without a freshness of its own (a MessageID, a signature
 // over no Timestamp) takes the earliest of its request's other keys; a
@@ -74,8 +77,8 @@ type epoch struct {
 	// serverBegan is the latest loss the servers' INFO dates (a start, a
 	// new replication history); replID the replication ID last seen
 	// (standalone and Sentinel).
-	serverBegan time.Time
-	replID      string
+	serverBegan   time.Time
+	runID, replID string
 	// onChange is called (outside mu) when a round trip finds an epoch
 	// other than the one this instance knew (not on the first), and when
 	// a connection finds the server restarted or another master.
@@ -113,22 +116,37 @@ const uptimeJitter = 2 * time.Second
 // uptime before now; replID is its replication ID ("" when not watched:
 // Cluster). It reports whether the replication ID changed, when the
 // caller should write a new epoch.
-func (e *epoch) server(now time.Time, uptime time.Duration, replID string) (newHistory bool) {
+func (e *epoch) server(now time.Time, uptime time.Duration, runID, replID string) (newHistory bool) {
 	started := now.Add(-uptime)
 	e.mu.Lock()
 	var change *EpochChange
-	// INFO's uptime is in whole seconds: a start moves by more than that.
-	if started.Sub(e.serverBegan) > uptimeJitter {
+	// INFO's uptime is in whole seconds: a start moves by more than that;
+	// a run ID (standalone and Sentinel) changes with every start, also one
+	// within the jitter (a crash loop).
+	restarted := started.Sub(e.serverBegan) > uptimeJitter
+	if runID != "" && e.runID != "" && runID != e.runID {
+		restarted = true
+	}
+	if restarted {
 		if !e.serverBegan.IsZero() || started.Sub(e.started) > uptimeJitter {
-			change = &EpochChange{Began: started, Why: "the Redis server restarted " + uptime.Round(time.Second).String() + " ago"}
+			// A loss seen: dated to the end of its second, since the
+			// values lost in that second are compared in whole seconds.
+			began := ceilSecond(started)
+			change = &EpochChange{Began: began, Why: "the Redis server restarted " + uptime.Round(time.Second).String() + " ago"}
+			e.serverBegan = later(e.serverBegan, began)
+		} else {
+			e.serverBegan = started
 		}
-		e.serverBegan = started
+	}
+	if runID != "" {
+		e.runID = runID
 	}
 	if replID != "" && replID != e.replID {
 		if e.replID != "" {
 			newHistory = true
-			e.serverBegan = later(e.serverBegan, now)
-			change = &EpochChange{Began: now, Why: "the Redis master's replication ID changed (a failover, or a restart without its history)"}
+			began := ceilSecond(now)
+			e.serverBegan = later(e.serverBegan, began)
+			change = &EpochChange{Began: began, Why: "the Redis master's replication ID changed (a failover, or a restart without its history)"}
 		}
 		e.replID = replID
 	}
@@ -138,6 +156,14 @@ func (e *epoch) server(now time.Time, uptime time.Duration, replID string) (newH
 		cb(*change)
 	}
 	return newHistory
+}
+
+// ceilSecond is t rounded up to a whole second.
+func ceilSecond(t time.Time) time.Time {
+	if f := t.Truncate(time.Second); !f.Equal(t) {
+		return f.Add(time.Second)
+	}
+	return t
 }
 
 // observe records the epoch a round trip found; it reports whether the

@@ -172,14 +172,15 @@ func (r *Redis) onConnect(ctx context.Context, cn *redis.Conn) error {
 		})
 		return nil
 	}
-	uptime, replID, role := infoFields(info)
+	uptime, runID, replID, role := infoFields(info)
 	if r.cluster || role != "master" {
-		replID = ""
+		// Each node of a Cluster has its own: no change of one means a loss.
+		runID, replID = "", ""
 	}
 	if uptime < 0 {
 		return nil
 	}
-	if r.epoch.server(time.Now(), uptime, replID) {
+	if r.epoch.server(time.Now(), uptime, runID, replID) {
 		// Another master: every instance should refuse what this one
 		// refuses, also one that starts later and never saw the old master.
 		if err := cn.Eval(ctx, bumpEpochLua, []string{r.epochKey()}, rand.Text()).Err(); err != nil && ctx.Err() != nil {
@@ -189,9 +190,9 @@ func (r *Redis) onConnect(ctx context.Context, cn *redis.Conn) error {
 	return nil
 }
 
-// infoFields reads uptime_in_seconds (-1 when absent), master_replid and
-// role from INFO.
-func infoFields(info string) (uptime time.Duration, replID, role string) {
+// infoFields reads uptime_in_seconds (-1 when absent), run_id,
+// master_replid and role from INFO.
+func infoFields(info string) (uptime time.Duration, runID, replID, role string) {
 	uptime = -1
 	for line := range strings.Lines(info) {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
@@ -203,19 +204,21 @@ func infoFields(info string) (uptime time.Duration, replID, role string) {
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
 				uptime = time.Duration(n) * time.Second
 			}
+		case "run_id":
+			runID = v
 		case "master_replid":
 			replID = v
 		case "role":
 			role = v
 		}
 	}
-	return uptime, replID, role
+	return uptime, runID, replID, role
 }
 
 // bumpEpochLua writes a new epoch: KEYS: epoch; ARGV: generation.
 const bumpEpochLua = `redis.replicate_commands()
 local t = redis.call('TIME')
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. t[1])
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. (tonumber(t[1]) + 1))
 return 1
 `
 

@@ -109,13 +109,14 @@ return {0}
 var decideScript = redis.NewScript(decideLua)
 
 // epochLua is epoch(key, generation): the store's epoch, written as
-// "<generation> <Redis TIME seconds>" when missing (see epoch.go).
+// "<generation> <Redis TIME seconds + 1>" when missing (the end of the
+// second the loss was seen in; see epoch.go).
 const epochLua = `
 local function epoch(key, gen)
   local ep = redis.call('GET', key)
   if not ep then
     local t = redis.call('TIME')
-    ep = gen .. ' ' .. t[1]
+    ep = gen .. ' ' .. (tonumber(t[1]) + 1)
     redis.call('SET', key, ep)
   end
   return ep

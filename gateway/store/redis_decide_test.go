@@ -331,11 +331,11 @@ func TestRedisRestartFromSnapshotRefusesLostKeys(t *testing.T) {
 }
 
 func TestInfoFields(t *testing.T) {
-	up, id, role := infoFields("# Server\r\nredis_version:7.0.15\r\nrun_id:abc\r\nuptime_in_seconds:42\r\n\r\n# Replication\r\nrole:master\r\nmaster_replid:0123abcd\r\n")
-	if up != 42*time.Second || id != "0123abcd" || role != "master" {
-		t.Errorf("infoFields = %v %q %q", up, id, role)
+	up, run, id, role := infoFields("# Server\r\nredis_version:7.0.15\r\nrun_id:abc\r\nuptime_in_seconds:42\r\n\r\n# Replication\r\nrole:master\r\nmaster_replid:0123abcd\r\n")
+	if up != 42*time.Second || run != "abc" || id != "0123abcd" || role != "master" {
+		t.Errorf("infoFields = %v %q %q %q", up, run, id, role)
 	}
-	if up, _, _ := infoFields("# Server\r\n"); up != -1 {
+	if up, _, _, _ := infoFields("# Server\r\n"); up != -1 {
 		t.Errorf("uptime without the field = %v, want -1", up)
 	}
 }
@@ -350,7 +350,7 @@ func TestEpochServer(t *testing.T) {
 	}
 	// A server up for a day: the data began with the epoch, written
 	// after that start.
-	if e.server(t0.Add(time.Minute), 24*time.Hour, "r1") || len(changes) != 0 {
+	if e.server(t0.Add(time.Minute), 24*time.Hour, "run1", "r1") || len(changes) != 0 {
 		t.Fatalf("first connection: %+v", changes)
 	}
 	if _, began := e.load(); !began.Equal(time.Unix(1_799_990_000, 0)) {
@@ -358,28 +358,36 @@ func TestEpochServer(t *testing.T) {
 	}
 	// Another connection a little later: the whole-second uptime moves
 	// its start by less than the jitter.
-	if e.server(t0.Add(time.Minute+1500*time.Millisecond), 24*time.Hour, "r1") || len(changes) != 0 {
+	if e.server(t0.Add(time.Minute+1500*time.Millisecond), 24*time.Hour, "run1", "r1") || len(changes) != 0 {
 		t.Fatalf("same server: %+v", changes)
 	}
 	// The server restarted (from its snapshot: the same replication ID).
-	restart := t0.Add(2 * time.Minute)
-	if e.server(restart.Add(3*time.Second), 3*time.Second, "r1") || len(changes) != 1 || !strings.Contains(changes[0].Why, "restarted") {
+	restart := t0.Add(2*time.Minute + 300*time.Millisecond)
+	if e.server(restart.Add(3*time.Second), 3*time.Second, "run2", "r1") || len(changes) != 1 || !strings.Contains(changes[0].Why, "restarted") {
 		t.Fatalf("restart: %+v", changes)
 	}
-	if _, began := e.load(); !began.Equal(restart) {
+	// Dated to the end of its second: what was lost in that second too.
+	if _, began := e.load(); !began.Equal(t0.Add(2*time.Minute + time.Second)) {
 		t.Errorf("began %v after the restart at %v", began, restart)
 	}
+	// It restarted again within the uptime's jitter (a crash loop): its
+	// run ID tells.
+	again := t0.Add(2*time.Minute + 1500*time.Millisecond)
+	if e.server(again.Add(time.Second), time.Second, "run3", "r1"); len(changes) != 2 || !strings.Contains(changes[1].Why, "restarted") {
+		t.Fatalf("crash loop: %+v", changes)
+	}
+	changes = changes[:1]
 	// A failover to a replica up for days: a new replication ID, dated
 	// when it is seen; the caller writes a new epoch.
-	seen := t0.Add(5 * time.Minute)
-	if !e.server(seen, 72*time.Hour, "r2") || len(changes) != 2 || !strings.Contains(changes[1].Why, "replication ID") {
+	seen := t0.Add(5*time.Minute + 200*time.Millisecond)
+	if !e.server(seen, 72*time.Hour, "run4", "r2") || len(changes) != 2 || !strings.Contains(changes[1].Why, "replication ID") {
 		t.Fatalf("failover: %+v", changes)
 	}
-	if _, began := e.load(); !began.Equal(seen) {
+	if _, began := e.load(); !began.Equal(t0.Add(5*time.Minute + time.Second)) {
 		t.Errorf("began %v after the failover seen at %v", began, seen)
 	}
-	// Cluster watches no replication ID.
-	if e.server(seen.Add(time.Second), 72*time.Hour, "") || len(changes) != 2 {
+	// Cluster watches no run or replication ID.
+	if e.server(seen.Add(time.Second), 72*time.Hour, "", "") || len(changes) != 2 {
 		t.Errorf("no replication ID: %+v", changes)
 	}
 }

@@ -1,8 +1,10 @@
 // Package redistest runs real redis-server processes for tests: a private
 // server on a free loopback port (stopped when the test ends, and stoppable
-// and restartable in between), a one-node Redis Cluster, or the shared server
-// ./build.sh test starts (GATEHOUSE_TEST_REDIS_ADDR). There is no mock: the
-// store is tested against Redis itself.
+// and restartable in between), a one-node Redis Cluster, a master with one
+// Sentinel, the replicated topologies of topology.go (a master, a replica
+// and three Sentinels that fail over; a Cluster of several masters), or the
+// shared server ./build.sh test starts (GATEHOUSE_TEST_REDIS_ADDR). There is
+// no mock: the store is tested against Redis itself.
 package redistest
 
 import (
