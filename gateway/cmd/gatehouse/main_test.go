@@ -279,7 +279,26 @@ func TestCheckConfigCompositeNeedsSTS(t *testing.T) {
 type running struct {
 	cmd    *exec.Cmd
 	done   chan error
-	stderr *bytes.Buffer
+	stderr *syncBuffer
+}
+
+// syncBuffer is the process's stderr: written by exec's copying goroutine
+// while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // serveDemo starts the binary on cfgPath and waits until /readyz answers;
@@ -287,7 +306,7 @@ type running struct {
 // stops it without a shutdown delay unless args set one.
 func serveDemo(t *testing.T, bin, cfgPath, admin string, args ...string) *running {
 	t.Helper()
-	r := &running{done: make(chan error, 1), stderr: &bytes.Buffer{}}
+	r := &running{done: make(chan error, 1), stderr: &syncBuffer{}}
 	r.cmd = exec.Command(bin, append([]string{"serve", "-config", cfgPath, "-shutdown-delay", "0"}, args...)...)
 	r.cmd.Stderr = r.stderr
 	if err := r.cmd.Start(); err != nil {
@@ -309,7 +328,7 @@ func clientArgs(pki string) []string {
 	return []string{"-cert", filepath.Join(pki, demopki.ConsumerCert), "-key", filepath.Join(pki, demopki.ConsumerKey), "-cacert", filepath.Join(pki, demopki.CACert)}
 }
 
-func waitReady(t *testing.T, url string, done chan error, stderr *bytes.Buffer) {
+func waitReady(t *testing.T, url string, done chan error, stderr fmt.Stringer) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
