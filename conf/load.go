@@ -556,6 +556,9 @@ func (c *checker) checkWSDLPolicy(cfg *Config, s *Service, ops string, p *wsdl.S
 		signed = signed || t.Signed || t.Kind == "X509Token"
 		endorsingSAML = endorsingSAML || (t.Kind == "SamlToken" && t.Endorsing)
 	}
+	if (p.EncryptBody || len(p.EncryptedHeaders) > 0) && (sec == nil || len(sec.DecryptionKeys) == 0) {
+		c.errorf(s.WSDL.Pos, el, "%s requires encrypted parts (EncryptedParts): add <decryptionKey certificate=\"…\" key=\"…\"/> to <security>", at)
+	}
 	message := signed || p.Timestamp || len(p.Tokens) > 0 || p.Layout != ""
 	if message && sec == nil && s.SAML == nil {
 		c.errorf(s.WSDL.Pos, el, "%s needs the Security header processed: add <security>", at)

@@ -59,6 +59,7 @@ func (g *Gateway) decrypt(ctx context.Context, tx *transaction, w http.ResponseW
 	if err != nil {
 		return err
 	}
+	tx.plaintext = res
 	fail := func(format string, args ...any) error {
 		return soap.SecurityFault(soap.FaultFailedCheck, "security error in the message", fmt.Errorf(format, args...))
 	}

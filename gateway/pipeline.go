@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/schemas/wsdl"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
+	"github.com/gatehouse/gatehouse/soap/xmlenc"
 )
 
 // This file is the request pipeline of ../shared/ARCHITECTURE.md, in order:
@@ -64,6 +65,8 @@ type transaction struct {
 	// when it came before the decryption (encrypted, then signed).
 	decrypted []*etree.Element
 	verified  *wssec.Verified
+	// plaintext is what the decryption replaced (nil: nothing decrypted).
+	plaintext *xmlenc.Decrypted
 
 	// ctx is the request's context; cancel cancels it, with errShutdown
 	// when the drain deadline passes (shutdown.go).

@@ -135,7 +135,7 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, w http.Resp
 	defer id.record(&tx.rec)
 	vr := svc.verifier
 	if vr == nil {
-		return id, checkSecurityPolicy(tx.op, env, nil) // mTLS alone, if the WSDL's policy asks for no more
+		return id, checkSecurityPolicy(tx.op, env, nil, tx.plaintext) // mTLS alone, if the WSDL's policy asks for no more
 	}
 	var subjects store.Attempt
 	v := tx.verified // encrypted, then signed: verified before the decryption
@@ -166,7 +166,7 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, w http.Resp
 			id.ReplayKeys = append(id.ReplayKeys, *key)
 		}
 	}
-	if err := checkSecurityPolicy(tx.op, env, v); err != nil {
+	if err := checkSecurityPolicy(tx.op, env, v, tx.plaintext); err != nil {
 		return nil, g.authFailed(ctx, tx, w, svc, subjects, err, false)
 	}
 	return id, nil

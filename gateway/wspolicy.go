@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/beevik/etree"
 
 	"github.com/gatehouse/gatehouse/schemas/wsdl"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
+	"github.com/gatehouse/gatehouse/soap/xmlenc"
 )
 
 const nsDSig = "http://www.w3.org/2000/09/xmldsig#"
@@ -36,7 +38,7 @@ func checkAddressingPolicy(op *wsdl.Operation, a soap.Addressing) error {
 // endorsing) and the layout. The tokens themselves were verified before
 // (wssec, samlsts); this checks that the message has the shape the policy
 // asks for. A violation is wsse:InvalidSecurity.
-func checkSecurityPolicy(op *wsdl.Operation, env *soap.Envelope, v *wssec.Verified) error {
+func checkSecurityPolicy(op *wsdl.Operation, env *soap.Envelope, v *wssec.Verified, dec *xmlenc.Decrypted) error {
 	if op == nil || op.Policy == nil {
 		return nil
 	}
@@ -44,6 +46,25 @@ func checkSecurityPolicy(op *wsdl.Operation, env *soap.Envelope, v *wssec.Verifi
 	fail := func(format string, args ...any) error {
 		return soap.SecurityFault(soap.FaultInvalidSecurity, "security error in the message",
 			fmt.Errorf("operation %s, policy at %s:%d: %s", op.Name, p.File, p.Line, fmt.Sprintf(format, args...)))
+	}
+	// EncryptedParts, by identity: what the service gets is what was
+	// decrypted.
+	if p.EncryptBody {
+		if dec == nil || !dec.Body {
+			return fail("the Body did not arrive encrypted (EncryptedParts)")
+		}
+		for _, el := range env.Body.ChildElements() {
+			if !slices.Contains(dec.Elements, el) {
+				return fail("Body content {%s}%s did not arrive encrypted (EncryptedParts)", el.NamespaceURI(), el.Tag)
+			}
+		}
+	}
+	for _, h := range p.EncryptedHeaders {
+		for _, b := range env.HeaderBlocks() {
+			if b.Tag == h.Local && b.NamespaceURI() == h.Space && (dec == nil || !slices.Contains(dec.Headers, b)) {
+				return fail("header {%s}%s did not arrive encrypted (EncryptedParts)", h.Space, h.Local)
+			}
+		}
 	}
 	if v == nil || v.Security == nil {
 		if p.Binding == "AsymmetricBinding" || p.Timestamp || p.SignBody || len(p.SignedHeaders) > 0 || len(p.Tokens) > 0 {

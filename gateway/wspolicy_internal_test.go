@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/schemas/wsdl"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
+	"github.com/gatehouse/gatehouse/soap/xmlenc"
 )
 
 // policyMessage is a parsed SOAP 1.1 message whose Security header holds
@@ -93,6 +94,8 @@ func TestCheckSecurityPolicy(t *testing.T) {
 	strict, tsLast := asym, asym
 	strict.Layout, tsLast.Layout = "Strict", "LaxTsLast"
 	full := []string{"Timestamp", "BinarySecurityToken", "Assertion", "Signature"}
+	encBody := asym
+	encBody.EncryptBody = true
 	for _, tc := range []struct {
 		name     string
 		policy   wsdl.SecurityPolicy
@@ -100,31 +103,44 @@ func TestCheckSecurityPolicy(t *testing.T) {
 		covers   []string
 		hok      bool
 		want     string // "" accepted, else in the refusal
+		// decrypted: "" nothing, "body" the Body's content, "moved" the
+		// Body was decrypted but its content now is another element.
+		decrypted string
 	}{
-		{"asymmetric, signed", asym, full, []string{"Body", "Timestamp"}, false, ""},
-		{"asymmetric, no signature", asym, []string{"Timestamp"}, nil, false, "no signature over the Body"},
-		{"asymmetric, Timestamp unsigned", asym, full, []string{"Body"}, false, "does not cover the Timestamp"},
-		{"asymmetric, no Timestamp", asym, []string{"BinarySecurityToken", "Signature"}, []string{"Body"}, false, "no Timestamp"},
-		{"signed SAML, covered", signedSAML, full, []string{"Body", "Timestamp", "Assertion"}, false, ""},
-		{"signed SAML, holder-of-key signer", signedSAML, full, []string{"Body", "Timestamp"}, true, ""},
-		{"signed SAML, not covered", signedSAML, full, []string{"Body", "Timestamp"}, false, "not covered by the message signature"},
-		{"signed SAML, none", signedSAML, []string{"Timestamp", "BinarySecurityToken", "Signature"}, []string{"Body", "Timestamp"}, false, "no SAML assertion"},
-		{"endorsing SAML, holder-of-key", endorsingSAML, full, []string{"Body", "Timestamp"}, true, ""},
-		{"endorsing SAML, bearer signed by another key", endorsingSAML, full, []string{"Body", "Timestamp", "Assertion"}, false, "does not sign the message"},
-		{"signed UsernameToken", signedUT, []string{"Timestamp", "UsernameToken", "BinarySecurityToken", "Signature"}, []string{"Body", "Timestamp", "UsernameToken"}, false, ""},
-		{"signed UsernameToken, not covered", signedUT, []string{"Timestamp", "UsernameToken", "BinarySecurityToken", "Signature"}, []string{"Body", "Timestamp"}, false, "UsernameToken is not covered"},
-		{"signed header, covered", route, append(full[:0:0], full...), []string{"Body", "Timestamp", "Route"}, false, ""},
-		{"signed header, not covered", route, full, []string{"Body", "Timestamp"}, false, "{urn:x}Route is not covered"},
-		{"Strict", strict, full, []string{"Body", "Timestamp"}, false, ""},
-		{"Strict, token after the signature", strict, []string{"Timestamp", "Signature", "BinarySecurityToken"}, []string{"Body", "Timestamp"}, false, "follows a signature"},
-		{"Strict, Timestamp not first", strict, []string{"BinarySecurityToken", "Timestamp", "Signature"}, []string{"Body", "Timestamp"}, false, "not the first child"},
-		{"LaxTsLast, Timestamp first", tsLast, full, []string{"Body", "Timestamp"}, false, "not the last child"},
-		{"LaxTsLast", tsLast, []string{"BinarySecurityToken", "Signature", "Timestamp"}, []string{"Body", "Timestamp"}, false, ""},
+		{"asymmetric, signed", asym, full, []string{"Body", "Timestamp"}, false, "", ""},
+		{"asymmetric, no signature", asym, []string{"Timestamp"}, nil, false, "no signature over the Body", ""},
+		{"asymmetric, Timestamp unsigned", asym, full, []string{"Body"}, false, "does not cover the Timestamp", ""},
+		{"asymmetric, no Timestamp", asym, []string{"BinarySecurityToken", "Signature"}, []string{"Body"}, false, "no Timestamp", ""},
+		{"signed SAML, covered", signedSAML, full, []string{"Body", "Timestamp", "Assertion"}, false, "", ""},
+		{"signed SAML, holder-of-key signer", signedSAML, full, []string{"Body", "Timestamp"}, true, "", ""},
+		{"signed SAML, not covered", signedSAML, full, []string{"Body", "Timestamp"}, false, "not covered by the message signature", ""},
+		{"signed SAML, none", signedSAML, []string{"Timestamp", "BinarySecurityToken", "Signature"}, []string{"Body", "Timestamp"}, false, "no SAML assertion", ""},
+		{"endorsing SAML, holder-of-key", endorsingSAML, full, []string{"Body", "Timestamp"}, true, "", ""},
+		{"endorsing SAML, bearer signed by another key", endorsingSAML, full, []string{"Body", "Timestamp", "Assertion"}, false, "does not sign the message", ""},
+		{"signed UsernameToken", signedUT, []string{"Timestamp", "UsernameToken", "BinarySecurityToken", "Signature"}, []string{"Body", "Timestamp", "UsernameToken"}, false, "", ""},
+		{"signed UsernameToken, not covered", signedUT, []string{"Timestamp", "UsernameToken", "BinarySecurityToken", "Signature"}, []string{"Body", "Timestamp"}, false, "UsernameToken is not covered", ""},
+		{"signed header, covered", route, append(full[:0:0], full...), []string{"Body", "Timestamp", "Route"}, false, "", ""},
+		{"signed header, not covered", route, full, []string{"Body", "Timestamp"}, false, "{urn:x}Route is not covered", ""},
+		{"Strict", strict, full, []string{"Body", "Timestamp"}, false, "", ""},
+		{"Strict, token after the signature", strict, []string{"Timestamp", "Signature", "BinarySecurityToken"}, []string{"Body", "Timestamp"}, false, "follows a signature", ""},
+		{"Strict, Timestamp not first", strict, []string{"BinarySecurityToken", "Timestamp", "Signature"}, []string{"Body", "Timestamp"}, false, "not the first child", ""},
+		{"LaxTsLast, Timestamp first", tsLast, full, []string{"Body", "Timestamp"}, false, "not the last child", ""},
+		{"LaxTsLast", tsLast, []string{"BinarySecurityToken", "Signature", "Timestamp"}, []string{"Body", "Timestamp"}, false, "", ""},
+		{"EncryptedParts Body, decrypted", encBody, full, []string{"Body", "Timestamp"}, false, "", "body"},
+		{"EncryptedParts Body, in plaintext", encBody, full, []string{"Body", "Timestamp"}, false, "the Body did not arrive encrypted", ""},
+		{"EncryptedParts Body, other content than the decrypted", encBody, full, []string{"Body", "Timestamp"}, false, "did not arrive encrypted", "moved"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newPolicyMessage(t, tc.children, tc.covers, tc.hok)
 			p := tc.policy
-			err := checkSecurityPolicy(&wsdl.Operation{Name: "Op", Policy: &p}, m.env, m.v)
+			var dec *xmlenc.Decrypted
+			switch tc.decrypted {
+			case "body":
+				dec = &xmlenc.Decrypted{Body: true, Elements: m.env.Body.ChildElements()}
+			case "moved":
+				dec = &xmlenc.Decrypted{Body: true, Elements: []*etree.Element{etree.NewElement("x")}}
+			}
+			err := checkSecurityPolicy(&wsdl.Operation{Name: "Op", Policy: &p}, m.env, m.v, dec)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("refused: %v", err)

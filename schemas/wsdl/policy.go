@@ -45,7 +45,12 @@ type SecurityPolicy struct {
 	OnlySignEntireHeadersAndBody bool
 	SignBody                     bool
 	SignedHeaders                []xml.Name
-	Tokens                       []SupportingToken
+	// EncryptBody and EncryptedHeaders are EncryptedParts: each must
+	// arrive XML-encrypted (the element the service gets is the one
+	// decrypted).
+	EncryptBody      bool
+	EncryptedHeaders []xml.Name
+	Tokens           []SupportingToken
 	// Addressing: WS-Addressing is required (wsam:Addressing or
 	// wsaw:UsingAddressing).
 	Addressing bool
@@ -91,6 +96,16 @@ func (p *SecurityPolicy) String() string {
 	}
 	if len(signed) > 0 {
 		parts = append(parts, "SignedParts "+strings.Join(signed, " "))
+	}
+	var encrypted []string
+	if p.EncryptBody {
+		encrypted = append(encrypted, "Body")
+	}
+	for _, h := range p.EncryptedHeaders {
+		encrypted = append(encrypted, "{"+h.Space+"}"+h.Local)
+	}
+	if len(encrypted) > 0 {
+		parts = append(parts, "EncryptedParts "+strings.Join(encrypted, " "))
 	}
 	for _, t := range p.Tokens {
 		kind := "SupportingTokens"
@@ -346,8 +361,10 @@ func (p *SecurityPolicy) add(l *loader, a passertion) error {
 		return nil
 	case "Wss10", "Wss11", "Trust10", "Trust13":
 		return nil // capabilities of the message's security processing: Gatehouse has them
-	case "EncryptedParts", "EncryptedElements", "ContentEncryptedElements":
-		return cannot(a, "XML Encryption is not supported yet")
+	case "EncryptedParts":
+		return p.encryptedParts(a)
+	case "EncryptedElements", "ContentEncryptedElements":
+		return cannot(a, "XPath encrypted elements are not supported; use EncryptedParts")
 	case "SignedElements":
 		return cannot(a, "XPath signed elements are not supported; use SignedParts")
 	}
@@ -480,6 +497,33 @@ func (p *SecurityPolicy) signedParts(a passertion) error {
 			}
 		default:
 			return cannot(passertion{a.doc, k}, "not supported in SignedParts")
+		}
+	}
+	return nil
+}
+
+func (p *SecurityPolicy) encryptedParts(a passertion) error {
+	if len(a.node.kids) == 0 {
+		return cannot(a, "EncryptedParts without children: list the Body and the headers that must be encrypted")
+	}
+	for _, k := range a.node.kids {
+		if !isSP(k.name.Space) {
+			return cannot(passertion{a.doc, k}, "unknown in EncryptedParts")
+		}
+		switch k.name.Local {
+		case "Body":
+			p.EncryptBody = true
+		case "Header":
+			name, ns := strings.TrimSpace(k.get("Name")), strings.TrimSpace(k.get("Namespace"))
+			if name == "" || ns == "" {
+				return cannot(passertion{a.doc, k}, "an encrypted Header needs Name and Namespace (every header of a namespace is not supported)")
+			}
+			h := xml.Name{Space: ns, Local: name}
+			if !slices.Contains(p.EncryptedHeaders, h) {
+				p.EncryptedHeaders = append(p.EncryptedHeaders, h)
+			}
+		default:
+			return cannot(passertion{a.doc, k}, "not supported in EncryptedParts")
 		}
 	}
 	return nil

@@ -83,6 +83,17 @@ func TestSecurityPolicyAsymmetricSignedSAML(t *testing.T) {
 	if want := "AsymmetricBinding, Basic256Sha256, Layout Strict, IncludeTimestamp, SignedParts Body {http://www.w3.org/2005/08/addressing}To, SignedSupportingTokens SamlToken 2.0"; p.String() != want {
 		t.Errorf("String() = %q\nwant        %q", p.String(), want)
 	}
+	// EncryptedParts: the Body and a header, named in the policy line.
+	enc := strings.Replace(policyWSDL, "<sp:SignedParts><sp:Body/>", `<sp:EncryptedParts><sp:Body/><sp:Header Name="Route" Namespace="urn:x"/></sp:EncryptedParts><sp:SignedParts><sp:Body/>`, 1)
+	dir = write(t, map[string]string{"ledger.wsdl": enc})
+	ce, err := Load(filepath.Join(dir, "ledger.wsdl"), xml.Name{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := ce.Operation(xml.Name{Space: "urn:test:ledger", Local: "Post"}).Policy
+	if !ep.EncryptBody || len(ep.EncryptedHeaders) != 1 || ep.EncryptedHeaders[0] != (xml.Name{Space: "urn:x", Local: "Route"}) || !strings.Contains(ep.String(), "EncryptedParts Body {urn:x}Route") {
+		t.Errorf("EncryptedParts: %+v %s", ep, ep)
+	}
 	// Read has the binding's policy only.
 	if read.Policy.SignBody || len(read.Policy.SignedHeaders) != 0 || read.Policy.Binding != "AsymmetricBinding" {
 		t.Errorf("Read's policy %+v", read.Policy)
@@ -105,7 +116,8 @@ func TestSecurityPolicyRefusals(t *testing.T) {
 	}{
 		{"symmetric binding", strings.ReplaceAll(replace("<sp:AsymmetricBinding><wsp:Policy>", "<sp:SymmetricBinding><wsp:Policy>"),
 			"</wsp:Policy></sp:AsymmetricBinding>", "</wsp:Policy></sp:SymmetricBinding>"), "<sp:SymmetricBinding>", "sp:SymmetricBinding cannot be enforced"},
-		{"encrypted parts", replace("<sp:SignedParts><sp:Body/>", "<sp:EncryptedParts><sp:Body/></sp:EncryptedParts><sp:SignedParts><sp:Body/>"), "<sp:EncryptedParts>", "XML Encryption"},
+		{"encrypted elements (XPath)", replace("<sp:SignedParts><sp:Body/>", "<sp:EncryptedElements><sp:XPath>//x</sp:XPath></sp:EncryptedElements><sp:SignedParts><sp:Body/>"), "<sp:EncryptedElements>", "use EncryptedParts"},
+		{"encrypted parts, empty", replace("<sp:SignedParts><sp:Body/>", "<sp:EncryptedParts/><sp:SignedParts><sp:Body/>"), "<sp:EncryptedParts/>", "list the Body and the headers"},
 		{"alternatives", replace("<wsp:ExactlyOne><wsp:All>", "<wsp:ExactlyOne><wsp:All/><wsp:All>"), "<wsp:ExactlyOne>", "2 alternatives"},
 		{"remote reference", replace(`<wsp:PolicyReference URI="#LedgerBinding"/>`, `<wsp:PolicyReference URI="https://policies.example/ledger.xml"/>`), "https://policies.example", "never a fetch"},
 		{"missing reference", replace(`<wsp:PolicyReference URI="#LedgerBinding"/>`, `<wsp:PolicyReference URI="#Nope"/>`), `"#Nope"`, "no wsp:Policy"},
