@@ -71,6 +71,10 @@ type Security struct {
 	EncryptedParts []SignedPart
 	// InsecureAllowCBC admits AES-CBC content encryption (a warning).
 	InsecureAllowCBC bool
+	// EncryptResponses encrypts the Body content of each answer to the
+	// requester: the certificate that signed the request, else its mTLS
+	// certificate (an RSA key either way).
+	EncryptResponses bool
 
 	// rawSignedParts are the signedParts tokens, parsed by the checks.
 	rawSignedParts    []string
@@ -156,6 +160,7 @@ func (s *Security) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		InsecureNoTS      bool            `xml:"insecureNoTimestamp,attr"`
 		InsecureNonBSP    bool            `xml:"insecureAllowNonBSP,attr"`
 		InsecureCBC       bool            `xml:"insecureAllowCBC,attr"`
+		EncryptResponses  bool            `xml:"encryptResponses,attr"`
 		EncryptedParts    string          `xml:"encryptedParts,attr"`
 		DecryptionKeys    []DecryptionKey `xml:"decryptionKey"`
 	}
@@ -171,6 +176,7 @@ func (s *Security) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	s.InsecureNoTimestamp = raw.InsecureNoTS
 	s.InsecureAllowNonBSP = raw.InsecureNonBSP
 	s.InsecureAllowCBC = raw.InsecureCBC
+	s.EncryptResponses = raw.EncryptResponses
 	if raw.EncryptedParts != "" {
 		s.rawEncryptedParts = strings.Fields(raw.EncryptedParts)
 	}

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 
@@ -164,6 +166,57 @@ func securityHeader(env *soap.Envelope, actor string) *etree.Element {
 	for _, h := range env.HeaderBlocks() {
 		if h.Tag == "Security" && h.NamespaceURI() == soap.NSWSSE && env.TargetedAt(h, actor) {
 			return h
+		}
+	}
+	return nil
+}
+
+// decryptResponse decrypts a backend's answer that is encrypted to the
+// gateway (with the service's decryption keys): the consumer could not
+// read it, and the gateway checks what it passes on. The Security header
+// elements the decryption used are removed (they were for the gateway),
+// and the header with them when nothing else is left in it. An encrypted
+// answer to a service without keys, and one that cannot be decrypted, is a
+// 502: never forwarded as it came.
+func decryptResponse(svc *service, resp *backendResponse) error {
+	env := resp.env
+	sec := securityHeader(env, "")
+	if !encrypted(env) && len(xmlenc.HeaderElements(sec)) == 0 {
+		return nil
+	}
+	invalid := func(err error) error {
+		return soap.ReceiverFault("backend response invalid", fmt.Errorf("encrypted backend response: %w", err)).WithStatus(http.StatusBadGateway)
+	}
+	if svc.decrypter == nil {
+		return invalid(fmt.Errorf("service %s has no decryption key", svc.name))
+	}
+	res, err := svc.decrypter.Decrypt(env, sec)
+	if err != nil {
+		return invalid(soap.AsFault(err))
+	}
+	for _, el := range res.Processed {
+		sec.RemoveChild(el)
+	}
+	if sec != nil && len(sec.ChildElements()) == 0 {
+		env.Header.RemoveChild(sec)
+	}
+	body, err := env.Bytes()
+	if err != nil {
+		return invalid(err)
+	}
+	resp.body = body
+	return nil
+}
+
+// responseRecipient is the certificate an answer is encrypted to: the one
+// that signed the request's Body, else the caller's mTLS certificate; an
+// RSA key either way (nil: none).
+func responseRecipient(id *Identity) *x509.Certificate {
+	for _, c := range []*x509.Certificate{id.Signer, id.Caller.Certificate} {
+		if c != nil {
+			if _, ok := c.PublicKey.(*rsa.PublicKey); ok {
+				return c
+			}
 		}
 	}
 	return nil

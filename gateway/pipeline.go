@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -280,6 +281,16 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		return err
 	}
 
+	// The answer is to be encrypted to the requester: known before the
+	// backend is called.
+	var answerTo *x509.Certificate
+	if svc.encryptResponses {
+		if answerTo = responseRecipient(id); answerTo == nil {
+			return soap.SecurityFault(soap.FaultInvalidSecurity, "security error in the message",
+				errors.New("encryptResponses: the request was neither signed nor sent with an RSA key to encrypt the answer to"))
+		}
+	}
+
 	// 16. Proxy to the backend and answer with its response.
 	tx.checkpoint()
 	callStart := g.now()
@@ -299,9 +310,20 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
+	if err := decryptResponse(svc, resp); err != nil {
+		return err
+	}
 	if svc.validateResponses && op != nil {
 		if err := g.checkResponse(svc, op, resp.env); err != nil {
 			return err
+		}
+	}
+	if answerTo != nil {
+		if err := (&xmlenc.Encrypter{Recipient: answerTo}).Encrypt(resp.env); err != nil {
+			return soap.ReceiverFault("internal error", fmt.Errorf("encrypt the answer: %w", err))
+		}
+		if resp.body, err = resp.env.Bytes(); err != nil {
+			return soap.ReceiverFault("internal error", fmt.Errorf("encrypt the answer: %w", err))
 		}
 	}
 	tx.write(w, env.Version, resp.status, resp.body)

@@ -7,9 +7,11 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -472,4 +474,110 @@ func checkEncryptedOutbound(dir string, body []byte, signed, encryptFirst bool) 
 		return fail(err)
 	}
 	return out
+}
+
+// TestEncryptedResponse: a backend that encrypts its answer to the
+// gateway's decryption key has it decrypted before it goes on (the Security
+// header's EncryptedKey with it); to a service without a key, or with a
+// changed ciphertext, the answer is a 502 and nothing encrypted is passed on.
+func TestEncryptedResponse(t *testing.T) {
+	const withKey = `<security trust="internal" require="timestamp signature" signedParts="Body Timestamp"><decryptionKey certificate="pki/sts.crt" key="pki/sts.key"/></security>`
+	for _, tc := range []struct {
+		name, security string
+		tamper         bool
+		status         int
+	}{
+		{"decrypted", withKey, false, 200},
+		{"no decryption key", signingPolicy, false, 502},
+		{"ciphertext changed", withKey, true, 502},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e *env
+			accounts := &demo.Accounts{}
+			e = newEnv(t, envOptions{
+				trust: trustInternal, security: tc.security,
+				backendHandler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					rec := httptest.NewRecorder()
+					accounts.ServeHTTP(rec, r)
+					renv, err := soap.Parse(rec.Body.Bytes(), soap.DefaultLimits())
+					if err != nil {
+						http.Error(w, err.Error(), 500)
+						return
+					}
+					data, _ := os.ReadFile(filepath.Join(e.dir, "pki", demopki.STSCert))
+					block, _ := pem.Decode(data)
+					cert, _ := x509.ParseCertificate(block.Bytes)
+					if err := (&xmlenc.Encrypter{Recipient: cert}).Encrypt(renv); err != nil {
+						http.Error(w, err.Error(), 500)
+						return
+					}
+					out, _ := renv.Bytes()
+					if tc.tamper {
+						i := bytes.LastIndex(out, []byte("</xenc:CipherValue>"))
+						out[i-3] ^= 1
+					}
+					w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+					_, _ = w.Write(out)
+				}),
+			})
+			resp := e.post(t, accountsPath, signedRequest(t, e.dir), "1.1")
+			body := readAll(t, resp)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if strings.Contains(body, "EncryptedData") || strings.Contains(body, "EncryptedKey") {
+				t.Errorf("encrypted content passed on: %s", body)
+			}
+			if tc.status == 200 && !strings.Contains(body, "GetBalanceResponse") {
+				t.Errorf("answer %s", body)
+			}
+			if tc.status == 502 {
+				if r := e.record(t, resp.Header.Get("X-Correlation-ID")); !strings.Contains(r.Reason, "encrypted backend response") {
+					t.Errorf("audit reason %q", r.Reason)
+				}
+			}
+		})
+	}
+}
+
+// TestEncryptResponses: with encryptResponses the answer's Body content is
+// encrypted to the certificate that signed the request (an RSA key); a
+// requester with no RSA key to encrypt to is refused before the backend.
+func TestEncryptResponses(t *testing.T) {
+	const policy = `<security trust="internal" require="timestamp signature" signedParts="Body Timestamp" encryptResponses="true"/>`
+	accounts := &demo.Accounts{}
+	e := newEnv(t, envOptions{trust: trustInternal, security: policy, backendHandler: accounts})
+	// The demo consumer's keys are ECDSA: nothing to encrypt to.
+	id := expectFault(t, e.post(t, accountsPath, signedRequest(t, e.dir), "1.1"), 500, invalidSecurity)
+	if r := e.record(t, id); !strings.Contains(r.Reason, "encryptResponses") {
+		t.Errorf("audit reason %q", r.Reason)
+	}
+	if accounts.LastRequest() != nil {
+		t.Error("the backend was called")
+	}
+
+	// Signed with an RSA key of the internal CA (the STS's): the answer is
+	// encrypted to it, and its key decrypts it.
+	kp, err := tls.LoadX509KeyPair(filepath.Join(e.dir, "pki", demopki.STSCert), filepath.Join(e.dir, "pki", demopki.STSKey))
+	must(t, err)
+	req, err := soap.Parse([]byte(envelope11(getBalance)), soap.DefaultLimits())
+	must(t, err)
+	must(t, (&wssec.Signer{Key: kp.PrivateKey.(crypto.Signer), Cert: kp.Leaf, Clock: time.Now}).Sign(req))
+	msg, err := req.Bytes()
+	must(t, err)
+	resp := e.post(t, accountsPath, string(msg), "1.1")
+	body := readAll(t, resp)
+	if resp.StatusCode != 200 || strings.Contains(body, "<acc:Balance") || strings.Contains(body, "Balance>") {
+		t.Fatalf("status %d, answer %s", resp.StatusCode, body)
+	}
+	ans, err := soap.Parse([]byte(body), soap.DefaultLimits())
+	must(t, err)
+	sec, _ := wssec.FindSecurity(ans, "")
+	d := &xmlenc.Decrypter{Keys: []xmlenc.KeyPair{{Certificate: kp.Leaf, Key: kp.PrivateKey.(*rsa.PrivateKey)}}, Limits: soap.DefaultLimits()}
+	if _, err := d.Decrypt(ans, sec); err != nil {
+		t.Fatalf("the requester cannot decrypt the answer: %v\n%s", err, body)
+	}
+	if ans.Operation().Local != "GetBalanceResponse" {
+		t.Errorf("decrypted answer: %v", ans.Operation())
+	}
 }

@@ -102,6 +102,7 @@ type service struct {
 	// no decryption key); encryptedParts must have arrived encrypted.
 	decrypter         *xmlenc.Decrypter
 	encryptedParts    []conf.SignedPart
+	encryptResponses  bool
 	contracts         map[soap.Version]*wsdl.Contract
 	publicURL         string
 	validateResponses bool
@@ -269,6 +270,7 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		if sc.Security != nil {
 			s.actor = sc.Security.Actor
 			s.verifier = newVerifier(cfg, sc.Security, users, g.now)
+			s.encryptResponses = sc.Security.EncryptResponses
 			if len(sc.Security.DecryptionKeys) > 0 {
 				d := &xmlenc.Decrypter{AllowCBC: sc.Security.InsecureAllowCBC, Limits: s.limits}
 				for i := range sc.Security.DecryptionKeys {
