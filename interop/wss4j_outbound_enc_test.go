@@ -228,7 +228,7 @@ func TestGatehouseEncryptsWSS4JDecrypts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Contains(string(msg), "4711") || !strings.Contains(string(msg), "EncryptedData") {
+			if strings.Contains(string(msg), "<a:AccountId>") || !strings.Contains(string(msg), "EncryptedData") {
 				t.Fatalf("Gatehouse's message is not encrypted:\n%s", msg)
 			}
 			for _, want := range tc.writes {
