@@ -201,3 +201,13 @@ func tlsCertificate(chain []*x509.Certificate, key crypto.Signer) tls.Certificat
 	}
 	return c
 }
+
+// ReadCertificates returns every certificate of a PEM file, in order (for
+// the certificate expiry metric: the files of trust stores and CA bundles).
+func ReadCertificates(path string) ([]*x509.Certificate, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseCertificates(data)
+}

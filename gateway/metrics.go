@@ -77,8 +77,8 @@ func newMetrics() *metrics {
 		}),
 		certNotAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gatehouse_certificate_expiry_timestamp_seconds",
-			Help: "NotAfter of the gateway's own certificates, by listener.",
-		}, []string{"listener"}),
+			Help: "NotAfter of every certificate the configuration holds, by kind (listener, client-ca, trust-ca, trust-pinned, trust-signer, sts-signing, backend-client, backend-ca, outbound-signing, decryption, backend-encryption), name (the listener, trust store or service) and subject.",
+		}, []string{"kind", "name", "subject"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_authentication_failures_total",
 			Help: "Failed authentications (counted toward lockout), by service.",

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -579,5 +580,35 @@ func TestEncryptResponses(t *testing.T) {
 	}
 	if ans.Operation().Local != "GetBalanceResponse" {
 		t.Errorf("decrypted answer: %v", ans.Operation())
+	}
+}
+
+// TestCertificateExpiryMetric: every certificate the configuration holds
+// has its NotAfter exported, by kind, name and subject: the listener's, the
+// client CA, the trust store's CA, the outbound signing certificate, the
+// backend's encryption certificate and the decryption key's.
+func TestCertificateExpiryMetric(t *testing.T) {
+	e := newEnv(t, envOptions{
+		trust:      trustInternal,
+		security:   `<security trust="internal" require="timestamp signature" signedParts="Body Timestamp"><decryptionKey certificate="pki/sts.crt" key="pki/sts.key"/></security>`,
+		backendTLS: `<sign certificate="pki/server.crt" key="pki/server.key"/><encrypt certificate="pki/sts.crt"/>`,
+	})
+	page := e.scrape(t)
+	sts, err := tls.LoadX509KeyPair(filepath.Join(e.dir, "pki", demopki.STSCert), filepath.Join(e.dir, "pki", demopki.STSKey))
+	must(t, err)
+	stsNotAfter := strconv.FormatFloat(float64(sts.Leaf.NotAfter.Unix()), 'e', -1, 64)
+	for _, want := range []string{`kind="listener"`, `kind="client-ca"`, `kind="trust-ca",name="internal"`, `kind="outbound-signing"`, `kind="backend-encryption"`, `kind="decryption"`} {
+		found := false
+		for line := range strings.Lines(page) {
+			if strings.HasPrefix(line, "gatehouse_certificate_expiry_timestamp_seconds{") && strings.Contains(line, want) {
+				found = true
+				if strings.Contains(want, "decryption") && !strings.HasSuffix(strings.TrimSpace(line), " "+stsNotAfter) {
+					t.Errorf("%s: %s, want NotAfter %s", want, line, stsNotAfter)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no expiry series with %s:\n%s", want, page)
+		}
 	}
 }

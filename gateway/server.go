@@ -223,9 +223,9 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 		l := &listener{name: lc.Name, cfg: lc, services: map[string]*service{}, gw: g}
 		byName[lc.Name] = l
 		g.listeners = append(g.listeners, l)
-		if cert := lc.ServerTLSConfig(); cert != nil && len(cert.Certificates) > 0 && cert.Certificates[0].Leaf != nil {
-			g.metrics.certNotAfter.WithLabelValues(lc.Name).Set(float64(cert.Certificates[0].Leaf.NotAfter.Unix()))
-		}
+	}
+	for _, h := range heldCertificates(cfg) {
+		g.metrics.certNotAfter.WithLabelValues(h.kind, h.name, subjectOf(h.cert)).Set(float64(h.cert.NotAfter.Unix()))
 	}
 	for _, sc := range cfg.Services {
 		l := byName[sc.Listener]
