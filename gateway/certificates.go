@@ -97,3 +97,11 @@ func subjectOf(c *x509.Certificate) string {
 	}
 	return c.Subject.String()
 }
+
+// subjectOfIssuer is a certificate's issuer as RFC 4514 writes it.
+func subjectOfIssuer(c *x509.Certificate) string {
+	if d, err := dn.FromDER(c.RawIssuer); err == nil {
+		return d.String()
+	}
+	return c.Issuer.String()
+}

@@ -163,6 +163,7 @@ type connLimiter struct {
 
 	open, handshaking prometheus.Gauge
 	refused           map[string]prometheus.Counter
+	metrics           *metrics
 
 	conns chan net.Conn // ready for the HTTP server
 	// ctx is cancelled by Close: the accept loop and the handshakes end.
@@ -188,6 +189,7 @@ func newConnLimiter(name string, inner net.Listener, tlsConfig *tls.Config, lim 
 		open:        m.connections.WithLabelValues(name, "open"),
 		handshaking: m.connections.WithLabelValues(name, "handshaking"),
 		refused:     map[string]prometheus.Counter{},
+		metrics:     m,
 		conns:       make(chan net.Conn),
 		ctx:         ctx, cancel: cancel,
 		perClient: map[netip.Prefix]int{},
@@ -300,8 +302,11 @@ func (l *connLimiter) handshake(c *limitedConn) {
 			l.refuse(c, refusedHandshakeTimeout)
 		} else {
 			// As net/http logged them: a bad or missing client
-			// certificate is the client's problem, not the operator's.
-			l.log.Debug("TLS handshake failed", "listener", l.name, "remote", c.RemoteAddr().String(), "err", err)
+			// certificate is the client's problem, not the operator's;
+			// the metric breaks them down by reason and issuer.
+			reason, presented := handshakeFailure(err)
+			l.metrics.handshakeFailures.WithLabelValues(l.name, reason, l.metrics.handshakeIssuers.label(presented)).Inc()
+			l.log.Debug("TLS handshake failed", "listener", l.name, "remote", c.RemoteAddr().String(), "reason", reason, "err", err)
 		}
 		_ = c.Close()
 		return

@@ -34,6 +34,10 @@ type metrics struct {
 	// (connlimit.go).
 	connections *prometheus.GaugeVec
 	connRefused *prometheus.CounterVec
+	// handshakeFailures are failed TLS handshakes on the SOAP listeners,
+	// by listener, reason and the presented certificate's issuer.
+	handshakeFailures *prometheus.CounterVec
+	handshakeIssuers  issuerLabels
 	// assertionCache counts the SAML assertion cache lookups by service
 	// and result (hit, miss).
 	assertionCache *prometheus.CounterVec
@@ -111,6 +115,10 @@ func newMetrics() *metrics {
 			Name: "gatehouse_connections",
 			Help: "Connections a SOAP listener holds, by listener and state (open: all of them, those in the TLS handshake included; handshaking: those still in the TLS handshake).",
 		}, []string{"listener", "state"}),
+		handshakeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tls_handshake_failures_total",
+			Help: "Failed TLS handshakes on a SOAP listener, by listener, reason (no_client_certificate, unknown_authority, expired, bad_certificate, protocol, closed) and the issuer of the client certificate presented (\"\" when none; \"other\" past the first 32 issuers).",
+		}, []string{"listener", "reason", "issuer"}),
 		connRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_connections_refused_total",
 			Help: "Connections a SOAP listener closed at once for a limit (max_connections, per_client, pending_handshakes) or after its handshake timeout (handshake_timeout), by listener and reason.",
@@ -152,7 +160,7 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.faults, m.latency, m.backend, m.auditErrors, m.inFlight, m.certNotAfter,
 		m.authFailures, m.lockouts, m.replays, m.epochChanges, m.recoveryRefusals, m.decisions, m.throttled, m.breakerState, m.backendBusy, m.slowCalls, m.assertionCache,
-		m.connections, m.connRefused,
+		m.connections, m.connRefused, m.handshakeFailures,
 		m.composites, m.compositeSteps, m.compositeStepFailures, m.compensations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

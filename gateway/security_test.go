@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway/internal/demo"
 	"github.com/gatehouse/gatehouse/gateway/internal/demopki"
 	"github.com/gatehouse/gatehouse/gateway/internal/redistest"
+	"github.com/gatehouse/gatehouse/internal/dn"
 	"github.com/gatehouse/gatehouse/soap"
 	"github.com/gatehouse/gatehouse/soap/wssec"
 	"github.com/gatehouse/gatehouse/soap/xmlenc"
@@ -610,5 +611,42 @@ func TestCertificateExpiryMetric(t *testing.T) {
 		if !found {
 			t.Errorf("no expiry series with %s:\n%s", want, page)
 		}
+	}
+}
+
+// TestHandshakeFailureMetric: failed TLS handshakes are counted by reason
+// and by the issuer of the certificate the client presented: one from
+// another CA (unknown_authority, that CA named), none at all.
+func TestHandshakeFailureMetric(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	// The untrusted certificate goes out whatever CAs the server names (a
+	// Go client would otherwise send none).
+	forced := e.clientWith("", "")
+	kp, err := tls.LoadX509KeyPair(filepath.Join(e.dir, "pki", demopki.UntrustedCert), filepath.Join(e.dir, "pki", demopki.UntrustedKey))
+	must(t, err)
+	forced.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &kp, nil }
+	for _, c := range []*http.Client{forced, e.clientWith("", "")} {
+		if resp, err := c.Post(e.base+accountsPath, "text/xml", strings.NewReader("<x/>")); err == nil {
+			resp.Body.Close()
+			t.Fatal("a handshake that should fail succeeded")
+		}
+	}
+	untrusted, err := tls.LoadX509KeyPair(filepath.Join(e.dir, "pki", demopki.UntrustedCert), filepath.Join(e.dir, "pki", demopki.UntrustedKey))
+	must(t, err)
+	d, err := dn.FromDER(untrusted.Leaf.RawIssuer)
+	must(t, err)
+	issuer := d.String()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		page := e.scrape(t)
+		_, unknown := sample(page, `gatehouse_tls_handshake_failures_total{issuer="`+issuer+`",listener="edge",reason="unknown_authority"}`)
+		_, none := sample(page, `gatehouse_tls_handshake_failures_total{issuer="",listener="edge",reason="no_client_certificate"}`)
+		if unknown && none {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unknown_authority (%s) %v, no_client_certificate %v:\n%s", issuer, unknown, none, page)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
