@@ -18,7 +18,7 @@ func (g *Gateway) authorize(tx *transaction, r *authz.Request) error {
 		outcome = "allow"
 	}
 	tx.rec.Decision, tx.rec.Rule = outcome, d.Rule
-	g.metrics.decisions.WithLabelValues(r.Service, r.Operation, outcome, d.Rule).Inc()
+	g.metrics.decisions.WithLabelValues(r.Service, r.Operation, outcome, d.Rule, r.Consumer).Inc()
 	if !d.Allow {
 		return soap.SenderFault("not authorized", fmt.Errorf("authorization: %s", d.Reason)).WithStatus(http.StatusForbidden)
 	}

@@ -171,7 +171,7 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	req.Composite = h.composite
 	d := g.policy.Decide(req)
 	rec.Decision, rec.Rule = map[bool]string{true: "allow", false: "deny"}[d.Allow], d.Rule
-	g.metrics.decisions.WithLabelValues(req.Service, req.Operation, rec.Decision, d.Rule).Inc()
+	g.metrics.decisions.WithLabelValues(req.Service, req.Operation, rec.Decision, d.Rule, req.Consumer).Inc()
 	if !d.Allow {
 		return nil, soap.SenderFault("not authorized", fmt.Errorf("hop %d of %s: authorization: %s", call.Hop, h.composite, d.Reason)).WithStatus(http.StatusForbidden)
 	}

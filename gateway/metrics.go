@@ -93,8 +93,8 @@ func newMetrics() *metrics {
 		}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_authz_decisions_total",
-			Help: "Authorization decisions by service, operation, outcome and deciding rule (\"\" = default deny or no flow edge).",
-		}, []string{"service", "operation", "outcome", "rule"}),
+			Help: "Authorization decisions by service, operation, outcome, deciding rule (\"\" = default deny or no flow edge) and the caller's consumer (the policy's name for it, \"\" when it is none).",
+		}, []string{"service", "operation", "outcome", "rule", "consumer"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_throttled_total",
 			Help: "Requests refused by a rate limit, by service and limit (caller, subject).",

@@ -650,3 +650,19 @@ func TestHandshakeFailureMetric(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestDecisionMetricNamesConsumer: authorization decisions are counted
+// with the caller's consumer, as the policy names it.
+func TestDecisionMetricNamesConsumer(t *testing.T) {
+	e := newEnv(t, envOptions{trust: trustInternal, security: signingPolicy})
+	if resp := e.post(t, accountsPath, signedRequest(t, e.dir), "1.1"); resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, readAll(t, resp))
+	}
+	page := e.scrape(t)
+	for line := range strings.Lines(page) {
+		if strings.HasPrefix(line, "gatehouse_authz_decisions_total{") && strings.Contains(line, `consumer="demo-workloads"`) && strings.Contains(line, `outcome="allow"`) {
+			return
+		}
+	}
+	t.Errorf("no allow decision counted for consumer demo-workloads:\n%s", page)
+}
