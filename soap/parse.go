@@ -710,3 +710,28 @@ func (e *Envelope) EnsureHeader() *etree.Element {
 	}
 	return e.Header
 }
+
+// NewSecurityHeader inserts a new, empty wsse:Security header block first
+// in the Header (made when missing), mustUnderstand and, when actor is not
+// "", targeted at it (actor in SOAP 1.1, role in 1.2), and returns it.
+func (e *Envelope) NewSecurityHeader(actor string) *etree.Element {
+	e.EnsureHeader()
+	sec := etree.NewElement("wsse:Security")
+	sec.CreateAttr("xmlns:wsse", NSWSSE)
+	prefix := e.Root.Space
+	if prefix == "" {
+		// The envelope uses a default namespace; attributes need a prefix.
+		prefix = "soapenv"
+		sec.CreateAttr("xmlns:"+prefix, e.Version.Namespace())
+	}
+	mu, role := "1", "actor"
+	if e.Version == V12 {
+		mu, role = "true", "role"
+	}
+	sec.CreateAttr(prefix+":mustUnderstand", mu)
+	if actor != "" {
+		sec.CreateAttr(prefix+":"+role, actor)
+	}
+	e.Header.InsertChildAt(0, sec)
+	return sec
+}

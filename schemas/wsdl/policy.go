@@ -476,57 +476,62 @@ func (p *SecurityPolicy) algorithmSuite(l *loader, q passertion) error {
 }
 
 func (p *SecurityPolicy) signedParts(a passertion) error {
-	if len(a.node.kids) == 0 {
-		return cannot(a, "SignedParts without children means every header: list the Body and the headers")
+	body, headers, err := policyParts(a, "SignedParts", "signed", "every header")
+	if err != nil {
+		return err
 	}
-	for _, k := range a.node.kids {
-		if !isSP(k.name.Space) {
-			return cannot(passertion{a.doc, k}, "unknown in SignedParts")
-		}
-		switch k.name.Local {
-		case "Body":
-			p.SignBody = true
-		case "Header":
-			name, ns := strings.TrimSpace(k.get("Name")), strings.TrimSpace(k.get("Namespace"))
-			if name == "" || ns == "" {
-				return cannot(passertion{a.doc, k}, "a signed Header needs Name and Namespace (every header of a namespace is not supported)")
-			}
-			h := xml.Name{Space: ns, Local: name}
-			if !slices.Contains(p.SignedHeaders, h) {
-				p.SignedHeaders = append(p.SignedHeaders, h)
-			}
-		default:
-			return cannot(passertion{a.doc, k}, "not supported in SignedParts")
+	p.SignBody = p.SignBody || body
+	for _, h := range headers {
+		if !slices.Contains(p.SignedHeaders, h) {
+			p.SignedHeaders = append(p.SignedHeaders, h)
 		}
 	}
 	return nil
 }
 
 func (p *SecurityPolicy) encryptedParts(a passertion) error {
-	if len(a.node.kids) == 0 {
-		return cannot(a, "EncryptedParts without children: list the Body and the headers that must be encrypted")
+	body, headers, err := policyParts(a, "EncryptedParts", "encrypted", "")
+	if err != nil {
+		return err
 	}
-	for _, k := range a.node.kids {
-		if !isSP(k.name.Space) {
-			return cannot(passertion{a.doc, k}, "unknown in EncryptedParts")
-		}
-		switch k.name.Local {
-		case "Body":
-			p.EncryptBody = true
-		case "Header":
-			name, ns := strings.TrimSpace(k.get("Name")), strings.TrimSpace(k.get("Namespace"))
-			if name == "" || ns == "" {
-				return cannot(passertion{a.doc, k}, "an encrypted Header needs Name and Namespace (every header of a namespace is not supported)")
-			}
-			h := xml.Name{Space: ns, Local: name}
-			if !slices.Contains(p.EncryptedHeaders, h) {
-				p.EncryptedHeaders = append(p.EncryptedHeaders, h)
-			}
-		default:
-			return cannot(passertion{a.doc, k}, "not supported in EncryptedParts")
+	p.EncryptBody = p.EncryptBody || body
+	for _, h := range headers {
+		if !slices.Contains(p.EncryptedHeaders, h) {
+			p.EncryptedHeaders = append(p.EncryptedHeaders, h)
 		}
 	}
 	return nil
+}
+
+// policyParts reads the Body and Header children of a SignedParts or
+// EncryptedParts assertion (what, how: "signed", "encrypted"). Without
+// children it is refused: empty means "every header" for SignedParts
+// (emptyMeans), which Gatehouse cannot hold a message to by identity.
+func policyParts(a passertion, what, how, emptyMeans string) (body bool, headers []xml.Name, err error) {
+	if len(a.node.kids) == 0 {
+		if emptyMeans != "" {
+			return false, nil, cannot(a, what+" without children means "+emptyMeans+": list the Body and the headers")
+		}
+		return false, nil, cannot(a, what+" without children: list the Body and the headers that must be "+how)
+	}
+	for _, k := range a.node.kids {
+		if !isSP(k.name.Space) {
+			return false, nil, cannot(passertion{a.doc, k}, "unknown in "+what)
+		}
+		switch k.name.Local {
+		case "Body":
+			body = true
+		case "Header":
+			name, ns := strings.TrimSpace(k.get("Name")), strings.TrimSpace(k.get("Namespace"))
+			if name == "" || ns == "" {
+				return false, nil, cannot(passertion{a.doc, k}, "a "+how+" Header needs Name and Namespace (every header of a namespace is not supported)")
+			}
+			headers = append(headers, xml.Name{Space: ns, Local: name})
+		default:
+			return false, nil, cannot(passertion{a.doc, k}, "not supported in "+what)
+		}
+	}
+	return body, headers, nil
 }
 
 func x509Token(l *loader, t passertion) error {

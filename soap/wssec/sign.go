@@ -47,7 +47,6 @@ func (s *Signer) Sign(env *soap.Envelope, headers ...*etree.Element) error {
 		return err
 	}
 	env.EnsureHeader()
-	envPrefix := env.Root.Space
 	for _, h := range headers {
 		if h.Parent() != env.Header {
 			return errors.New("wssec: signed header is not a header block of this envelope")
@@ -64,24 +63,8 @@ func (s *Signer) Sign(env *soap.Envelope, headers ...*etree.Element) error {
 			sec.CreateAttr("xmlns:wsu", soap.NSWSU)
 		}
 	} else {
-		sec = env.Header.CreateElement("wsse:Security")
-		sec.CreateAttr("xmlns:wsse", soap.NSWSSE)
+		sec = env.NewSecurityHeader(s.Actor)
 		sec.CreateAttr("xmlns:wsu", soap.NSWSU)
-		if envPrefix == "" {
-			// The envelope uses a default namespace; attributes need a prefix.
-			envPrefix = "soapenv"
-			sec.CreateAttr("xmlns:"+envPrefix, env.Version.Namespace())
-		}
-		mu, role := "1", "actor"
-		if env.Version == soap.V12 {
-			mu, role = "true", "role"
-		}
-		sec.CreateAttr(envPrefix+":mustUnderstand", mu)
-		if s.Actor != "" {
-			sec.CreateAttr(envPrefix+":"+role, s.Actor)
-		}
-		env.Header.RemoveChild(sec)
-		env.Header.InsertChildAt(0, sec)
 	}
 	defer func() {
 		// The new elements (appended) move before the ones there were.

@@ -161,24 +161,7 @@ func (e *Encrypter) security(env *soap.Envelope) *etree.Element {
 			return h
 		}
 	}
-	env.EnsureHeader()
-	sec := etree.NewElement("wsse:Security")
-	sec.CreateAttr("xmlns:wsse", soap.NSWSSE)
-	prefix := env.Root.Space
-	if prefix == "" {
-		prefix = "soapenv"
-		sec.CreateAttr("xmlns:"+prefix, env.Version.Namespace())
-	}
-	mu, role := "1", "actor"
-	if env.Version == soap.V12 {
-		mu, role = "true", "role"
-	}
-	sec.CreateAttr(prefix+":mustUnderstand", mu)
-	if e.Actor != "" {
-		sec.CreateAttr(prefix+":"+role, e.Actor)
-	}
-	env.Header.InsertChildAt(0, sec)
-	return sec
+	return env.NewSecurityHeader(e.Actor)
 }
 
 // contentBytes serializes el's content as a fragment that stands alone:
