@@ -152,24 +152,13 @@ func (g *Gateway) checkResponse(svc *service, op *wsdl.Operation, env *soap.Enve
 func standalone(el *etree.Element) []byte {
 	c := el.Copy()
 	declared := map[string]bool{}
-	for _, a := range c.Attr {
-		if a.Space == "xmlns" {
-			declared[a.Key] = true
-		} else if a.Space == "" && a.Key == "xmlns" {
-			declared[""] = true
-		}
+	for _, a := range soap.InScopeNamespaces(c) {
+		declared[a.Space+":"+a.Key] = true
 	}
-	for p := el.Parent(); p != nil; p = p.Parent() {
-		for _, a := range p.Attr {
-			prefix, ok := "", false
-			switch {
-			case a.Space == "xmlns":
-				prefix, ok = a.Key, true
-			case a.Space == "" && a.Key == "xmlns":
-				ok = true
-			}
-			if ok && !declared[prefix] {
-				declared[prefix] = true
+	if p := el.Parent(); p != nil {
+		for _, a := range soap.InScopeNamespaces(p) {
+			// One of el's own wins over an ancestor's of the same prefix.
+			if !declared[a.Space+":"+a.Key] {
 				c.Attr = append(c.Attr, a)
 			}
 		}

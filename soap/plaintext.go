@@ -21,27 +21,15 @@ func (e *Envelope) ReplaceWithPlaintext(old *etree.Element, plaintext []byte, li
 		return nil, parseFault("encrypted element without a parent")
 	}
 	depth := 0
-	var decls strings.Builder
-	declared := map[string]bool{}
 	for p := parent; p != nil; p = p.Parent() {
 		depth++
-		for _, a := range p.Attr {
-			prefix, ok := "", false
-			switch {
-			case a.Space == "xmlns":
-				prefix, ok = a.Key, true
-			case a.Space == "" && a.Key == "xmlns":
-				ok = true
-			}
-			if !ok || declared[prefix] {
-				continue
-			}
-			declared[prefix] = true
-			if prefix == "" {
-				fmt.Fprintf(&decls, ` xmlns="%s"`, escapeText(a.Value))
-			} else {
-				fmt.Fprintf(&decls, ` xmlns:%s="%s"`, prefix, escapeText(a.Value))
-			}
+	}
+	var decls strings.Builder
+	for _, a := range InScopeNamespaces(parent) {
+		if prefix := nsPrefix(a); prefix == "" {
+			fmt.Fprintf(&decls, ` xmlns="%s"`, escapeText(a.Value))
+		} else {
+			fmt.Fprintf(&decls, ` xmlns:%s="%s"`, prefix, escapeText(a.Value))
 		}
 	}
 	if lim.MaxDepth > 0 {
@@ -117,3 +105,36 @@ func isWithin(el, ancestor *etree.Element) bool {
 var textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", `"`, "&quot;")
 
 func escapeText(s string) string { return textEscaper.Replace(s) }
+
+// InScopeNamespaces are the namespace declarations in force at el: its own
+// and its ancestors', the nearest of each prefix ("" the default), nearest
+// first. A fragment serialized from el's position carries them to stand
+// alone.
+func InScopeNamespaces(el *etree.Element) []etree.Attr {
+	var out []etree.Attr
+	declared := map[string]bool{}
+	for p := el; p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			prefix, ok := "", false
+			switch {
+			case a.Space == "xmlns":
+				prefix, ok = a.Key, true
+			case a.Space == "" && a.Key == "xmlns":
+				ok = true
+			}
+			if ok && !declared[prefix] {
+				declared[prefix] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// nsPrefix is the prefix a namespace declaration binds ("" the default).
+func nsPrefix(a etree.Attr) string {
+	if a.Space == "xmlns" {
+		return a.Key
+	}
+	return ""
+}

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"slices"
 
 	"github.com/beevik/etree"
 
@@ -169,28 +168,7 @@ func (e *Encrypter) security(env *soap.Envelope) *etree.Element {
 // it does not make itself, so that a receiver parses it the same wherever
 // it decrypts it.
 func contentBytes(el *etree.Element) ([]byte, error) {
-	inScope := map[string]string{} // prefix ("" default) → URI, nearest first
-	for a := el; a != nil; a = a.Parent() {
-		for _, at := range a.Attr {
-			var prefix string
-			switch {
-			case at.Space == "xmlns":
-				prefix = at.Key
-			case at.Space == "" && at.Key == "xmlns":
-				prefix = ""
-			default:
-				continue
-			}
-			if _, seen := inScope[prefix]; !seen {
-				inScope[prefix] = at.Value
-			}
-		}
-	}
-	prefixes := make([]string, 0, len(inScope))
-	for p := range inScope {
-		prefixes = append(prefixes, p)
-	}
-	slices.Sort(prefixes)
+	inScope := soap.InScopeNamespaces(el)
 	doc := etree.NewDocument()
 	for _, t := range el.Child {
 		c, ok := t.(*etree.Element)
@@ -200,22 +178,12 @@ func contentBytes(el *etree.Element) ([]byte, error) {
 		}
 		cp := c.Copy()
 		declared := map[string]bool{}
-		for _, at := range cp.Attr {
-			if at.Space == "xmlns" {
-				declared[at.Key] = true
-			} else if at.Space == "" && at.Key == "xmlns" {
-				declared[""] = true
-			}
+		for _, at := range soap.InScopeNamespaces(cp) {
+			declared[at.Space+":"+at.Key] = true
 		}
-		for _, prefix := range prefixes {
-			uri := inScope[prefix]
-			if declared[prefix] {
-				continue
-			}
-			if prefix == "" {
-				cp.CreateAttr("xmlns", uri)
-			} else {
-				cp.CreateAttr("xmlns:"+prefix, uri)
+		for _, at := range inScope {
+			if !declared[at.Space+":"+at.Key] {
+				cp.Attr = append(cp.Attr, at)
 			}
 		}
 		doc.AddChild(cp)
