@@ -100,6 +100,11 @@
 //     rate and burst (default: rate) at least 1, 0 < per <= 366 days, at
 //     most one request per microsecond (per/rate), and a full burst earned
 //     back within 366 days (burst × per/rate).
+//   - tracing (Config.Tracing; nil when absent: tracing off): endpoint an
+//     http or https URL with a host and without user information, query or
+//     fragment (plain http to a host other than loopback is a warning);
+//     0 <= sampling <= 1 (default 1); serviceName default "gatehouse";
+//     resource names unique and not service.name.
 //   - listener/connections (Listener.Connections): max, perClient and
 //     pendingHandshakes 1 to 1000000, perClient and pendingHandshakes at
 //     most a written max; 0 < handshakeTimeout <= 1m (default 5s). Counts

@@ -180,6 +180,7 @@ func (c *checker) check(cfg *Config) {
 	c.checkStore(cfg.Store)
 	c.checkLockout(&cfg.Lockout)
 	c.checkRateLimits(cfg.RateLimits)
+	c.checkTracing(cfg.Tracing)
 	c.checkTrust(cfg.Trust)
 	c.checkUsers(cfg.Users)
 	c.checkSAMLIssuers(cfg)

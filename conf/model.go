@@ -72,6 +72,7 @@ type Config struct {
 	Store       *Store        `xml:"store"`      // nil: in memory, one instance only
 	Lockout     Lockout       `xml:"lockout"`    // defaults filled in
 	RateLimits  *RateLimits   `xml:"rateLimits"` // nil: no rate limits
+	Tracing     *Tracing      `xml:"tracing"`    // nil: tracing off
 	Trust       []*Trust      `xml:"trust"`
 	Users       *Users        `xml:"users"`      // nil: no UsernameToken user store
 	SAMLIssuers []*SAMLIssuer `xml:"samlIssuer"` // the issuers services may trust (SAML.Issuers)
@@ -632,6 +633,9 @@ func (c *Config) setFile(file string) {
 		}
 	}
 	set(&c.Limits.Pos)
+	if c.Tracing != nil {
+		c.Tracing.setFile(set)
+	}
 	if c.Store != nil {
 		set(&c.Store.Pos)
 		if c.Store.Redis != nil {

@@ -143,6 +143,9 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	}
 	h.id.record(rec)
 	rec.Audience, rec.TokenID = "", "" // a hop record names the assertion the hop sends, if any
+	// The hop's span, under the request's; its children are the hop's
+	// credential mapping and backend call, and the target gets its context.
+	ctx, hop := g.startStage(ctx, spanHopPrefix+call.Service, v)
 	defer func() {
 		rec.Time, rec.DurationMS = start.UTC(), float64(g.now().Sub(start).Microseconds())/1000
 		rec.Outcome, rec.Status = audit.OutcomeOK, http.StatusOK
@@ -152,6 +155,9 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 			if aborted(ctx) {
 				markAborted(rec) // cancelled at the drain deadline
 			}
+		}
+		if hop.span != nil {
+			endSpan(hop.span, rec)
 		}
 		_ = g.audit.Write(rec)
 	}()
@@ -187,14 +193,18 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 		return nil, soap.ReceiverFault("internal error", fmt.Errorf("hop %d request does not match the schema of %s: %w", call.Hop, call.Service, redactValues(err)))
 	}
 	out := &outbound{env: env, correlationID: h.tx.rec.CorrelationID}
-	if err := g.outboundIdentity(ctx, rec, target, h.id, h.composite, out); err != nil {
+	_, sp := g.startStage(ctx, spanCredentials, v)
+	err = g.outboundIdentity(ctx, rec, target, h.id, h.composite, out)
+	sp.end(err)
+	if err != nil {
 		return nil, err
 	}
 	var br *backendResponse
-	err = target.guard.call(ctx, func() (int, error) {
+	callCtx, sp := g.startStage(ctx, spanBackend, v)
+	err = target.guard.call(callCtx, func() (int, error) {
 		var err error
 		callStart := g.now()
-		br, err = target.backend.call(ctx, out, target.limits)
+		br, err = target.backend.call(callCtx, out, target.limits)
 		g.metrics.backend.WithLabelValues(call.Service).Observe(g.now().Sub(callStart).Seconds())
 		if br == nil {
 			return 0, err
@@ -203,7 +213,9 @@ func (h *hopInvoker) Invoke(ctx context.Context, call orchestration.Call) (resp 
 	})
 	if br != nil {
 		rec.BackendStatus = br.status
+		sp.setStatus(br.status)
 	}
+	sp.end(err)
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,8 @@ type envOptions struct {
 	extraServices string
 	// rateLimits is the <rateLimits> section.
 	rateLimits string
+	// tracing is the <tracing> section.
+	tracing string
 	// policy replaces the default test policy (every demo workload may
 	// call every operation of both services).
 	policy string
@@ -81,7 +83,7 @@ const configTemplate = `<?xml version="1.0" encoding="UTF-8"?>
   </listener>
   <admin address="127.0.0.1:0"/>
   <audit><file path="{{.Audit}}"/></audit>
-  {{.Store}}{{.Lockout}}{{.RateLimits}}{{.Trust}}{{.Users}}{{.SAMLIssuers}}{{.STS}}{{.Policy}}{{.CredMaps}}
+  {{.Store}}{{.Lockout}}{{.RateLimits}}{{.Tracing}}{{.Trust}}{{.Users}}{{.SAMLIssuers}}{{.STS}}{{.Policy}}{{.CredMaps}}
   <service name="accounts" path="/services/accounts" soapVersions="1.1 1.2">
     <backend url="{{.Backend}}"{{.Plaintext}} connectTimeout="1s" timeout="{{.Timeout}}" maxResponseBytes="65536">{{.BackendTLS}}</backend>
     {{.Security}}{{.SAML}}{{.Credentials}}{{.Addressing}}{{.Propagate}}
@@ -157,7 +159,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		"Backend": o.backendURL, "Plaintext": plaintext, "Timeout": o.backendTimeout, "Limits": o.serviceLimits, "Audit": auditName,
 		"Store": o.store, "Lockout": o.lockout, "Trust": o.trust, "Users": o.users, "Security": o.security,
 		"BackendTLS": o.backendTLS, "SAMLIssuers": o.samlIssuers, "STS": o.sts, "SAML": o.saml, "SAML11": o.saml11,
-		"Policy": cmp.Or(o.policy, defaultTestPolicy), "RateLimits": o.rateLimits,
+		"Policy": cmp.Or(o.policy, defaultTestPolicy), "RateLimits": o.rateLimits, "Tracing": o.tracing,
 		"CredMaps": o.credMaps, "Credentials": o.credentials, "ExtraServices": o.extraServices,
 		"Addressing": o.addressing, "Propagate": o.propagate,
 	}))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse/gatehouse/gateway/audit"
 	"github.com/gatehouse/gatehouse/gateway/store"
@@ -82,6 +83,10 @@ type transaction struct {
 	// known is rec as of the last checkpoint, for Shutdown; under mu.
 	mu    sync.Mutex
 	known audit.Record
+
+	// span is the request's server span, nil when tracing is off; ctx
+	// carries it.
+	span trace.Span
 }
 
 // handle answers one request routed to svc (nil when no route matched: the
@@ -164,7 +169,9 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	}
 
 	// 5. Hardened parse (invariants 1–3).
+	sp := g.stage(tx, spanParse)
 	env, err := soap.Parse(body, svc.limits)
+	sp.end(err)
 	if err != nil {
 		return err
 	}
@@ -175,7 +182,13 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	// 5b. XML Encryption: what consumers encrypted is decrypted into the
 	// tree before anything reads it (sign-then-encrypt: the signature is
 	// verified over the plaintext); every failure is one FailedCheck.
-	if err := g.decrypt(r.Context(), tx, w, svc, env); err != nil {
+	sp = stage{}
+	if svc.decrypter != nil {
+		sp = g.stage(tx, spanDecrypt)
+	}
+	err = g.decrypt(r.Context(), tx, w, svc, env)
+	sp.end(err)
+	if err != nil {
 		return err
 	}
 	tx.rec.Operation = env.Operation().String()
@@ -189,9 +202,11 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 
 	// 6. The contract: a service described by a WSDL takes only the inputs
 	// of its port's operations, each with its own action.
+	sp = g.stage(tx, spanValidate)
 	var op *wsdl.Operation
 	if svc.contracts != nil {
 		if op, err = checkContract(svc.contracts[env.Version], binding, env); err != nil {
+			sp.end(err)
 			return err
 		}
 		tx.op = op
@@ -206,8 +221,11 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 		if lined := schemas.ValidateEnvelope(body, g.envelopeSchema[env.Version], svc.payload); lined != nil {
 			err = lined
 		}
-		return soap.SenderFault("message does not match the service schema", redactValues(err))
+		err = soap.SenderFault("message does not match the service schema", redactValues(err))
+		sp.end(err)
+		return err
 	}
+	sp.end(nil)
 
 	// 8. The action the request claims must be the operation in its Body
 	// (authorization decides on the Body: a SOAPAction cannot spoof it).
@@ -249,7 +267,10 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	if g.rates != nil && g.rates.subject != nil && areq.Subject != "" && svc.sts == nil {
 		subject = &throttle.Take{Key: "subject:" + areq.Subject, Limit: *g.rates.subject}
 	}
-	if err := g.admit(r.Context(), tx, w, svc, id, subject); err != nil {
+	sp = g.stage(tx, spanAdmission)
+	err = g.admit(r.Context(), tx, w, svc, id, subject)
+	sp.end(err)
+	if err != nil {
 		return err
 	}
 
@@ -262,7 +283,10 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	// 13. Authorization of this transaction on its own (the subject's rate
 	// limit was decided with the replay keys): default deny, flow edge, deny
 	// overrides (invariant 9).
-	if err := g.authorize(tx, areq); err != nil {
+	sp = g.stage(tx, spanAuthorize)
+	err = g.authorize(tx, areq)
+	sp.end(err)
+	if err != nil {
 		return err
 	}
 	tx.checkpoint()
@@ -277,7 +301,10 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	// PassTicket, a mapped password; no mapping refuses), and the identity
 	// itself as the service propagates it.
 	out := &outbound{env: env, actor: svc.actor, action: binding.Action, hasAction: binding.HasAction, correlationID: tx.rec.CorrelationID}
-	if err := g.outboundIdentity(r.Context(), &tx.rec, svc, id, "", out); err != nil {
+	sp = g.stage(tx, spanCredentials)
+	err = g.outboundIdentity(r.Context(), &tx.rec, svc, id, "", out)
+	sp.end(err)
+	if err != nil {
 		return err
 	}
 
@@ -295,9 +322,10 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	tx.checkpoint()
 	callStart := g.now()
 	var resp *backendResponse
-	err = svc.guard.call(r.Context(), func() (int, error) {
+	callCtx, sp := g.startStage(r.Context(), spanBackend, tx.version)
+	err = svc.guard.call(callCtx, func() (int, error) {
 		var err error
-		resp, err = svc.backend.call(r.Context(), out, svc.limits)
+		resp, err = svc.backend.call(callCtx, out, svc.limits)
 		if resp == nil {
 			return 0, err
 		}
@@ -306,7 +334,9 @@ func (g *Gateway) serve(tx *transaction, w http.ResponseWriter, r *http.Request,
 	g.metrics.backend.WithLabelValues(svc.name).Observe(g.now().Sub(callStart).Seconds())
 	if resp != nil {
 		tx.rec.BackendStatus = resp.status
+		sp.setStatus(resp.status)
 	}
+	sp.end(err)
 	if err != nil {
 		return err
 	}
@@ -431,8 +461,18 @@ func safeID(id string) string {
 // which shutdown may cancel.
 func (g *Gateway) begin(r *http.Request, l *listener, svc *service) (*transaction, *http.Request) {
 	g.metrics.inFlight.Inc()
-	ctx, cancel := context.WithCancelCause(r.Context())
+	ctx := r.Context()
+	var span trace.Span
+	if g.tracing != nil {
+		name := "-"
+		if svc != nil {
+			name = svc.name
+		}
+		ctx, span = g.tracing.startRequest(ctx, r, name)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
 	tx := &transaction{
+		span:  span,
 		start: g.now(),
 		rec: audit.Record{
 			CorrelationID: g.newID(),
@@ -477,6 +517,7 @@ func (g *Gateway) finish(tx *transaction) {
 	if tx.rec.Outcome != audit.OutcomeOK && aborted(tx.ctx) {
 		markAborted(&tx.rec)
 	}
+	tx.finishSpan()
 	if !tx.recorded.CompareAndSwap(false, true) {
 		return // it outlived the drain: Shutdown recorded it
 	}

@@ -159,6 +159,8 @@ func (b *backend) call(ctx context.Context, out *outbound, lim soap.Limits) (*ba
 	for name, vals := range out.headers {
 		req.Header[name] = vals
 	}
+	// The backend call's span, as W3C traceparent (nothing when tracing is off).
+	injectTrace(ctx, req.Header)
 	if err := renderHeaders(req.Header, out.render, out.header, out.cred); err != nil {
 		return nil, soap.ReceiverFault("internal error", fmt.Errorf("render credential: %w", err))
 	}

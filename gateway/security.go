@@ -148,7 +148,10 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, w http.Resp
 			return nil, err
 		}
 		var err error
-		if v, err = vr.VerifyDecrypted(env, tx.decrypted); err != nil {
+		sp := g.stage(tx, spanWSSecurity)
+		v, err = vr.VerifyDecrypted(env, tx.decrypted)
+		sp.end(err)
+		if err != nil {
 			return nil, g.authFailed(ctx, tx, w, svc, subjects, err, true)
 		}
 	}
@@ -157,7 +160,9 @@ func (g *Gateway) authenticate(ctx context.Context, tx *transaction, w http.Resp
 		id.ReplayKeys = append(id.ReplayKeys, vr.MessageIDKey(v, tx.caller.ID, mid))
 	}
 	if svc.saml != nil && (len(v.Assertions) > 0 || svc.samlRequired) {
+		sp := g.stage(tx, spanSAML)
 		p, key, err := svc.saml.Verify(samlsts.Message{Envelope: env, Security: v, Caller: tx.caller.ID, CallerCert: tx.caller.Certificate})
+		sp.end(err)
 		if err != nil {
 			return nil, g.authFailed(ctx, tx, w, svc, subjects, err, false)
 		}

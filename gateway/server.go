@@ -47,6 +47,7 @@ type Gateway struct {
 	now     func() time.Time
 	audit   *audit.Log
 	metrics *metrics
+	tracing *tracing // nil: tracing off (tracing.go)
 
 	store          store.Store
 	policy         *authz.Policy
@@ -146,6 +147,14 @@ func New(cfg *conf.Config, opts Options) (*Gateway, error) {
 	}
 	for _, w := range cfg.Warnings {
 		g.log.Warn("insecure setting", "where", w)
+	}
+	tr, err := newTracing(cfg.Tracing)
+	if err != nil {
+		return nil, err
+	}
+	g.tracing = tr
+	if tr != nil {
+		g.log.Info("tracing", "endpoint", cfg.Tracing.Endpoint, "sampling", cfg.Tracing.Sampling)
 	}
 
 	// The envelope schema of each version, with the schemas of the header
@@ -442,6 +451,7 @@ func (g *Gateway) fail(err error) (*Gateway, error) {
 		_ = g.store.Close()
 	}
 	g.closeSchemas()
+	_ = g.tracing.shutdown()
 	return nil, err
 }
 

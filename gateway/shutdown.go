@@ -205,7 +205,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.drain.mu.Lock()
 	g.drain.auditClosed = true
 	g.drain.mu.Unlock()
-	errs = append(errs, g.audit.Close(), g.store.Close())
+	errs = append(errs, g.audit.Close(), g.store.Close(), g.tracing.shutdown())
 	g.closeSchemas()
 	return errors.Join(errs...)
 }
