@@ -211,3 +211,31 @@ func ReadCertificates(path string) ([]*x509.Certificate, error) {
 	}
 	return parseCertificates(data)
 }
+
+// LoadKeyPair reads a certificate chain (leaf first) and its private key,
+// as a listener's tls element names them, for a reload of the files Load
+// read: it refuses what Load refuses (an unreadable file, no certificate,
+// an unsupported or encrypted key) and a key that is not the leaf's. Each
+// error names the file it is about.
+func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	data, err := readFile(certFile)
+	var chain []*x509.Certificate
+	if err == nil {
+		chain, err = parseCertificates(data)
+	}
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("certificate %s: %v", certFile, err)
+	}
+	data, err = readFile(keyFile)
+	var key crypto.Signer
+	if err == nil {
+		key, err = parsePrivateKey(data)
+	}
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("key %s: %v", keyFile, err)
+	}
+	if !keysMatch(chain[0], key) {
+		return tls.Certificate{}, fmt.Errorf("key %s does not match certificate %s", keyFile, certFile)
+	}
+	return tlsCertificate(chain, key), nil
+}

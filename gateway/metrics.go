@@ -16,6 +16,9 @@ type metrics struct {
 	auditErrors  prometheus.Counter
 	inFlight     prometheus.Gauge
 	certNotAfter *prometheus.GaugeVec
+	// certReloads counts the reloads of a listener's certificate, key and
+	// client CA bundle (rotation.go), by listener and result (ok, failed).
+	certReloads  *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
 	lockouts     prometheus.Counter
 	replays      *prometheus.CounterVec
@@ -83,6 +86,10 @@ func newMetrics() *metrics {
 			Name: "gatehouse_certificate_expiry_timestamp_seconds",
 			Help: "NotAfter of every certificate the configuration holds, by kind (listener, client-ca, trust-ca, trust-pinned, trust-signer, sts-signing, backend-client, backend-ca, outbound-signing, decryption, backend-encryption), name (the listener, trust store or service) and subject.",
 		}, []string{"kind", "name", "subject"}),
+		certReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_certificate_reload_total",
+			Help: "Reloads of a SOAP listener's certificate, key and client CA bundle after the files changed or on SIGHUP, by listener and result (ok: new handshakes use them; failed: refused, the previous ones stay in force).",
+		}, []string{"listener", "result"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_authentication_failures_total",
 			Help: "Failed authentications (counted toward lockout), by service.",
@@ -158,7 +165,7 @@ func newMetrics() *metrics {
 			Help: "Compensation calls of a composite, by composite, the step they undo, and outcome (ok, failed).",
 		}, []string{"composite", "step", "outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.faults, m.latency, m.backend, m.auditErrors, m.inFlight, m.certNotAfter,
+	m.reg.MustRegister(m.requests, m.faults, m.latency, m.backend, m.auditErrors, m.inFlight, m.certNotAfter, m.certReloads,
 		m.authFailures, m.lockouts, m.replays, m.epochChanges, m.recoveryRefusals, m.decisions, m.throttled, m.breakerState, m.backendBusy, m.slowCalls, m.assertionCache,
 		m.connections, m.connRefused, m.handshakeFailures,
 		m.composites, m.compositeSteps, m.compositeStepFailures, m.compensations,

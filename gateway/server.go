@@ -70,6 +70,8 @@ type Gateway struct {
 	drain    drain // the transactions in flight (shutdown.go)
 	serveErr chan error
 	wg       sync.WaitGroup
+	// stopWatch ends the certificate file watch (rotation.go); nil: none.
+	stopWatch func()
 }
 
 // listener is one compiled SOAP listener with its routing table.
@@ -83,6 +85,9 @@ type listener struct {
 	server       *http.Server
 	ln           net.Listener
 	gw           *Gateway
+	// certs serves the listener's certificate and client CAs and reloads
+	// them (rotation.go); nil without TLS.
+	certs *certReloader
 }
 
 // service is the compiled runtime form of a conf.Service.
@@ -498,6 +503,10 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) Start() error {
 	for _, l := range g.listeners {
 		tlsCfg := l.cfg.ServerTLSConfig()
+		if tlsCfg != nil {
+			l.certs = newCertReloader(l.cfg, tlsCfg, g.now, g.log, g.metrics)
+			tlsCfg = l.certs.serverConfig()
+		}
 		ln, err := net.Listen("tcp", l.cfg.Address)
 		if err != nil {
 			g.closeListeners()
@@ -550,6 +559,12 @@ func (g *Gateway) Start() error {
 	}
 	g.run(func() error { return g.admin.Serve(g.adminLn) })
 	g.log.Info("admin listening", "address", g.adminLn.Addr().String())
+	// Certificate rotation: a failed watch leaves SIGHUP.
+	if stop, err := g.watchCertificates(); err != nil {
+		g.log.Error("certificate files not watched: rotate them with SIGHUP", "err", err)
+	} else {
+		g.stopWatch = stop
+	}
 	g.ready.Store(true)
 	return nil
 }

@@ -174,6 +174,9 @@ func (g *Gateway) BeginShutdown() {
 // phases above. It returns ctx's error when the drain did not finish.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.BeginShutdown()
+	if g.stopWatch != nil {
+		g.stopWatch()
+	}
 	var errs []error
 	var wg sync.WaitGroup
 	var mu sync.Mutex

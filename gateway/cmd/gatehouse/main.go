@@ -1,6 +1,6 @@
 // Command gatehouse runs the Gatehouse SOAP security gateway.
 //
-//	gatehouse serve -config FILE      start serving (SIGTERM: not ready, delay, drain, exit; SIGHUP reloads mapping tables)
+//	gatehouse serve -config FILE      start serving (SIGTERM: not ready, delay, drain, exit; SIGHUP reloads mapping tables and listener certificates)
 //	gatehouse check-config FILE       validate a configuration and exit
 //	gatehouse token …                 get a SAML token from a running STS
 //	gatehouse call …                  call a service with a token, optionally signed
@@ -160,9 +160,10 @@ func serve(args []string, stderr io.Writer) int {
 	return code
 }
 
-// waitForStop serves SIGHUP (reloading the credential mapping tables) until
-// SIGTERM or SIGINT arrives or until is ready (nil: never); it returns false
-// when a listener failed instead.
+// waitForStop serves SIGHUP (reloading the credential mapping tables and
+// the listeners' certificates and client CAs) until SIGTERM or SIGINT
+// arrives or until is ready (nil: never); it returns false when a listener
+// failed instead.
 func waitForStop(log *slog.Logger, g *gateway.Gateway, sig <-chan os.Signal, until <-chan time.Time) bool {
 	for {
 		select {
@@ -174,6 +175,10 @@ func waitForStop(log *slog.Logger, g *gateway.Gateway, sig <-chan os.Signal, unt
 				} else {
 					log.Info("credential mapping tables reloaded")
 				}
+				// Listener certificates and client CAs: each listener logs
+				// and counts its own result; a failed one keeps the
+				// previous ones.
+				_ = g.ReloadCertificates()
 				continue
 			}
 			if until == nil {
