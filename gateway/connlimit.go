@@ -273,8 +273,8 @@ func (l *connLimiter) admit(c net.Conn) {
 	}
 	l.mu.Unlock()
 	if reason != "" {
+		l.refuse(c, reason) // counted before the client can see the close
 		abort(c)
-		l.refuse(c, reason)
 		return
 	}
 	lc := &limitedConn{Conn: c, l: l, key: key}
@@ -298,8 +298,8 @@ func (l *connLimiter) handshake(c *limitedConn) {
 	c.endHandshake()
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			abort(c)
 			l.refuse(c, refusedHandshakeTimeout)
+			abort(c)
 		} else {
 			// As net/http logged them: a bad or missing client
 			// certificate is the client's problem, not the operator's;
