@@ -40,7 +40,10 @@ func (g *Gateway) decrypt(ctx context.Context, tx *transaction, w http.ResponseW
 		}
 		return nil
 	}
-	sec := securityHeader(env, svc.actor)
+	sec, err := wssec.FindSecurity(env, svc.actor)
+	if err != nil {
+		return err
+	}
 	tx.decrypted = xmlenc.HeaderElements(sec)
 	if vr := svc.verifier; vr != nil && signedAfterEncryption(sec) {
 		subjects := lockoutSubjects(tx, env, vr.Policy.Actor)
@@ -161,16 +164,6 @@ func encrypted(env *soap.Envelope) bool {
 	return false
 }
 
-// securityHeader is the Security header block addressed to Gatehouse.
-func securityHeader(env *soap.Envelope, actor string) *etree.Element {
-	for _, h := range env.HeaderBlocks() {
-		if h.Tag == "Security" && h.NamespaceURI() == soap.NSWSSE && env.TargetedAt(h, actor) {
-			return h
-		}
-	}
-	return nil
-}
-
 // decryptResponse decrypts a backend's answer that is encrypted to the
 // gateway (with the service's decryption keys): the consumer could not
 // read it, and the gateway checks what it passes on. The Security header
@@ -180,12 +173,18 @@ func securityHeader(env *soap.Envelope, actor string) *etree.Element {
 // 502: never forwarded as it came.
 func decryptResponse(svc *service, resp *backendResponse) error {
 	env := resp.env
-	sec := securityHeader(env, "")
-	if !encrypted(env) && len(xmlenc.HeaderElements(sec)) == 0 {
-		return nil
-	}
 	invalid := func(err error) error {
 		return soap.ReceiverFault("backend response invalid", fmt.Errorf("encrypted backend response: %w", err)).WithStatus(http.StatusBadGateway)
+	}
+	sec, err := wssec.FindSecurity(env, "")
+	if err != nil {
+		if encrypted(env) {
+			return invalid(err)
+		}
+		return nil // not encrypted: the answer is the backend's business
+	}
+	if !encrypted(env) && len(xmlenc.HeaderElements(sec)) == 0 {
+		return nil
 	}
 	if svc.decrypter == nil {
 		return invalid(fmt.Errorf("service %s has no decryption key", svc.name))

@@ -261,13 +261,7 @@ func (b *backend) outboundEnvelope(out *outbound) ([]byte, error) {
 	}
 	if b.signer == nil && len(out.tokens) > 0 {
 		env.EnsureHeader()
-		var sec *etree.Element
-		for _, h := range env.HeaderBlocks() {
-			if h.Tag == "Security" && h.NamespaceURI() == soap.NSWSSE && env.TargetedAt(h, "") {
-				sec = h // the Encrypter's (encrypted first)
-				break
-			}
-		}
+		sec, _ := wssec.FindSecurity(env, "") // the Encrypter's (encrypted first)
 		if sec == nil {
 			sec = etree.NewElement("wsse:Security")
 			sec.CreateAttr("xmlns:wsse", soap.NSWSSE)
