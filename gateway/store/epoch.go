@@ -166,17 +166,16 @@ func ceilSecond(t time.Time) time.Time {
 	return t
 }
 
-// observe records the epoch a round trip found; it reports whether the
-// epoch is the one the caller's round trip assumed (known).
-func (e *epoch) observe(known, found string) (unchanged bool, err error) {
+// observe records the epoch a round trip found.
+func (e *epoch) observe(found string) error {
 	t, err := epochTime(found)
 	if err != nil {
-		return false, err
+		return err
 	}
 	e.mu.Lock()
 	if e.value == found {
 		e.mu.Unlock()
-		return known == found, nil
+		return nil
 	}
 	old := e.value
 	began := t
@@ -189,7 +188,7 @@ func (e *epoch) observe(known, found string) (unchanged bool, err error) {
 	if old != "" && cb != nil {
 		cb(EpochChange{Old: old, New: found, Began: began, Why: "the epoch key changed (the data was lost or flushed, or another instance saw a new master)"})
 	}
-	return known == found, nil
+	return nil
 }
 
 // staleKeys reports, per key, whether its freshness began before began (in

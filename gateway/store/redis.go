@@ -345,10 +345,9 @@ func failResult(cmd *redis.Cmd) (locked bool, remaining time.Duration, err error
 func (r *Redis) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	known, _ := r.epoch.load()
 	found, err := r.client.Eval(ctx, epochOnlyLua, []string{r.epochKey()}, rand.Text()).Text()
 	if err == nil {
-		_, err = r.epoch.observe(known, found)
+		err = r.epoch.observe(found)
 	}
 	if err != nil {
 		return fmt.Errorf("store: redis: ping: %w", err)

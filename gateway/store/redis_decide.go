@@ -254,7 +254,7 @@ func (r *Redis) decideScript(ctx context.Context, req Request, n decideNames) (D
 			return Decision{}, err
 		}
 		if found != "" {
-			if _, err := r.epoch.observe(known, found); err != nil {
+			if err := r.epoch.observe(found); err != nil {
 				return Decision{}, err
 			}
 			continue
@@ -400,7 +400,6 @@ func flag(b bool) int {
 // towards refusing. A subject charged in 2 stays charged when a concurrent
 // request's SET won: also towards refusing.
 func (r *Redis) decideCluster(ctx context.Context, req Request, n decideNames) (Decision, error) {
-	known, _ := r.epoch.load()
 	pipe := r.client.Pipeline()
 	epochCmd := pipe.Eval(ctx, epochOnlyLua, []string{r.epochKey()}, rand.Text())
 	var callerCmd *redis.Cmd
@@ -450,7 +449,7 @@ func (r *Redis) decideCluster(ctx context.Context, req Request, n decideNames) (
 	if err != nil {
 		return Decision{}, err
 	}
-	if _, err := r.epoch.observe(known, found); err != nil {
+	if err := r.epoch.observe(found); err != nil {
 		return Decision{}, err
 	}
 	if _, began := r.epoch.load(); began.IsZero() {

@@ -345,7 +345,7 @@ func TestEpochServer(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
 	var changes []EpochChange
 	e := &epoch{started: t0, onChange: func(c EpochChange) { changes = append(changes, c) }}
-	if e.observe("", "g1 1799990000"); len(changes) != 0 {
+	if e.observe("g1 1799990000"); len(changes) != 0 {
 		t.Fatalf("first epoch reported: %+v", changes)
 	}
 	// A server up for a day: the data began with the epoch, written
