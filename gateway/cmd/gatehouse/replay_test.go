@@ -97,7 +97,9 @@ func startReplayDemo(t *testing.T, extra ...string) *replayDemo {
 	var admin string
 	d.edge, admin = freeAddr(t), freeAddr(t)
 	replace := append(slices.Clone(signedServiceReplacements), "</gatehouse>", signedService(srv.URL+signedPath))
-	replace = append(replace, extra...)
+	for _, r := range extra { // BACKEND in extra names the recording backend
+		replace = append(replace, strings.ReplaceAll(r, "BACKEND", srv.URL))
+	}
 	cfg := writeDemo(t, d.dir, srv.URL+"/accounts", d.edge, admin, replace...)
 	certB, keyB := issueConsumer(t, d.pki, "branch-app", consumerBSPIFFEID)
 	d.consumerA = consumer{filepath.Join(d.pki, demopki.ConsumerCert), filepath.Join(d.pki, demopki.ConsumerKey), mtlsClient(t, d.pki)}
@@ -427,5 +429,96 @@ func TestBinaryReplayAfterRedisRestart(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "the shared store lost its data") {
 		t.Errorf("no log line says the store lost its data:\n%s", stderr)
+	}
+}
+
+// TestBinaryXMLEncryption (issue 15, through the binary): consumer A's
+// request, signed by python3-xmlsec and then encrypted by xmlsec1 to the
+// gateway's certificate, is decrypted, verified and forwarded in plaintext;
+// the same Body in plaintext is refused where the service wants it
+// encrypted, and so is A's signed request encrypted again by consumer B
+// with B's own Body put in its place (the signature no longer covers what
+// decrypts). Each refusal is one FailedCheck fault and nothing reaches the
+// backend.
+func TestBinaryXMLEncryption(t *testing.T) {
+	xmlsec1, err := exec.LookPath("xmlsec1")
+	if err != nil {
+		t.Fatal("xmlsec1 is not installed: run ./build.sh deps (Debian package xmlsec1)")
+	}
+	const encPath = "/services/accounts-encrypted"
+	// Anchors the replay demo's replacements do not use (one pass of a
+	// strings.Replacer).
+	d := startReplayDemo(t,
+		`<flow from="retail-apps" to="onboarding"/>`, `<flow from="retail-apps" to="onboarding"/>
+    <flow from="retail-apps" to="accounts-encrypted"/>`,
+		`    <!-- Tellers (SAML role) may read balances`, `    <rule id="retail-encrypted-balance" effect="allow" service="accounts-encrypted" operation="{urn:gatehouse:demo:accounts}GetBalance">
+      <caller prefix="spiffe://demo.gatehouse.internal/retail/"/>
+    </rule>
+    <!-- Tellers (SAML role) may read balances`,
+		`  <service name="accounts" path="/services/accounts">`, `  <service name="accounts-encrypted" path="`+encPath+`" soapVersions="1.1">
+    <backend url="BACKEND`+encPath+`" connectTimeout="2s" timeout="10s"/>
+    <security trust="consumers" require="signature timestamp" maxSkew="`+replaySkew.String()+`" maxAge="`+replayMaxAge.String()+`" encryptedParts="Body">
+      <decryptionKey certificate="pki/`+demopki.STSCert+`" key="pki/`+demopki.STSKey+`"/>
+    </security>
+    <schema file="schemas/accounts.xsd"/>
+  </service>
+  <service name="accounts" path="/services/accounts">`)
+	encrypt := func(msg []byte) []byte {
+		dir := t.TempDir()
+		tmpl := `<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Id="ED1" Type="http://www.w3.org/2001/04/xmlenc#Content">` +
+			`<xenc:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/><dsig:KeyInfo xmlns:dsig="http://www.w3.org/2000/09/xmldsig#">` +
+			`<xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/><dsig:KeyInfo><dsig:X509Data><dsig:X509Certificate/></dsig:X509Data></dsig:KeyInfo>` +
+			`<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></dsig:KeyInfo>` +
+			`<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>`
+		for name, data := range map[string][]byte{"tmpl.xml": []byte(tmpl), "plain.xml": msg} {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command(xmlsec1, "encrypt", "--pubkey-cert-pem", filepath.Join(d.pki, demopki.STSCert), "--session-key", "aes-256",
+			"--xml-data", "plain.xml", "--node-xpath", "/*[local-name()='Envelope']/*[local-name()='Body']", "tmpl.xml")
+		cmd.Dir = dir
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("xmlsec1 encrypt: %v\n%s", err, stderr.String())
+		}
+		return out
+	}
+	post := func(msg []byte) reply {
+		req, _ := http.NewRequest("POST", "https://"+d.edge+encPath, bytes.NewReader(msg))
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("SOAPAction", `"urn:gatehouse:demo:accounts:GetBalance"`)
+		resp, err := d.consumerA.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return reply{resp.StatusCode, string(b), resp.Header.Get("X-Correlation-ID")}
+	}
+	forwarded := func() int { return len(d.backend.bodies(encPath)) }
+
+	signed, _ := d.signAsA("E1")
+	ok := post(encrypt(signed))
+	acceptedForA(t, "signed by python3-xmlsec, then encrypted by xmlsec1", ok)
+	if bodies := d.backend.bodies(encPath); len(bodies) != 1 || strings.Contains(bodies[0], "EncryptedData") || !strings.Contains(bodies[0], "AccountId") {
+		t.Fatalf("the backend got %q", bodies)
+	}
+
+	plain, _ := d.signAsA("E2")
+	securityFault(t, "the signed request in plaintext", post(plain), "FailedCheck")
+
+	// B keeps A's signed header and puts its own Body, encrypted, in
+	// place of A's.
+	other, _ := d.signAsA("E3")
+	spliced := strings.Replace(string(other), "<acc:AccountId>", "<acc:AccountId>9", 1)
+	if spliced == string(other) {
+		spliced = strings.Replace(string(other), "AccountId>", "AccountId>9", 1)
+	}
+	securityFault(t, "A's signature over B's Body, encrypted", post(encrypt([]byte(spliced))), "FailedCheck")
+	if n := forwarded(); n != 1 {
+		t.Errorf("backend calls = %d, want 1", n)
 	}
 }
